@@ -1,0 +1,75 @@
+"""Wukong's one exception tree.
+
+    WukongError
+    ├── SpecError          a spec (or repo config) cannot be read; carries file, line, field
+    ├── UsageError         bad command line or request shape; exit 2 / HTTP 400
+    ├── ClusterError       the cluster could not be read (kind: unreachable | forbidden)
+    ├── GitError           fetch, commit or push failed; `retryable` says if trying again helps
+    │   └── PushRejectedError   the remote ref moved (or a hook declined); see `retryable`
+    └── WebhookError       a delivery is refused; carries the HTTP status (400, 401, 403, 413)
+
+Edges wrap library errors (`kubernetes`, `dulwich`) as `raise XError(...) from e`: nothing from
+those libraries escapes its module. Messages read `failed to <step>: <cause>` and never contain
+secrets.
+"""
+
+from __future__ import annotations
+
+
+class WukongError(Exception):
+    """Base of every error Wukong raises on purpose."""
+
+
+class SpecError(WukongError):
+    def __init__(self, message: str, file: str = "", line: int = 0, field: str = "") -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.field = field
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file else ""
+        return f"{where}{self.message}"
+
+
+class UsageError(WukongError):
+    """The caller asked for something malformed (exit 2, HTTP 400)."""
+
+
+class ClusterError(WukongError):
+    """Reading the cluster failed.
+
+    `kind` is "unreachable" or "forbidden"; for forbidden, `verb`, `resource` and `namespace`
+    say exactly what RBAC must grant.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        kind: str = "unreachable",
+        verb: str = "",
+        resource: str = "",
+        namespace: str = "",
+    ) -> None:
+        self.kind = kind
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+        super().__init__(message)
+
+
+class GitError(WukongError):
+    def __init__(self, message: str, retryable: bool = False) -> None:
+        self.retryable = retryable
+        super().__init__(message)
+
+
+class PushRejectedError(GitError):
+    """The remote refused the update: a race (retryable) or a server hook (not)."""
+
+
+class WebhookError(WukongError):
+    def __init__(self, message: str, status: int = 400) -> None:
+        self.status = status
+        super().__init__(message)

@@ -1,0 +1,99 @@
+"""Findings: what the checks report, as data.
+
+The codes and their severities are a public interface: CI scripts and the PreSync Job match on
+them. Exit codes and HTTP statuses are computed from findings here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+# code -> severity; the table of DESIGN.md section 4.
+CODES: dict[str, Severity] = {
+    "spec.invalid": Severity.ERROR,
+    "spec.duplicate-vm": Severity.ERROR,
+    "disk.duplicate-name": Severity.ERROR,
+    "disk.conflicting-source": Severity.ERROR,
+    "disk.size-required": Severity.ERROR,
+    "disk.size-not-allowed": Severity.ERROR,
+    "disk.unsupported-image": Severity.ERROR,
+    "boot.multiple": Severity.ERROR,
+    "vm.empty": Severity.INFO,
+    "name.too-long": Severity.ERROR,
+    "name.collision": Severity.ERROR,
+    "pvc.shared-in-repo": Severity.ERROR,
+    "clone.cross-namespace": Severity.INFO,
+    "pvc.not-found": Severity.ERROR,
+    "pvc.lost": Severity.ERROR,
+    "pvc.terminating": Severity.ERROR,
+    "pvc.pending": Severity.ERROR,
+    "pvc.wait-for-first-consumer": Severity.INFO,
+    "pvc.access-mode": Severity.ERROR,
+    "pvc.in-use": Severity.ERROR,
+    "pvc.not-migratable": Severity.WARNING,
+    "pvc.populating": Severity.WARNING,
+    "pvc.name-taken": Severity.ERROR,
+    "storageclass.not-found": Severity.ERROR,
+    "namespace.not-found": Severity.WARNING,
+    "cluster.unreachable": Severity.ERROR,
+    "cluster.forbidden": Severity.ERROR,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    message: str
+    file: str = ""
+    line: int = 0
+    object: str = ""  # "namespace/name" of the VM (or the PVC) the finding is about
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unknown finding code {self.code!r}")
+
+    @property
+    def severity(self) -> Severity:
+        return CODES[self.code]
+
+    def sort_key(self) -> tuple[str, int, str, str]:
+        return (self.file, self.line, self.code, self.message)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "object": self.object,
+        }
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)
+
+
+def summarize(findings: Iterable[Finding]) -> dict[str, int]:
+    counts = {s.value: 0 for s in Severity}
+    for f in findings:
+        counts[f.severity.value] += 1
+    return counts
+
+
+def exit_code(findings: Iterable[Finding]) -> int:
+    """CLI exit status: 0 clean (warnings allowed), 1 error findings."""
+    return 1 if has_errors(findings) else 0
+
+
+def http_status(findings: Iterable[Finding]) -> int:
+    return 422 if has_errors(findings) else 200

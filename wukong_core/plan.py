@@ -1,0 +1,153 @@
+"""Spec -> VmPlan: what each disk becomes. Pure; no I/O.
+
+A plan is also the PreSync Job's input (serialised into a ConfigMap), so it is plain, frozen,
+JSON-able data: `plans_to_json` / `plans_from_json` round-trip it exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from .spec import Disk, Wukong
+
+DiskKind = Literal["import", "blank", "attach", "clone"]
+DEFAULT_NAMESPACE = "default"
+MAX_NAME = 63
+
+
+@dataclass(frozen=True, slots=True)
+class DiskPlan:
+    name: str  # the VM disk and volume name (= the Wukong disk name)
+    kind: DiskKind
+    line: int  # line of this disk in its spec file
+    bus: str = "virtio"
+    boot: bool = False
+    # New storage (import, blank, clone): the DataVolume template `<vm>-<disk>`.
+    dv_name: str = ""
+    size: str | None = None
+    storage_class: str | None = None
+    access_mode: str | None = None
+    volume_mode: str | None = None
+    image: str | None = None  # import: the URL as written
+    # Existing PVC (attach, clone): where it lives.
+    pvc_name: str = ""
+    pvc_namespace: str = ""
+    read_only: bool = False
+
+    @property
+    def claim_name(self) -> str:
+        """The PVC the running VM mounts: the source PVC when attached, else the new one."""
+        return self.pvc_name if self.kind == "attach" else self.dv_name
+
+    @property
+    def image_source(self) -> Literal["registry", "http"] | None:
+        if self.image is None:
+            return None
+        return "registry" if self.image.startswith("docker://") else "http"
+
+
+@dataclass(frozen=True, slots=True)
+class VmPlan:
+    namespace: str
+    name: str
+    file: str  # spec path as the caller names it (repo-relative in Git)
+    line: int  # line of the document's start
+    cpu: int
+    memory: str
+    run_strategy: str
+    disks: tuple[DiskPlan, ...]
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def boot_disk(self) -> DiskPlan | None:
+        return next((d for d in self.disks if d.boot), None)
+
+    @property
+    def empty(self) -> bool:
+        """No operating system to boot: no boot disk, or a blank one."""
+        boot = self.boot_disk
+        return boot is None or boot.kind == "blank"
+
+
+def boot_disk_names(disks: list[Disk]) -> list[str]:
+    """The disks that boot: those with `boot: true`, else the one named `system`."""
+    chosen = [d.name for d in disks if d.boot]
+    if chosen:
+        return chosen
+    return [d.name for d in disks if d.name == "system" and d.boot is None]
+
+
+def plan_disk(disk: Disk, vm: str, namespace: str, boot: bool, line: int) -> DiskPlan:
+    common = {
+        "name": disk.name,
+        "line": line,
+        "bus": disk.bus,
+        "boot": boot,
+        "dv_name": f"{vm}-{disk.name}",
+        "size": None if disk.size is None else str(disk.size),
+        "storage_class": disk.storageClass,
+        "access_mode": disk.accessMode,
+        "volume_mode": disk.volumeMode,
+    }
+    pvc = disk.existingPVC
+    if pvc is not None:
+        source_ns = pvc.namespace or namespace
+        kind: DiskKind = "clone" if (pvc.clone or source_ns != namespace) else "attach"
+        if kind == "attach":
+            common.update(dv_name="", size=None)
+        return DiskPlan(
+            kind=kind, pvc_name=pvc.name, pvc_namespace=source_ns, read_only=pvc.readOnly, **common
+        )
+    if disk.image is not None:
+        return DiskPlan(kind="import", image=disk.image, **common)
+    return DiskPlan(kind="blank", **common)
+
+
+def plan_vm(
+    spec: Wukong,
+    file: str,
+    line: int,
+    disk_lines: list[int],
+    default_namespace: str = DEFAULT_NAMESPACE,
+) -> VmPlan:
+    """Plan one VM. The spec must have passed the spec checks (one source per disk, one boot)."""
+    meta = spec.metadata
+    namespace = meta.namespace or default_namespace or DEFAULT_NAMESPACE
+    boots = set(boot_disk_names(spec.spec.disks))
+    disks = tuple(
+        plan_disk(d, meta.name, namespace, d.name in boots, disk_lines[i])
+        for i, d in enumerate(spec.spec.disks)
+    )
+    return VmPlan(
+        namespace=namespace,
+        name=meta.name,
+        file=file,
+        line=line,
+        cpu=spec.spec.cpu,
+        memory=str(spec.spec.memory),
+        run_strategy=spec.spec.runStrategy,
+        disks=disks,
+        labels=tuple(sorted(meta.labels.items())),
+        annotations=tuple(sorted(meta.annotations.items())),
+    )
+
+
+def plans_to_json(plans: list[VmPlan]) -> str:
+    return json.dumps([asdict(p) for p in plans], sort_keys=True, indent=1) + "\n"
+
+
+def plans_from_json(text: str | bytes) -> list[VmPlan]:
+    """Read plans written by `plans_to_json`; ValueError when the document is not one."""
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(list[VmPlan]).validate_json(text)
+    except ValidationError as e:
+        raise ValueError(f"not a Wukong validation plan: {e.errors()[0]['msg']}") from e
