@@ -1,0 +1,265 @@
+"""YAML bytes, files and directories -> Wukong specs that remember where they came from.
+
+Positions come from PyYAML's composed node tree (the LibYAML composer when present); we build
+plain Python values from the nodes ourselves so that duplicate keys, alias bombs and runaway
+nesting are refused instead of silently accepted or expanded. Line numbers of fields are looked
+up from the nodes only when an error needs one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .findings import Finding
+from .spec import API_VERSION, KIND, Disk, ExistingPVC, Metadata, Wukong, WukongSpec
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SCALARS = yaml.SafeLoader.yaml_constructors
+MAX_NODES = 10_000  # a real spec has ~50; an alias bomb has billions
+MAX_DEPTH = 64
+API_GROUP = API_VERSION.split("/")[0] + "/"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSpec:
+    spec: Wukong
+    file: str
+    line: int  # first line of the document
+    disk_lines: tuple[int, ...]  # line of each disk, in order
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, node: yaml.Node) -> None:
+        super().__init__(message)
+        self.node = node
+
+
+class _Builder:
+    """Node tree -> plain values, counting nodes so aliases cannot expand without bound."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.count = 0
+
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _Refused(
+                f"document expands to more than {MAX_NODES} values (a YAML alias bomb?)", node
+            )
+        if depth > MAX_DEPTH:
+            raise _Refused(f"document is nested more than {MAX_DEPTH} levels deep", node)
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, depth + 1) for child in node.value]
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, depth)
+        raise _Refused("unsupported YAML node", node)
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == "tag:yaml.org,2002:str":
+            return node.value
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # as Kubernetes reads YAML: a string, not a datetime
+        construct = _SCALARS.get(node.tag)
+        if construct is None:
+            raise _Refused(f"unsupported YAML tag {node.tag}", node)
+        return construct(self.loader, node)
+
+    def mapping(self, node: yaml.MappingNode, depth: int) -> dict[Any, Any]:
+        self.loader.flatten_mapping(node)  # `<<: *defaults` merge keys
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.build(key_node, depth + 1)
+            if not isinstance(key, str | int | bool | float) and key is not None:
+                raise _Refused("mapping keys must be plain scalars", key_node)
+            if key in result:
+                raise _Refused(f"duplicate key {key!r}: YAML keys must be unique", key_node)
+            result[key] = self.build(value_node, depth + 1)
+        return result
+
+
+def _child(node: yaml.Node, step: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    """(key node, value node) for a mapping key, (item, item) for a list index."""
+    if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == step:
+                return key_node, value_node
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+        return node.value[step], node.value[step]
+    return None
+
+
+def line_of(root: yaml.Node, path: Iterable[str | int]) -> int:
+    """1-based line of the deepest node on `path` that exists (a key's own line for keys)."""
+    line = root.start_mark.line + 1
+    node = root
+    for step in path:
+        found = _child(node, step)
+        if found is None:
+            break
+        line = found[0].start_mark.line + 1
+        node = found[1]
+    return line
+
+
+def _dotted(loc: Iterable[str | int]) -> str:
+    out = ""
+    for step in loc:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else step)
+    return out
+
+
+_MODELS_AT: dict[tuple[str, ...], type[BaseModel]] = {
+    (): Wukong,
+    ("metadata",): Metadata,
+    ("spec",): WukongSpec,
+    ("spec", "disks", "#"): Disk,
+    ("spec", "disks", "#", "existingPVC"): ExistingPVC,
+}
+
+
+def _known_fields(loc: tuple[str | int, ...]) -> list[str]:
+    shape = tuple("#" if isinstance(s, int) else s for s in loc)
+    model = _MODELS_AT.get(shape)
+    return sorted(model.model_fields) if model else []
+
+
+def _explain(error: dict[str, Any]) -> tuple[tuple[str | int, ...], str]:
+    """A pydantic error -> (path in the document, a message that says the fix)."""
+    loc = tuple(s for s in error["loc"] if not (isinstance(s, str) and s in ("str", "int")))
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = _known_fields(loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        fix = f'did you mean "{hint[0]}"?' if hint else f"known fields: {', '.join(known)}"
+        return loc, f"{_dotted(loc)}: unknown field; {fix}"
+    if kind == "missing":
+        return loc, f"{_dotted(loc)}: required field is missing"
+    if kind == "string_pattern_mismatch" and loc[-1] in ("name", "namespace", "storageClass"):
+        return loc, (
+            f"{_dotted(loc)}: {error['input']!r} is not a valid Kubernetes name: use lowercase "
+            "letters, digits and '-', starting and ending with a letter or digit"
+        )
+    message = error["msg"].removeprefix("Value error, ")
+    shown = error.get("input")
+    plain = kind != "value_error" and not isinstance(shown, dict | list)
+    got = f" (got {shown!r})" if plain else ""
+    return loc, f"{_dotted(loc)}: {message}{got}"
+
+
+def _scalar_at(node: yaml.Node, key: str) -> str | None:
+    found = _child(node, key)
+    return found[1].value if found and isinstance(found[1], yaml.ScalarNode) else None
+
+
+def _is_wukong(node: yaml.Node) -> bool:
+    """Decided on the node, before building it: other documents are never built at all."""
+    api, kind = _scalar_at(node, "apiVersion"), _scalar_at(node, "kind")
+    return kind == KIND or (api is not None and api.startswith(API_GROUP))
+
+
+def _object_name(value: dict[str, Any]) -> str:
+    meta = value.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+        ns = meta.get("namespace")
+        return f"{ns}/{meta['name']}" if isinstance(ns, str) else meta["name"]
+    return ""
+
+
+def _invalid(message: str, file: str, line: int, obj: str = "") -> Finding:
+    return Finding("spec.invalid", message, file=file, line=line, object=obj)
+
+
+def _yaml_error(e: yaml.YAMLError, file: str) -> Finding:
+    if isinstance(e, yaml.reader.ReaderError):
+        return _invalid(f"not UTF-8 text (byte {e.position}): save the file as UTF-8", file, 1)
+    if isinstance(e, yaml.MarkedYAMLError):
+        mark = e.problem_mark or e.context_mark
+        return _invalid(
+            f"YAML syntax error: {e.problem or e.context}", file, mark.line + 1 if mark else 1
+        )
+    return _invalid(f"cannot read YAML: {e}", file, 1)
+
+
+def _load_document(node: yaml.Node, file: str, builder: _Builder) -> LoadedSpec | list[Finding]:
+    try:
+        value = builder.build(node)
+    except _Refused as e:
+        return [_invalid(str(e), file, e.node.start_mark.line + 1)]
+    except yaml.YAMLError as e:
+        return [_invalid(f"bad YAML value: {e}", file, node.start_mark.line + 1)]
+    try:
+        spec = Wukong.model_validate(value)
+    except ValidationError as e:
+        obj = _object_name(value) if isinstance(value, dict) else ""
+        findings = []
+        for error in e.errors(include_url=False):
+            loc, message = _explain(error)
+            findings.append(_invalid(message, file, line_of(node, loc), obj))
+        return findings
+    disks = _child(node, "spec")
+    disks = _child(disks[1], "disks") if disks else None
+    disk_lines = tuple(item.start_mark.line + 1 for item in disks[1].value) if disks else ()
+    return LoadedSpec(spec, file, node.start_mark.line + 1, disk_lines)
+
+
+def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Finding]]:
+    """Every Wukong document in one YAML stream; errors as spec.invalid findings.
+
+    A stream that never mentions Wukong is not parsed at all: repositories keep other YAML
+    (even Helm templates, which are not YAML) beside their specs.
+    """
+    probe = data if isinstance(data, bytes) else data.encode("utf-8", "replace")
+    if KIND.encode() not in probe and API_GROUP.encode() not in probe:
+        return [], []
+    specs: list[LoadedSpec] = []
+    findings: list[Finding] = []
+    loader = _Loader(data)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None or not _is_wukong(node):
+                continue
+            result = _load_document(node, file, _Builder(loader))
+            if isinstance(result, LoadedSpec):
+                specs.append(result)
+            else:
+                findings.extend(result)
+    except yaml.YAMLError as e:
+        findings.append(_yaml_error(e, file))
+    finally:
+        loader.dispose()
+    return specs, findings
+
+
+def load_many(sources: Iterable[tuple[str, bytes | str]]) -> tuple[list[LoadedSpec], list[Finding]]:
+    specs: list[LoadedSpec] = []
+    findings: list[Finding] = []
+    for file, data in sources:
+        more_specs, more_findings = load_bytes(data, file)
+        specs += more_specs
+        findings += more_findings
+    return specs, findings
+
+
+def read_paths(paths: Iterable[str | Path]) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of each YAML file named or found below a named directory, sorted.
+
+    OSError propagates: the caller reports it as a usage or I/O problem (exit 2).
+    """
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = (p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            for file in sorted(found):
+                yield str(file), file.read_bytes()
+        else:
+            yield str(path), path.read_bytes()
