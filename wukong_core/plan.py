@@ -7,6 +7,7 @@ JSON-able data: `plans_to_json` / `plans_from_json` round-trip it exactly.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -114,7 +115,7 @@ def plan_vm(
     spec: Wukong,
     file: str,
     line: int,
-    disk_lines: list[int],
+    disk_lines: Sequence[int],
     default_namespace: str = DEFAULT_NAMESPACE,
 ) -> VmPlan:
     """Plan one VM. The spec must have passed the spec checks (one source per disk, one boot)."""

@@ -53,7 +53,9 @@ class ExistingPVC(_Strict):
         default=None, description="Default: the VM's namespace. Another namespace means a clone."
     )
     readOnly: bool = False
-    clone: bool = Field(default=False, description="Copy into a new PVC even in the same namespace.")
+    clone: bool = Field(
+        default=False, description="Copy into a new PVC even in the same namespace."
+    )
 
 
 class Disk(_Strict):

@@ -1,0 +1,25 @@
+"""Shared fixtures: where the official reference data lives, and the project's paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+REFERENCE = Path(
+    os.environ.get("WUKONG_REFERENCE_DIR", ROOT.parent / "shared" / "reference")
+)
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """The official schemas and payloads (present in CI beside the clone, never copied in)."""
+    if not REFERENCE.is_dir():
+        pytest.skip(
+            f"reference data absent: {REFERENCE} (the official KubeVirt/CDI/Kubernetes schemas "
+            "live in ../shared/reference in CI; set WUKONG_REFERENCE_DIR to point elsewhere)"
+        )
+    return REFERENCE
