@@ -16,6 +16,7 @@ from .errors import ClusterError, WukongError
 from .findings import Finding, exit_code
 from .load import read_paths
 from .plan import plans_from_json
+from .presync import DEFAULT_IMAGE, DEFAULT_JOB_NAMESPACE, NamespaceExtras, presync_hooks
 from .render import GENERATED_MARK
 from .report import FORMATS, formatter
 
@@ -36,6 +37,15 @@ def _report_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespace", metavar="NS", help="namespace for specs that set none")
 
 
+def _hook_flags(parser: argparse.ArgumentParser) -> None:
+    hooks = parser.add_argument_group("Argo CD PreSync validation hook (one per namespace)")
+    hooks.add_argument("--hook-image", default=DEFAULT_IMAGE, metavar="IMAGE", help="%(default)s")
+    hooks.add_argument(
+        "--hook-namespace", default=DEFAULT_JOB_NAMESPACE, metavar="NS", help="%(default)s"
+    )
+    hooks.add_argument("--no-hooks", action="store_true", help="render no PreSync hook")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wukong", description="Render and validate KubeVirt VMs from Wukong specs."
@@ -46,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory")
     _cluster_flags(render)
     _report_flags(render)
+    _hook_flags(render)
     validate = sub.add_parser("validate", help="validate specs (or a PreSync plan)")
     validate.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories")
     validate.add_argument("--plan", metavar="FILE", help="a validation plan (the PreSync Job)")
@@ -54,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP function locally")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     serve.add_argument("--host", default="127.0.0.1")
-    sub.add_parser("schema", help="print the Wukong CustomResourceDefinition")
+    schema = sub.add_parser("schema", help="print the Wukong CustomResourceDefinition")
+    schema.add_argument("--json-schema", action="store_true", help="the editors' JSON schema")
     return parser
 
 
@@ -103,7 +115,14 @@ def _print_report(findings: list[Finding], fmt: str, cluster: str) -> None:
     sys.stdout.write(formatter(fmt)(findings))
 
 
+def _extras(args: argparse.Namespace) -> NamespaceExtras | None:
+    if args.command != "render" or args.no_hooks:
+        return None
+    return presync_hooks(args.hook_image, args.hook_namespace)
+
+
 def _validate_or_render(args: argparse.Namespace) -> int:
+    extras = _extras(args)  # bad hook settings fail before any cluster read
     view = _open_cluster(args)
     if args.command == "validate" and args.plan:
         plans = plans_from_json(Path(args.plan).read_bytes())
@@ -118,6 +137,7 @@ def _validate_or_render(args: argparse.Namespace) -> int:
         cluster=view,
         default_namespace=args.namespace,
         render=args.command == "render",
+        extras=extras,
     )
     _print_report(outcome.findings, args.format, outcome.cluster)
     if args.command == "render" and outcome.ok:
@@ -135,9 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve(args.host, args.port)
             return 0
         if args.command == "schema":
-            from .crd import crd_yaml
+            from .crd import crd_yaml, editor_schema_json
 
-            sys.stdout.write(crd_yaml())
+            sys.stdout.write(editor_schema_json() if args.json_schema else crd_yaml())
             return 0
         return _validate_or_render(args)
     except ClusterError as e:

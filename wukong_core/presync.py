@@ -1,0 +1,184 @@
+"""The Argo CD PreSync hook of one namespace directory: a validation plan and a Job. Pure.
+
+`presync_hooks(image)` is a `render.NamespaceExtras`: for each namespace directory it returns a
+ConfigMap holding that namespace's plan (`plan.plans_to_json`) and a Job that runs
+`wukong validate --plan /plan/plan.json --in-cluster` on it. A failing Job fails the sync before
+Argo CD applies any VirtualMachine (Argo CD docs, "Sync Phases and Waves": "Apply all the
+resources marked as PreSync hooks. If any of them fails the whole sync process will stop").
+
+Same plans, same objects: nothing here depends on time or the commit, so the hook files are
+byte-stable and change only when the specs (or the image / namespace settings) change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .plan import VmPlan, plans_to_json
+
+# render.NamespaceExtras, spelled out: presync and render are independent siblings in the layer
+# contract (pyproject.toml), so neither imports the other; a test keeps the label equal.
+NamespaceExtras = Callable[[str, list[VmPlan]], dict[str, dict[str, Any]]]
+MANAGED_BY = {"app.kubernetes.io/managed-by": "wukong"}
+
+VERSION = "0.1.0"  # the package version (pyproject.toml); a test keeps the two equal
+IMAGE_REPOSITORY = "ghcr.io/novasphere/wukong"
+# Pinned to the release, never `latest`: the rendered bytes, and so what Argo CD runs, change
+# only when Wukong itself is upgraded.
+DEFAULT_IMAGE = f"{IMAGE_REPOSITORY}:{VERSION}"
+# Where deploy/kubernetes creates the `wukong-validator` ServiceAccount and its read-only role.
+DEFAULT_JOB_NAMESPACE = "wukong-system"
+SERVICE_ACCOUNT = "wukong-validator"
+PLAN_FILE = "wukong-presync-plan.yaml"
+JOB_FILE = "wukong-presync-job.yaml"
+PLAN_KEY = "plan.json"
+PLAN_DIR = "/plan"
+COMMAND = ("wukong", "validate", "--plan", f"{PLAN_DIR}/{PLAN_KEY}", "--in-cluster")
+
+HOOK = "argocd.argoproj.io/hook"
+DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+# BeforeHookCreation: the hooks have fixed names (so several directories never collide and the
+# bytes stay stable), and Argo CD creates a named hook only once unless this policy deletes the
+# old one first. HookSucceeded: a clean run leaves nothing behind; a failed Job stays for
+# `kubectl logs` until the next sync replaces it.
+HOOK_ANNOTATIONS = {HOOK: "PreSync", DELETE_POLICY: "BeforeHookCreation,HookSucceeded"}
+PLAN_WAVE = "-1"  # the ConfigMap must exist before the Job's pod mounts it
+JOB_WAVE = "0"
+
+BACKOFF_LIMIT = 1  # one retry covers a node hiccup; findings do not change on a second run
+DEADLINE_SECONDS = 300  # a hung API server must fail the sync, not block it forever
+RUN_AS = 10001  # the Dockerfile's numeric USER, so runAsNonRoot can be verified by the kubelet
+RESOURCES = {
+    "requests": {"cpu": "50m", "memory": "128Mi"},
+    # Lists of every PVC, Pod and VM in the cluster are parsed in memory: leave headroom.
+    "limits": {"cpu": "1", "memory": "512Mi"},
+}
+# The API server refuses a ConfigMap over 1 MiB; fail the render with a fix instead.
+MAX_PLAN_BYTES = 1_000_000
+MAX_NAME = 63
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def hook_name(namespace: str) -> str:
+    """`wukong-presync-<namespace>`, cut to 63 characters with a hash that keeps it unique.
+
+    63, not 253: the Job controller copies the Job's name into the pod label `job-name`.
+    """
+    name = f"wukong-presync-{namespace}"
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(namespace.encode()).hexdigest()[:8]
+    return f"{name[: MAX_NAME - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+def _labels(namespace: str) -> dict[str, str]:
+    return {
+        **MANAGED_BY,
+        "app.kubernetes.io/name": "wukong-presync",
+        "vm.novasphere.dev/namespace": namespace,
+    }
+
+
+def _metadata(namespace: str, job_namespace: str, wave: str) -> dict[str, Any]:
+    # metadata.namespace is always set: without it Argo CD (and a kustomization `namespace:`)
+    # would put the hook in the VM namespace, where the ServiceAccount does not exist.
+    return {
+        "name": hook_name(namespace),
+        "namespace": job_namespace,
+        "labels": _labels(namespace),
+        "annotations": {**HOOK_ANNOTATIONS, SYNC_WAVE: wave},
+    }
+
+
+def plan_configmap(namespace: str, plans: list[VmPlan], job_namespace: str) -> dict[str, Any]:
+    text = plans_to_json(sorted(plans, key=lambda p: p.name))
+    if len(text.encode()) > MAX_PLAN_BYTES:
+        raise ValueError(
+            f"the validation plan of namespace {namespace!r} is {len(text.encode())} bytes, over "
+            f"the {MAX_PLAN_BYTES}-byte ConfigMap limit: split its VMs over more namespaces, or "
+            "render with --no-hooks"
+        )
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(namespace, job_namespace, PLAN_WAVE),
+        "data": {PLAN_KEY: text},
+    }
+
+
+def _container(image: str) -> dict[str, Any]:
+    return {
+        "name": "validate",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": list(COMMAND),
+        "env": [{"name": "HOME", "value": "/tmp"}],
+        "resources": RESOURCES,
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "plan", "mountPath": PLAN_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},  # the root filesystem is read-only
+        ],
+    }
+
+
+def validation_job(namespace: str, image: str, job_namespace: str) -> dict[str, Any]:
+    # No ttlSecondsAfterFinished: Argo CD's docs warn it leaves the Application OutOfSync;
+    # the delete policy cleans up instead.
+    pod_spec = {
+        "serviceAccountName": SERVICE_ACCOUNT,
+        "restartPolicy": "Never",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_container(image)],
+        "volumes": [
+            # A pod can mount only ConfigMaps of its own namespace: hence one job_namespace
+            # for both objects.
+            {"name": "plan", "configMap": {"name": hook_name(namespace)}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        ],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _metadata(namespace, job_namespace, JOB_WAVE),
+        "spec": {
+            "backoffLimit": BACKOFF_LIMIT,
+            "activeDeadlineSeconds": DEADLINE_SECONDS,
+            "template": {"metadata": {"labels": _labels(namespace)}, "spec": pod_spec},
+        },
+    }
+
+
+def presync_hooks(
+    image: str = DEFAULT_IMAGE, job_namespace: str = DEFAULT_JOB_NAMESPACE
+) -> NamespaceExtras:
+    """The `render_tree` extras that add the PreSync ConfigMap and Job to each namespace.
+
+    ValueError when the settings could never work (checked once, before any rendering).
+    """
+    if not image or any(c.isspace() for c in image):
+        raise ValueError(f"hook image {image!r} is not an image reference")
+    if len(job_namespace) > MAX_NAME or not _DNS_LABEL.match(job_namespace):
+        raise ValueError(f"hook namespace {job_namespace!r} is not a DNS-1123 label")
+
+    def extras(namespace: str, plans: list[VmPlan]) -> dict[str, dict[str, Any]]:
+        return {
+            PLAN_FILE: plan_configmap(namespace, plans, job_namespace),
+            JOB_FILE: validation_job(namespace, image, job_namespace),
+        }
+
+    return extras
