@@ -8,7 +8,7 @@ cold start), so the pure core carries this small parser. Grammar: k8s.io/apimach
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 _SUFFIX = {
     "": Decimal(1),
@@ -49,8 +49,8 @@ def parse_quantity(value: str | int) -> Decimal:
         )
     number, suffix = value[: m.start(3)] if m.group(3) else value, m.group(3) or ""
     try:
-        if suffix[:1] in ("e", "E"):
-            return Decimal(number) * (Decimal(10) ** int(suffix[1:]))
-        return Decimal(number) * _SUFFIX[suffix]
-    except (InvalidOperation, OverflowError) as e:
+        if suffix in _SUFFIX:  # before the exponent: "1E" is one exa, "1Ei" one exbi
+            return Decimal(number) * _SUFFIX[suffix]
+        return Decimal(number) * (Decimal(10) ** int(suffix[1:]))
+    except (ArithmeticError, ValueError) as e:  # decimal.Overflow; int() of 5,000 digits
         raise ValueError(f"{value!r} is out of range for a quantity") from e
