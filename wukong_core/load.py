@@ -25,6 +25,7 @@ _SCALARS = yaml.SafeLoader.yaml_constructors
 MAX_NODES = 10_000  # a real spec has ~50; an alias bomb has billions
 MAX_DEPTH = 64
 API_GROUP = API_VERSION.split("/")[0] + "/"
+MERGE = "tag:yaml.org,2002:merge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,27 +73,59 @@ class _Builder:
         construct = _SCALARS.get(node.tag)
         if construct is None:
             raise _Refused(f"unsupported YAML tag {node.tag}", node)
-        return construct(self.loader, node)
+        try:
+            return construct(self.loader, node)
+        except (ValueError, ArithmeticError, KeyError) as e:  # `!!int abc`, 5,000-digit ints
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise _Refused(f"{node.value[:40]!r} is not a valid YAML {kind}", node) from e
 
     def mapping(self, node: yaml.MappingNode, depth: int) -> dict[Any, Any]:
-        self.loader.flatten_mapping(node)  # `<<: *defaults` merge keys
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if key_node.tag == MERGE:
+                continue
             key = self.build(key_node, depth + 1)
             if not isinstance(key, str | int | bool | float) and key is not None:
                 raise _Refused("mapping keys must be plain scalars", key_node)
             if key in result:
                 raise _Refused(f"duplicate key {key!r}: YAML keys must be unique", key_node)
             result[key] = self.build(value_node, depth + 1)
+        # `<<: *defaults` merge keys: the mapping's own keys win, then earlier sources.
+        for source in _merge_sources(node):
+            merged = self.build(source, depth + 1)
+            if not isinstance(merged, dict):
+                raise _Refused("a merge key (<<) takes a mapping or a list of mappings", source)
+            for key, value in merged.items():
+                result.setdefault(key, value)
         return result
 
 
-def _child(node: yaml.Node, step: str | int) -> tuple[yaml.Node, yaml.Node] | None:
-    """(key node, value node) for a mapping key, (item, item) for a list index."""
+def _merge_sources(node: yaml.MappingNode) -> list[yaml.Node]:
+    """The nodes a mapping's `<<` keys merge in, strongest first."""
+    sources: list[yaml.Node] = []
+    for key_node, value_node in node.value:
+        if key_node.tag == MERGE:
+            many = isinstance(value_node, yaml.SequenceNode)
+            sources += value_node.value if many else [value_node]
+    return sources
+
+
+def _child(
+    node: yaml.Node, step: str | int, seen: set[int] | None = None
+) -> tuple[yaml.Node, yaml.Node] | None:
+    """(key node, value node) for a mapping key (its own, else merged in), (item, item) for a
+    list index."""
     if isinstance(node, yaml.MappingNode) and isinstance(step, str):
         for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == step:
+            own = key_node.tag != MERGE and isinstance(key_node, yaml.ScalarNode)
+            if own and key_node.value == step:
                 return key_node, value_node
+        seen = set() if seen is None else seen
+        seen.add(id(node))  # merges can be recursive (`&a {<<: *a}`)
+        for source in _merge_sources(node):
+            found = None if id(source) in seen else _child(source, step, seen)
+            if found is not None:
+                return found
     if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
         return node.value[step], node.value[step]
     return None
@@ -141,6 +174,9 @@ def _explain(error: dict[str, Any]) -> tuple[tuple[str | int, ...], str]:
         known = _known_fields(loc[:-1])
         hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
         fix = f'did you mean "{hint[0]}"?' if hint else f"known fields: {', '.join(known)}"
+        if loc == ("spec", "running"):  # KubeVirt's old field, too far from runStrategy for difflib
+            fix = "KubeVirt deprecated it: write runStrategy: Always (runStrategy: Halted for "
+            fix += "running: false)"
         return loc, f"{_dotted(loc)}: unknown field; {fix}"
     if kind == "missing":
         return loc, f"{_dotted(loc)}: required field is missing"
@@ -223,8 +259,9 @@ def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Fin
         return [], []
     specs: list[LoadedSpec] = []
     findings: list[Finding] = []
-    loader = _Loader(data)
+    loader = None
     try:
+        loader = _Loader(data)  # the pure-Python reader checks the encoding here already
         while loader.check_node():
             node = loader.get_node()
             if node is None or not _is_wukong(node):
@@ -237,7 +274,8 @@ def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Fin
     except yaml.YAMLError as e:
         findings.append(_yaml_error(e, file))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return specs, findings
 
 

@@ -1,0 +1,62 @@
+"""Small Wukong documents, written as a user would, and the offline checks run over them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from wukong_core.checks import check_plan, check_repo, check_spec
+from wukong_core.findings import Finding
+from wukong_core.load import LoadedSpec, load_bytes, load_many
+from wukong_core.plan import DEFAULT_NAMESPACE, VmPlan, plan_vm
+from wukong_core.spec import API_VERSION
+
+
+def wukong(name: str = "web", namespace: str | None = "vms", disks=(), **spec: Any) -> dict:
+    """A Wukong document as a dict; `spec` overrides cpu and memory or adds fields."""
+    metadata: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    body = {"cpu": 1, "memory": "1Gi", **spec}
+    if disks:
+        body["disks"] = list(disks)
+    return {"apiVersion": API_VERSION, "kind": "Wukong", "metadata": metadata, "spec": body}
+
+
+def as_yaml(*documents: dict) -> str:
+    return yaml.safe_dump_all(documents, sort_keys=False)
+
+
+def load_one(text: str | bytes, file: str = "vms/web.yaml") -> LoadedSpec:
+    specs, findings = load_bytes(text, file)
+    assert findings == []
+    assert len(specs) == 1
+    return specs[0]
+
+
+def plan_one(document: dict, default_namespace: str = DEFAULT_NAMESPACE) -> VmPlan:
+    loaded = load_one(as_yaml(document))
+    return plan_vm(loaded.spec, loaded.file, loaded.line, loaded.disk_lines, default_namespace)
+
+
+def plan_all(
+    files: dict[str, str], default_namespace: str = DEFAULT_NAMESPACE
+) -> tuple[list[VmPlan], list[Finding]]:
+    """The offline checks in the pipeline's order: load, check each spec, plan, check the repo."""
+    specs, findings = load_many(files.items())
+    plans = []
+    for loaded in specs:
+        namespace = loaded.spec.metadata.namespace or default_namespace
+        problems = check_spec(loaded, namespace)
+        findings += problems
+        if not problems:
+            plan = plan_vm(loaded.spec, loaded.file, loaded.line, loaded.disk_lines, namespace)
+            plans.append(plan)
+            findings += check_plan(plan)
+    findings += check_repo(plans)
+    return plans, sorted(findings, key=Finding.sort_key)
+
+
+def offline_findings(files: dict[str, str]) -> list[Finding]:
+    return plan_all(files)[1]
