@@ -131,6 +131,12 @@ def test_the_plan_comes_in_an_earlier_sync_wave_than_the_job(argo_docs, job, con
     assert waves[0] < waves[1]
 
 
+def test_the_plan_is_applied_server_side_so_it_may_exceed_256k(configmap):
+    # argoproj/argo-cd#820: client-side apply fails a ConfigMap over the annotation limit.
+    annotations = configmap["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/sync-options"] == "ServerSideApply=true"
+
+
 def test_no_ttl_because_the_docs_say_it_leaves_the_app_out_of_sync(argo_docs, job):
     assert "ttlSecondsAfterFinished" in argo_docs and "OutOfSync" in argo_docs
     assert "ttlSecondsAfterFinished" not in job["spec"]

@@ -46,6 +46,11 @@ SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 # old one first. HookSucceeded: a clean run leaves nothing behind; a failed Job stays for
 # `kubectl logs` until the next sync replaces it.
 HOOK_ANNOTATIONS = {HOOK: "PreSync", DELETE_POLICY: "BeforeHookCreation,HookSucceeded"}
+SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+# Client-side apply copies the whole object into the last-applied-configuration annotation, and
+# annotations are capped at 256 KiB (argoproj/argo-cd#820): a plan of a few hundred VMs would
+# not fit. Server-side apply keeps no such copy, so the plan may use the ConfigMap's 1 MiB.
+PLAN_SYNC_OPTIONS = "ServerSideApply=true"
 PLAN_WAVE = "-1"  # the ConfigMap must exist before the Job's pod mounts it
 JOB_WAVE = "0"
 
@@ -83,14 +88,14 @@ def _labels(namespace: str) -> dict[str, str]:
     }
 
 
-def _metadata(namespace: str, job_namespace: str, wave: str) -> dict[str, Any]:
+def _metadata(namespace: str, job_namespace: str, **annotations: str) -> dict[str, Any]:
     # metadata.namespace is always set: without it Argo CD (and a kustomization `namespace:`)
     # would put the hook in the VM namespace, where the ServiceAccount does not exist.
     return {
         "name": hook_name(namespace),
         "namespace": job_namespace,
         "labels": _labels(namespace),
-        "annotations": {**HOOK_ANNOTATIONS, SYNC_WAVE: wave},
+        "annotations": {**HOOK_ANNOTATIONS, **annotations},
     }
 
 
@@ -105,7 +110,9 @@ def plan_configmap(namespace: str, plans: list[VmPlan], job_namespace: str) -> d
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(namespace, job_namespace, PLAN_WAVE),
+        "metadata": _metadata(
+            namespace, job_namespace, **{SYNC_WAVE: PLAN_WAVE, SYNC_OPTIONS: PLAN_SYNC_OPTIONS}
+        ),
         "data": {PLAN_KEY: text},
     }
 
@@ -154,7 +161,7 @@ def validation_job(namespace: str, image: str, job_namespace: str) -> dict[str, 
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": _metadata(namespace, job_namespace, JOB_WAVE),
+        "metadata": _metadata(namespace, job_namespace, **{SYNC_WAVE: JOB_WAVE}),
         "spec": {
             "backoffLimit": BACKOFF_LIMIT,
             "activeDeadlineSeconds": DEADLINE_SECONDS,
