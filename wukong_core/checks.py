@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from .findings import Finding
 from .load import LoadedSpec
-from .plan import MAX_NAME, VmPlan, boot_disk_names
+from .plan import MAX_NAME, VmPlan
 
 IMAGE_SCHEMES = ("docker://", "http://", "https://")
 
@@ -53,10 +53,11 @@ def check_spec(loaded: LoadedSpec, namespace: str) -> list[Finding]:
                 f"{where}: image {disk.image!r} must start with docker:// (a registry image) "
                 "or http:// / https:// (a disk image file)",
             )
-    boots = boot_disk_names(spec.spec.disks)
-    if len(boots) > 1:
-        index = next(i for i, d in enumerate(spec.spec.disks) if d.name == boots[1])
-        add("boot.multiple", index, f"VM {obj} has boot: true on {', '.join(boots)}; keep one")
+    # Only `boot: true` can choose two disks; two disks named system are disk.duplicate-name.
+    flagged = [i for i, d in enumerate(spec.spec.disks) if d.boot]
+    if len(flagged) > 1:
+        boots = ", ".join(spec.spec.disks[i].name for i in flagged)
+        add("boot.multiple", flagged[1], f"VM {obj} has boot: true on {boots}; keep one")
     return findings
 
 

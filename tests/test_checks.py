@@ -1,0 +1,286 @@
+"""Every offline finding of DESIGN section 4: its code, severity, file, line and a message that
+names the object and the fix."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import EXAMPLES
+from tests.specs import offline_findings
+from wukong_core.findings import CODES, Finding, Severity, exit_code, has_errors
+
+HEAD = "apiVersion: vm.novasphere.dev/v1alpha1\nkind: Wukong\n"
+IMAGE = "docker://quay.io/containerdisks/ubuntu:22.04"
+
+
+def spec_file(name: str, namespace: str | None, *disks: dict, cpu: str = "1") -> str:
+    """A spec whose first disk is on line 8, the next on line 9, and so on."""
+    meta = f"{{name: {name}, namespace: {namespace}}}" if namespace else f"{{name: {name}}}"
+    text = HEAD + f"metadata: {meta}\nspec:\n  cpu: {cpu}\n  memory: 1Gi\n"
+    if disks:
+        text += "  disks:\n" + "".join(f"  - {json.dumps(d)}\n" for d in disks)
+    return text
+
+
+@dataclass
+class Expected:
+    code: str
+    severity: str
+    file: str
+    line: int
+    object: str
+    says: tuple[str, ...]  # fragments of the message: the object and the fix
+
+
+CASES: dict[str, tuple[dict[str, str], list[Expected]]] = {
+    "spec.invalid": (
+        {"vms/web.yaml": spec_file("web", "vms", cpu='"2"')},
+        [Expected("spec.invalid", "error", "vms/web.yaml", 5, "vms/web",
+                  ("spec.cpu", "valid integer", "'2'"))],
+    ),
+    "spec.duplicate-vm": (
+        {
+            "a/web.yaml": spec_file("web", "vms"),
+            "b/web.yaml": "# again\n" + spec_file("web", "vms"),
+        },
+        [Expected("spec.duplicate-vm", "error", "b/web.yaml", 2, "vms/web",
+                  ("VM vms/web is defined twice", "here and at a/web.yaml:1",
+                   "rename or remove one"))],
+    ),
+    "disk.duplicate-name": (
+        {"vms/web.yaml": spec_file("web", "vms", {"name": "data", "size": "1Gi"},
+                                   {"name": "data", "size": "2Gi"})},
+        [Expected("disk.duplicate-name", "error", "vms/web.yaml", 9, "vms/web",
+                  ("disk 'data' of VM vms/web", "rename one"))],
+    ),
+    "disk.conflicting-source": (
+        {"vms/web.yaml": spec_file("web", "vms", {"name": "system", "size": "1Gi",
+                                                  "image": IMAGE, "existingPVC": {"name": "os"}})},
+        [Expected("disk.conflicting-source", "error", "vms/web.yaml", 8, "vms/web",
+                  ("disk 'system' of VM vms/web", "both image and existingPVC",
+                   "keep exactly one source"))],
+    ),
+    "disk.size-required": (
+        {"vms/web.yaml": spec_file("web", "vms", {"name": "system", "image": IMAGE},
+                                   {"name": "scratch"})},
+        [
+            Expected("disk.size-required", "error", "vms/web.yaml", 8, "vms/web",
+                     ("disk 'system' of VM vms/web", "an image disk", "needs size (e.g. 20Gi)")),
+            Expected("disk.size-required", "error", "vms/web.yaml", 9, "vms/web",
+                     ("disk 'scratch' of VM vms/web", "a blank disk", "needs size")),
+        ],
+    ),
+    "disk.size-not-allowed": (
+        {"vms/web.yaml": spec_file("web", "vms", {"name": "system", "size": "20Gi",
+                                                  "existingPVC": {"name": "os"}})},
+        [Expected("disk.size-not-allowed", "error", "vms/web.yaml", 8, "vms/web",
+                  ("disk 'system' of VM vms/web", "PVC 'os'", "remove size",
+                   "existingPVC.clone: true"))],
+    ),
+    "disk.unsupported-image": (
+        {"vms/web.yaml": spec_file("web", "vms",
+                                   {"name": "system", "size": "1Gi", "image": "quay.io/os:1"},
+                                   {"name": "iso", "size": "1Gi", "image": "ftp://x/i.iso"})},
+        [
+            Expected("disk.unsupported-image", "error", "vms/web.yaml", 8, "vms/web",
+                     ("disk 'system' of VM vms/web", "'quay.io/os:1'", "start with docker://",
+                      "http:// / https://")),
+            Expected("disk.unsupported-image", "error", "vms/web.yaml", 9, "vms/web",
+                     ("disk 'iso' of VM vms/web", "'ftp://x/i.iso'")),
+        ],
+    ),
+    "boot.multiple": (
+        {"vms/web.yaml": spec_file("web", "vms",
+                                   {"name": "system", "size": "1Gi", "image": IMAGE, "boot": True},
+                                   {"name": "data", "size": "1Gi"},
+                                   {"name": "rescue", "size": "1Gi", "image": IMAGE,
+                                    "boot": True})},
+        [Expected("boot.multiple", "error", "vms/web.yaml", 10, "vms/web",
+                  ("VM vms/web", "boot: true on system, rescue", "keep one"))],
+    ),
+    "vm.empty": (
+        {"vms/web.yaml": "# no OS\n" + spec_file("web", "vms", {"name": "data", "size": "1Gi"})},
+        [Expected("vm.empty", "info", "vms/web.yaml", 2, "vms/web",
+                  ("VM vms/web", "starts without", "boot: true", "name it system"))],
+    ),
+    "name.too-long": (
+        {"vms/web.yaml": spec_file("a" * 40, "vms",
+                                   {"name": "system", "size": "1Gi", "image": IMAGE},
+                                   {"name": "d" * 30, "size": "1Gi"})},
+        [Expected("name.too-long", "error", "vms/web.yaml", 9, "vms/" + "a" * 40,
+                  (f"'{'a' * 40}-{'d' * 30}'", f"VM '{'a' * 40}'", f"disk '{'d' * 30}'",
+                   "71 characters, over 63", "shorten either name"))],
+    ),
+    "name.collision": (
+        {
+            "vms/a-b.yaml": spec_file("a-b", "vms", {"name": "c", "size": "1Gi"}),
+            "vms/a.yaml": spec_file("a", "vms", {"name": "b-c", "size": "1Gi"}),
+        },
+        [Expected("name.collision", "error", "vms/a.yaml", 8, "vms/a",
+                  ("generated name vms/a-b-c", "VM a-b disk c (vms/a-b.yaml:8)",
+                   "VM a disk b-c (vms/a.yaml:8)", "rename one of the disks or VMs"))],
+    ),
+    "pvc.shared-in-repo": (
+        {
+            "vms/one.yaml": spec_file("one", "vms", {"name": "data", "existingPVC": {
+                "name": "shared"}}),
+            "vms/two.yaml": spec_file("two", "vms", {"name": "system", "size": "1Gi",
+                                                     "image": IMAGE},
+                                      {"name": "data", "existingPVC": {"name": "shared",
+                                                                       "readOnly": True}}),
+        },
+        [
+            Expected("pvc.shared-in-repo", "error", "vms/one.yaml", 8, "vms/one",
+                     ("PVC vms/shared", "attached by vms/one and vms/two", "vms/one writes",
+                      "readOnly everywhere", "existingPVC.clone: true")),
+            Expected("pvc.shared-in-repo", "error", "vms/two.yaml", 9, "vms/two",
+                     ("PVC vms/shared", "attached by vms/two and vms/one", "vms/one writes")),
+        ],
+    ),
+    "clone.cross-namespace": (
+        {"vms/web.yaml": spec_file("web", "vms", {"name": "system", "existingPVC": {
+            "name": "web-backup", "namespace": "backups"}})},
+        [Expected("clone.cross-namespace", "info", "vms/web.yaml", 8, "vms/web",
+                  ("disk 'system' of VM vms/web", "backups/web-backup", "vms/web-system",
+                   "datavolumes/source in 'backups'", "cdi-cloner"))],
+    ),
+}  # fmt: skip
+
+
+def _without(findings: list[Finding], code: str) -> list[Finding]:
+    """Drop the incidental info a case cannot avoid (an image-less VM is also empty)."""
+    return [f for f in findings if f.code == code or f.code != "vm.empty"]
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_each_offline_finding_has_its_code_severity_place_and_fix(code: str) -> None:
+    files, expected = CASES[code]
+    found = _without(offline_findings(files), code)
+    assert [(f.code, f.severity.value, f.file, f.line, f.object) for f in found] == [
+        (e.code, e.severity, e.file, e.line, e.object) for e in expected
+    ]
+    for finding, wanted in zip(found, expected, strict=True):
+        for fragment in wanted.says:
+            assert fragment in finding.message
+    assert exit_code(found) == (1 if CODES[code] is Severity.ERROR else 0)
+
+
+def test_every_offline_code_of_the_design_is_covered() -> None:
+    cluster = ("pvc.", "storageclass.", "namespace.", "cluster.")
+    offline = {code for code in CODES if not code.startswith(cluster)}
+    assert offline | {"pvc.shared-in-repo"} == set(CASES)
+
+
+@pytest.mark.parametrize(
+    ("code", "severity"),
+    [
+        ("spec.invalid", "error"), ("spec.duplicate-vm", "error"),
+        ("disk.duplicate-name", "error"), ("disk.conflicting-source", "error"),
+        ("disk.size-required", "error"), ("disk.size-not-allowed", "error"),
+        ("disk.unsupported-image", "error"), ("boot.multiple", "error"), ("vm.empty", "info"),
+        ("name.too-long", "error"), ("name.collision", "error"),
+        ("pvc.shared-in-repo", "error"), ("clone.cross-namespace", "info"),
+    ],
+)  # fmt: skip
+def test_the_public_codes_keep_their_severities(code: str, severity: str) -> None:
+    assert CODES[code].value == severity
+
+
+def test_an_unknown_code_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match=r"unknown finding code 'disk\.typo'"):
+        Finding("disk.typo", "x")
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        # Read-only everywhere: sharing is allowed.
+        {
+            "vms/one.yaml": spec_file("one", "vms", {"name": "iso", "existingPVC": {
+                "name": "iso", "readOnly": True}}),
+            "vms/two.yaml": spec_file("two", "vms", {"name": "iso", "existingPVC": {
+                "name": "iso", "readOnly": True}}),
+        },
+        # The same PVC name in two namespaces is two PVCs.
+        {
+            "a.yaml": spec_file("one", "team-a", {"name": "data", "existingPVC": {"name": "d"}}),
+            "b.yaml": spec_file("two", "team-b", {"name": "data", "existingPVC": {"name": "d"}}),
+        },
+        # A clone copies the PVC; it does not mount it.
+        {
+            "a.yaml": spec_file("one", "vms", {"name": "data", "existingPVC": {"name": "d"}}),
+            "b.yaml": spec_file("two", "vms", {"name": "data", "existingPVC": {
+                "name": "d", "clone": True}}),
+        },
+        # The same VM name in two namespaces is two VMs; a-b-c in two namespaces is two PVCs.
+        {
+            "a.yaml": spec_file("a-b", "team-a", {"name": "c", "size": "1Gi"}),
+            "b.yaml": spec_file("a-b", "team-b", {"name": "c", "size": "1Gi"}),
+            "c.yaml": spec_file("a", "team-b-c", {"name": "b-c", "size": "1Gi"}),
+        },
+        # A clone in its own namespace needs no cross-namespace permission; its size is allowed.
+        {"a.yaml": spec_file("one", "vms", {"name": "system", "size": "40Gi", "existingPVC": {
+            "name": "golden", "namespace": "vms", "clone": True}})},
+        # A name of exactly 63 characters is fine.
+        {"a.yaml": spec_file("a" * 56, "vms", {"name": "system", "size": "1Gi", "image": IMAGE})},
+        # Images from all three schemes; boot: false on system with another boot disk.
+        {"a.yaml": spec_file("one", "vms",
+                             {"name": "system", "size": "1Gi", "image": IMAGE, "boot": False},
+                             {"name": "os", "size": "1Gi", "image": "https://x/os.img",
+                              "boot": True},
+                             {"name": "iso", "size": "1Gi", "image": "http://x/i.iso"})},
+    ],
+)  # fmt: skip
+def test_what_is_allowed_is_not_reported(files: dict[str, str]) -> None:
+    assert [f for f in offline_findings(files) if f.code != "vm.empty"] == []
+
+
+def test_a_vm_defined_twice_is_one_finding_not_one_per_disk() -> None:
+    disk = {"name": "system", "size": "1Gi", "image": IMAGE}
+    files = {"a.yaml": spec_file("web", None, disk), "b.yaml": spec_file("web", "default", disk)}
+    assert [(f.code, f.file, f.object) for f in offline_findings(files)] == [
+        ("spec.duplicate-vm", "b.yaml", "default/web")
+    ]
+
+
+def test_a_spec_with_errors_is_not_planned_so_repo_checks_ignore_it() -> None:
+    files = {
+        "a.yaml": spec_file("a-b", "vms", {"name": "c"}),  # size missing: not planned
+        "b.yaml": spec_file("a", "vms", {"name": "b-c", "size": "1Gi"}),
+    }
+    assert [f.code for f in offline_findings(files)] == ["disk.size-required", "vm.empty"]
+
+
+@pytest.mark.parametrize(
+    ("example", "codes"),
+    [
+        ("empty-vm.yaml", ["vm.empty"]),
+        ("hybrid-vm.yaml", []),
+        ("restored-vm.yaml", ["clone.cross-namespace"]),
+        ("vm-from-pvc.yaml", []),
+    ],
+)
+def test_the_seed_examples_are_clean_apart_from_their_info(example: str, codes: list[str]) -> None:
+    path = EXAMPLES / "specs" / example
+    found = offline_findings({f"examples/specs/{example}": path.read_text()})
+    assert [f.code for f in found] == codes
+    assert not has_errors(found)
+
+
+def test_two_disks_named_system_are_a_duplicate_name_not_two_boot_disks() -> None:
+    disk = {"name": "system", "size": "1Gi", "image": IMAGE}
+    found = offline_findings({"a.yaml": spec_file("web", "vms", disk, disk)})
+    assert [(f.code, f.line) for f in found] == [("disk.duplicate-name", 9)]
+
+
+def test_boot_multiple_points_at_the_second_disk_that_sets_boot_true() -> None:
+    disk = {"name": "os", "size": "1Gi", "image": IMAGE, "boot": True}
+    found = offline_findings({"a.yaml": spec_file("web", "vms", disk, disk)})
+    assert [(f.code, f.line) for f in found] == [
+        ("boot.multiple", 9),
+        ("disk.duplicate-name", 9),
+    ]
+    assert "boot: true on os, os" in found[0].message
