@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from xml.etree import ElementTree as ET
 
@@ -58,6 +59,14 @@ def as_github(findings: Sequence[Finding]) -> str:
     return "".join(line + "\n" for line in out)
 
 
+# Characters XML 1.0 forbids even as character references: a report holding one is unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def as_junit(findings: Sequence[Finding]) -> str:
     """One test case per finding; errors fail, warnings and info pass with a note."""
     ordered = _sorted(findings)
@@ -66,13 +75,12 @@ def as_junit(findings: Sequence[Finding]) -> str:
         "testsuite", name="wukong", tests=str(len(ordered)), failures=str(errors), errors="0"
     )
     for f in ordered:
-        case = ET.SubElement(
-            suite, "testcase", classname=f.code, name=f"{f.file}:{f.line} {f.object}".strip()
-        )
+        name, message = _xml_text(f"{f.file}:{f.line} {f.object}".strip()), _xml_text(f.message)
+        case = ET.SubElement(suite, "testcase", classname=f.code, name=name)
         if f.severity is Severity.ERROR:
-            ET.SubElement(case, "failure", type=f.code, message=f.message).text = f.message
+            ET.SubElement(case, "failure", type=f.code, message=message).text = message
         else:
-            ET.SubElement(case, "system-out").text = f"{f.severity.value}: {f.message}"
+            ET.SubElement(case, "system-out").text = f"{f.severity.value}: {message}"
     suites = ET.Element("testsuites")
     suites.append(suite)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
