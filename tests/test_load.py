@@ -446,3 +446,10 @@ def test_random_mutations_of_a_valid_spec_never_raise(edits: list[tuple[int, int
     for at, cut, insert in edits:
         text = text[:at] + insert + text[at + cut :]
     _returns_findings(text)
+
+
+def test_an_unknown_field_with_control_characters_is_named_escaped() -> None:
+    text = HEAD + 'metadata: {name: web}\nspec: {cpu: 1, memory: 1Gi, "x\\e[31m\\x01": 1}\n'
+    line, message = only_problem(text)
+    assert line == 4
+    assert message.startswith(r"spec.'x\x1b[31m\x01': unknown field")

@@ -147,6 +147,8 @@ def line_of(root: yaml.Node, path: Iterable[str | int]) -> int:
 def _dotted(loc: Iterable[str | int]) -> str:
     out = ""
     for step in loc:
+        if isinstance(step, str) and not step.isprintable():  # "\x1b[31m" from a quoted key
+            step = repr(step)
         out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else step)
     return out
 
