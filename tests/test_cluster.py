@@ -32,7 +32,7 @@ from tests.kube import (
     write_kubeconfig,
     write_snapshot,
 )
-from wukong_core.cluster import LiveCluster, Retry, SnapshotCluster, open_cluster
+from wukong_core.cluster import LiveCluster, RetryPolicy, SnapshotCluster, open_cluster
 from wukong_core.cluster_checks import check_cluster
 from wukong_core.errors import ClusterError, SpecError, UsageError
 from wukong_core.findings import Severity
@@ -43,7 +43,7 @@ pytest_plugins = ["tests.kube"]
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SNAPSHOT = ROOT / "examples" / "cluster-snapshot.yaml"
-FAST = Retry(attempts=3, backoff=0.01)
+FAST = RetryPolicy(attempts=3, backoff=0.01)
 
 
 def live(kubeconfig: Path, context: str | None = None, **tuning: Any) -> LiveCluster:
@@ -87,6 +87,11 @@ def test_in_cluster_outside_a_cluster_is_a_usage_error(monkeypatch: pytest.Monke
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(UsageError, match="in-cluster"):
         open_cluster("in-cluster")
+
+
+def test_a_context_needs_a_kubeconfig() -> None:
+    with pytest.raises(UsageError, match="needs a kubeconfig"):
+        open_cluster("in-cluster", "prod")
 
 
 def test_unknown_context_is_a_usage_error(kubeconfig: Path) -> None:

@@ -201,6 +201,26 @@ def test_own_vm_vmi_and_launcher_pod_are_not_other_users(
     assert [c for c in codes(found) if c != "pvc.not-migratable"] == []
 
 
+def test_a_cluster_vm_is_replaced_by_its_own_plan_but_its_running_instance_is_not(
+    make_view: Any,
+) -> None:
+    """Moving a PVC from VM a to VM b in one commit: a's new plan no longer uses it, so the
+    stored VM a is no user; while a still runs, its VMI and launcher pod are."""
+    moved = [wukong("a", image()), wukong("b", attach("data"))]
+    a = vm("vms", "a", rw=("data",), running=True)
+    data = pvc("vms", "data", ("ReadWriteMany",))
+    assert check(make_view, moved, data, a) == []
+
+
+@pytest.mark.parametrize("make_view", ["live"], indirect=True)
+def test_a_running_instance_of_a_replaced_vm_still_uses_the_pvc(make_view: Any) -> None:
+    moved = [wukong("a", image()), wukong("b", attach("data"))]
+    a = vm("vms", "a", rw=("data",), running=True)
+    found = check(make_view, moved, pvc("vms", "data", ("ReadWriteMany",)), a, vmi(a))
+    f = only(found, "pvc.in-use")
+    assert "VirtualMachineInstance vms/a" in f.message and "VirtualMachine vms/a " not in f.message
+
+
 @pytest.mark.parametrize(
     ("modes", "mine_ro", "theirs_ro", "expected"),
     [

@@ -29,7 +29,7 @@ __all__ = [
     "RESOURCES",
     "ClusterView",
     "LiveCluster",
-    "Retry",
+    "RetryPolicy",
     "SnapshotCluster",
     "open_cluster",
 ]
@@ -153,7 +153,7 @@ def _item_problem(obj: Any) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Retry:
+class RetryPolicy:
     """Bounded retries of one request: on 429, 5xx and broken connections, never on a read
     timeout (a LIST that took `read` seconds will not be quicker the second time)."""
 
@@ -181,7 +181,7 @@ class LiveCluster:
         api_client: Any,
         source: str,
         timeout: tuple[float, float] = (5.0, 30.0),  # (connect, read) seconds
-        retry: Retry = Retry(),  # frozen, so a shared default is safe
+        retry: RetryPolicy = RetryPolicy(),  # frozen, so a shared default is safe
         page_size: int = 500,
     ) -> None:
         self.api = api_client
@@ -354,6 +354,8 @@ def open_cluster(source: str, context: str | None = None) -> ClusterView | None:
 
     `context` picks a kubeconfig context (default: its current-context)."""
     form, _, arg = source.partition(":")
+    if context and form != "kubeconfig":
+        raise UsageError(f"a kubeconfig context ({context}) needs a kubeconfig, not {source!r}")
     if source == "offline":
         return None
     if form == "snapshot" and arg:

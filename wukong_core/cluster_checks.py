@@ -315,7 +315,7 @@ def _check_sharing(
 ) -> list[Finding]:
     modes = _modes(pvc)
     where = f'{ref} (disk "{disk.name}")'
-    if not disk.read_only and not modes & WRITABLE_MODES:
+    if not disk.read_only and modes and not modes & WRITABLE_MODES:
         message = (
             f"{where} is {_mode_list(pvc)} but the disk attaches it read-write; set "
             "existingPVC.readOnly: true, or clone it (existingPVC.clone: true)"
