@@ -1,0 +1,329 @@
+"""`wukong render|validate` end to end: exact stdout and exit codes, in the kubeconform style.
+
+Exit status: 0 no errors (warnings and info allowed), 1 error findings, 2 usage or I/O error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.specs import as_yaml, plan_one, wukong
+from wukong_core.cli import main
+from wukong_core.plan import plans_to_json
+
+OFFLINE_NOTE = "validated offline: no cluster checks ran\n"
+EMPTY = (
+    "examples/specs/empty-vm.yaml:3: info vm.empty: VM vms/empty-vm has no boot disk with an "
+    "operating system; it starts without one (mark a disk boot: true, or name it system, to "
+    "boot from it)\n"
+)
+CLONE = (
+    "examples/specs/restored-vm.yaml:13: info clone.cross-namespace: disk 'system' of VM "
+    "vms/restored-vm clones PVC backups/web-backup-2026-11-01 into vms/restored-vm-system; the "
+    "VM's namespace needs datavolumes/source in 'backups' (bind CDI's cdi-cloner ClusterRole "
+    "there)\n"
+)
+IMAGE = "docker://quay.io/containerdisks/ubuntu:22.04"
+BOOTABLE = [{"name": "system", "size": "20Gi", "image": IMAGE}]
+
+
+@pytest.fixture(autouse=True)
+def _no_cluster_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WUKONG_CLUSTER", raising=False)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with specs/ holding two clean VMs; paths in output are relative."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "web.yaml").write_text(as_yaml(wukong("web", "vms", disks=BOOTABLE)))
+    (tmp_path / "specs" / "db.yaml").write_text(as_yaml(wukong("db", "data", disks=BOOTABLE)))
+    return tmp_path
+
+
+def wukong_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "WUKONG_CLUSTER"}
+    return subprocess.run(
+        [sys.executable, "-m", "wukong_core", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# -- as a subprocess ---------------------------------------------------------------------
+
+
+def test_validate_the_seed_examples_as_a_command() -> None:
+    done = wukong_cli("validate", "examples/specs", "--offline")
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        EMPTY + CLONE + "0 error(s), 0 warning(s), 2 info\n",
+        OFFLINE_NOTE,
+    )
+
+
+def test_a_missing_path_is_exit_2_as_a_command() -> None:
+    done = wukong_cli("validate", "no/such/dir", "--offline")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "wukong: [Errno 2] No such file or directory: 'no/such/dir'\n"
+
+
+# -- validate ----------------------------------------------------------------------------
+
+
+def test_clean_specs_exit_0_with_the_summary(repo: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["validate", "specs", "--offline"]) == 0
+    assert capsys.readouterr() == ("0 error(s), 0 warning(s), 0 info\n", OFFLINE_NOTE)
+
+
+def test_no_cluster_flag_means_offline(repo: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["validate", "specs"]) == 0
+    assert capsys.readouterr().err == OFFLINE_NOTE
+
+
+def test_an_error_finding_exits_1_and_names_file_line_and_fix(
+    repo: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (repo / "specs" / "web.yaml").write_text(
+        "apiVersion: vm.novasphere.dev/v1alpha1\nkind: Wukong\nmetadata: {name: web}\n"
+        "spec:\n  cpu: 1\n  memroy: 1Gi\n"
+    )
+    assert main(["validate", "specs", "--offline"]) == 1
+    assert capsys.readouterr().out == (
+        "specs/web.yaml:4: error spec.invalid: spec.memory: required field is missing\n"
+        "specs/web.yaml:6: error spec.invalid: spec.memroy: unknown field; "
+        'did you mean "memory"?\n'
+        "2 error(s), 0 warning(s), 0 info\n"
+    )
+
+
+def test_info_findings_alone_exit_0(repo: Path, capsys: pytest.CaptureFixture) -> None:
+    (repo / "specs" / "empty.yaml").write_text(as_yaml(wukong("empty", "vms")))
+    assert main(["validate", "specs/empty.yaml", "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("specs/empty.yaml:1: info vm.empty: VM vms/empty ")
+    assert out.endswith("0 error(s), 0 warning(s), 1 info\n")
+
+
+def test_the_caller_namespace_applies_to_specs_that_set_none(
+    repo: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (repo / "specs" / "x.yaml").write_text(as_yaml(wukong("x", None)))
+    assert main(["validate", "specs/x.yaml", "--offline", "--namespace", "team-a"]) == 0
+    assert "VM team-a/x " in capsys.readouterr().out
+
+
+def test_json_format(repo: Path, capsys: pytest.CaptureFixture) -> None:
+    (repo / "specs" / "web.yaml").write_text(
+        as_yaml(wukong("web", "vms", disks=[{"name": "system", "image": IMAGE}]))
+    )
+    assert main(["validate", "specs", "--offline", "--format", "json"]) == 1
+    out, err = capsys.readouterr()
+    assert err == ""  # machine formats keep stderr quiet
+    assert json.loads(out) == {
+        "findings": [
+            {
+                "code": "disk.size-required",
+                "severity": "error",
+                "message": "disk 'system' of VM vms/web is an image disk and needs size "
+                "(e.g. 20Gi)",
+                "file": "specs/web.yaml",
+                "line": 10,
+                "object": "vms/web",
+            }
+        ],
+        "summary": {"error": 1, "warning": 0, "info": 0},
+    }
+
+
+def test_github_format(repo: Path, capsys: pytest.CaptureFixture) -> None:
+    (repo / "specs" / "web.yaml").write_text(as_yaml(wukong("web", "vms", cpu="2")))
+    assert main(["validate", "specs", "--offline", "--format", "github"]) == 1
+    assert capsys.readouterr().out == (
+        "::error file=specs/web.yaml,line=7,title=spec.invalid::"
+        "spec.cpu: Input should be a valid integer (got '2')\n"
+    )
+
+
+def test_junit_format(repo: Path, capsys: pytest.CaptureFixture) -> None:
+    (repo / "specs" / "web.yaml").write_text(as_yaml(wukong("web", "vms", cpu=0)))
+    assert main(["validate", "specs", "--offline", "--format", "junit"]) == 1
+    suite = ET.fromstring(capsys.readouterr().out).find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("1", "1")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["validate", "--offline"], "wukong: give spec files or directories, or --plan FILE\n"),
+        (
+            ["validate", "--plan", "missing.json", "--offline"],
+            "wukong: [Errno 2] No such file or directory: 'missing.json'\n",
+        ),
+        (
+            ["render", "missing", "-o", "out", "--offline"],
+            "wukong: [Errno 2] No such file or directory: 'missing'\n",
+        ),
+    ],
+)
+def test_usage_and_io_errors_exit_2_with_one_line(
+    repo: Path, capsys: pytest.CaptureFixture, argv: list[str], message: str
+) -> None:
+    assert main(argv) == 2
+    assert capsys.readouterr() == ("", message)
+    assert not (repo / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["validate", "specs", "--format", "yaml"], "invalid choice: 'yaml'"),
+        (["render", "specs"], "the following arguments are required: -o/--output"),
+        (["validate", "specs", "--offline", "--in-cluster"], "not allowed with argument"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_a_bad_command_line_exits_2(
+    repo: Path, capsys: pytest.CaptureFixture, argv: list[str], complaint: str
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+# -- validate --plan (the PreSync Job's form) --------------------------------------------
+
+
+def test_validate_a_plan_file_offline(repo: Path, capsys: pytest.CaptureFixture) -> None:
+    plans = [plan_one(wukong("web", "vms", disks=BOOTABLE))]
+    (repo / "plan.json").write_text(plans_to_json(plans))
+    assert main(["validate", "--plan", "plan.json", "--offline"]) == 0
+    assert capsys.readouterr() == ("0 error(s), 0 warning(s), 0 info\n", OFFLINE_NOTE)
+
+
+def test_a_plan_that_shares_a_written_pvc_fails(repo: Path, capsys: pytest.CaptureFixture) -> None:
+    disk = [{"name": "data", "existingPVC": {"name": "shared"}}]
+    plans = [plan_one(wukong(name, "vms", disks=disk)) for name in ("one", "two")]
+    (repo / "plan.json").write_text(plans_to_json(plans))
+    assert main(["validate", "--plan", "plan.json", "--offline", "--format", "json"]) == 1
+    found = json.loads(capsys.readouterr().out)["findings"]
+    assert [(f["code"], f["object"]) for f in found] == [
+        ("pvc.shared-in-repo", "vms/one"),
+        ("pvc.shared-in-repo", "vms/two"),
+    ]
+
+
+def test_a_file_that_is_not_a_plan_exits_2(repo: Path, capsys: pytest.CaptureFixture) -> None:
+    (repo / "plan.json").write_text('{"not": "a plan"}')
+    assert main(["validate", "--plan", "plan.json", "--offline"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("wukong: not a Wukong validation plan: ")
+
+
+# -- render ------------------------------------------------------------------------------
+
+
+def tree(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_render_writes_one_file_per_vm_and_the_kustomizations(
+    repo: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["render", "specs", "-o", "out", "--offline"]) == 0
+    assert capsys.readouterr() == (
+        "0 error(s), 0 warning(s), 0 info\n",
+        OFFLINE_NOTE + "rendered 2 VMs into out\n",
+    )
+    assert tree(repo / "out") == [
+        "data/db.yaml",
+        "data/kustomization.yaml",
+        "data/wukong-presync-job.yaml",
+        "data/wukong-presync-plan.yaml",
+        "kustomization.yaml",
+        "vms/kustomization.yaml",
+        "vms/web.yaml",
+        "vms/wukong-presync-job.yaml",
+        "vms/wukong-presync-plan.yaml",
+    ]
+    assert (
+        (repo / "out" / "vms" / "web.yaml")
+        .read_text()
+        .startswith("# generated by wukong from specs/web.yaml; do not edit\n")
+    )
+
+
+def test_render_without_hooks_writes_only_the_vms(repo: Path) -> None:
+    assert main(["render", "specs", "-o", "out", "--offline", "--no-hooks"]) == 0
+    assert tree(repo / "out") == [
+        "data/db.yaml",
+        "data/kustomization.yaml",
+        "kustomization.yaml",
+        "vms/kustomization.yaml",
+        "vms/web.yaml",
+    ]
+
+
+def test_render_prunes_its_own_stale_files_and_keeps_the_user_s(repo: Path) -> None:
+    assert main(["render", "specs", "-o", "out", "--offline", "--no-hooks"]) == 0
+    (repo / "out" / "README.md").write_text("hand written\n")
+    (repo / "out" / "vms" / "notes.yaml").write_text("# mine\nkind: ConfigMap\n")
+    (repo / "specs" / "db.yaml").unlink()
+    (repo / "specs" / "api.yaml").write_text(as_yaml(wukong("api", "vms", disks=BOOTABLE)))
+    assert main(["render", "specs", "-o", "out", "--offline", "--no-hooks"]) == 0
+    assert tree(repo / "out") == [
+        "README.md",
+        "kustomization.yaml",
+        "vms/api.yaml",
+        "vms/kustomization.yaml",
+        "vms/notes.yaml",
+        "vms/web.yaml",
+    ]
+    assert (repo / "out" / "README.md").read_text() == "hand written\n"
+    assert (repo / "out" / "vms" / "notes.yaml").read_text() == "# mine\nkind: ConfigMap\n"
+
+
+def test_render_twice_changes_nothing(repo: Path) -> None:
+    assert main(["render", "specs", "-o", "out", "--offline"]) == 0
+    first = {name: (repo / "out" / name).read_bytes() for name in tree(repo / "out")}
+    assert main(["render", "specs", "-o", "out", "--offline"]) == 0
+    assert {name: (repo / "out" / name).read_bytes() for name in tree(repo / "out")} == first
+
+
+def test_render_writes_nothing_when_there_are_errors(
+    repo: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["render", "specs", "-o", "out", "--offline"]) == 0
+    before = {name: (repo / "out" / name).read_bytes() for name in tree(repo / "out")}
+    capsys.readouterr()
+    (repo / "specs" / "web.yaml").write_text(as_yaml(wukong("web", "vms", disks=BOOTABLE * 2)))
+    assert main(["render", "specs", "-o", "out", "--offline"]) == 1
+    out, err = capsys.readouterr()
+    assert "error disk.duplicate-name" in out
+    assert "rendered" not in err
+    assert {name: (repo / "out" / name).read_bytes() for name in tree(repo / "out")} == before
+    assert main(["render", "specs", "-o", "fresh", "--offline"]) == 1
+    assert not (repo / "fresh").exists()
+
+
+def test_render_puts_a_spec_without_namespace_in_the_caller_s(repo: Path) -> None:
+    (repo / "specs" / "x.yaml").write_text(as_yaml(wukong("x", None, disks=BOOTABLE)))
+    assert main(["render", "specs", "-o", "out", "--offline", "--namespace", "team-a"]) == 0
+    assert (repo / "out" / "team-a" / "x.yaml").is_file()
+    assert main(["render", "specs", "-o", "out2", "--offline", "--no-hooks"]) == 0
+    assert (repo / "out2" / "default" / "x.yaml").is_file()
