@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from .checks import check_plan, check_repo, check_spec
 from .cluster import ClusterView
 from .cluster_checks import check_cluster
+from .errors import SpecError
 from .findings import Finding, has_errors
+from .gitops import RenderOutput, SourceTree
 from .load import LoadedSpec, load_many
 from .plan import DEFAULT_NAMESPACE, VmPlan, plan_vm
 from .render import NamespaceExtras, render_tree
+from .repoconfig import CONFIG_FILE, RepoConfig, parse_repo_config
 
 OFFLINE = "offline"
 
@@ -74,3 +77,35 @@ def run(
     if not render or has_errors(findings):
         return Outcome(plans, findings, {}, label)
     return Outcome(plans, findings, render_tree(plans, extras), label)
+
+
+def render_repository(
+    tree: SourceTree,
+    cluster: ClusterView | None = None,
+    *,
+    extras: NamespaceExtras | None = None,
+) -> RenderOutput:
+    """One commit of a repository -> its rendered output tree: the commit-back renderer.
+
+    Reads `.wukong.yaml`, then every YAML file under its spec path (never a changed-file list:
+    the whole spec path is rendered every time, so a cut-short list cannot lose a change).
+    A broken `.wukong.yaml` is reported as a `spec.invalid` finding on that file, which stops
+    the commit like any other error.
+    """
+    try:
+        config = parse_repo_config(tree.read(CONFIG_FILE))
+    except SpecError as e:
+        problem = Finding("spec.invalid", e.message, file=e.file or CONFIG_FILE, line=e.line)
+        return RenderOutput(RepoConfig().output_path, {}, [problem], 0)
+    specs = tree.files_under(config.spec_path)
+    sources = [(path, specs[path]) for path in sorted(specs) if path.endswith((".yaml", ".yml"))]
+    outcome = run(
+        sources, cluster=cluster, default_namespace=config.default_namespace, extras=extras
+    )
+    return RenderOutput(
+        output_path=config.output_path,
+        files=outcome.files,
+        findings=outcome.findings,
+        vm_count=len(outcome.plans),
+        output_branch=config.output_branch,
+    )
