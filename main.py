@@ -1,0 +1,22 @@
+"""The functions-framework entry point: `functions-framework --target wukong` (DESIGN §7).
+
+Thin on purpose: routing, statuses and logging live in wukong_core.api.
+"""
+
+import functions_framework
+from werkzeug.exceptions import HTTPException
+
+from wukong_core import api
+
+api.configure_logging()
+
+
+@functions_framework.http
+def wukong(request):  # type: ignore[no-untyped-def]
+    return api.handle(request)
+
+
+# The framework answers /favicon.ico and /robots.txt itself, in HTML; keep every error JSON.
+@functions_framework.errorhandler(HTTPException)
+def framework_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    return api.framework_error(error.code or 500, error.description or error.name)
