@@ -220,7 +220,7 @@ def test_configmap_holds_exactly_the_namespace_plan():
 
 
 def test_an_oversized_plan_is_refused_with_the_fix():
-    plans = plans_of({"a.yaml": spec("web", "vms")}) * 2000
+    plans = plans_of({"a.yaml": spec("web", "vms")}) * 8000
     with pytest.raises(ValueError, match=r"ConfigMap limit.*--no-hooks"):
         plan_configmap("vms", plans, DEFAULT_JOB_NAMESPACE)
 

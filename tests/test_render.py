@@ -316,8 +316,11 @@ def test_the_strict_schemas_would_catch_a_misspelt_or_null_field(reference_dir: 
 
 def test_a_data_volume_template_is_a_data_volume_without_kind() -> None:
     plan = plan_one(wukong(disks=[{"name": "system", "size": "1Gi"}]))
-    assert render_datavolume_template(plan.disks[0]) == {
-        "metadata": {"name": "web-system"},
+    assert render_datavolume_template(plan.disks[0], plan.name) == {
+        "metadata": {
+            "name": "web-system",
+            "labels": {"app.kubernetes.io/managed-by": "wukong", "app.kubernetes.io/name": "web"},
+        },
         "spec": {
             "source": {"blank": {}},
             "storage": {"resources": {"requests": {"storage": "1Gi"}}},

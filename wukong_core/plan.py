@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
 from .spec import Disk, Wukong
@@ -140,8 +140,24 @@ def plan_vm(
     )
 
 
+def _compact(value: object, defaults: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in asdict(value).items() if defaults.get(k, _NO_DEFAULT) != v}
+
+
+_NO_DEFAULT = object()
+_DISK_DEFAULTS = {f.name: f.default for f in fields(DiskPlan)}
+_VM_DEFAULTS = {f.name: f.default for f in fields(VmPlan)}
+
+
 def plans_to_json(plans: list[VmPlan]) -> str:
-    return json.dumps([asdict(p) for p in plans], sort_keys=True, indent=1) + "\n"
+    """One VM per line, default values left out: small enough for a ConfigMap of a large
+    namespace, and a Git diff shows which VMs changed."""
+    lines = []
+    for plan in plans:
+        entry = _compact(plan, _VM_DEFAULTS)
+        entry["disks"] = [_compact(d, _DISK_DEFAULTS) for d in plan.disks]
+        lines.append(json.dumps(entry, sort_keys=True, separators=(",", ":")))
+    return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
 
 
 def plans_from_json(text: str | bytes) -> list[VmPlan]:
