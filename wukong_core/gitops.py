@@ -1,0 +1,513 @@
+"""Git commit-back: render a branch's current head and push the manifests back (DESIGN §5).
+
+One call, `commit_manifests(request)`, does fetch -> render -> commit -> push with pure-Python
+git (dulwich), on an in-memory object store and never a checkout:
+
+1. shallow-fetch (depth 1) the branch's current head;
+2. hand a read-only `SourceTree` of it to the caller's renderer;
+3. stop with "failed-checks" on any error finding, before anything is written;
+4. replace the output subtree (rendered files in, stale generated files out, user files kept);
+5. stop with "unchanged" when the tree equals the parent's (idempotency lives in Git);
+6. push as a compare-and-swap on the remote ref; when the ref moved, start again from 1.
+
+dulwich is imported inside functions so that importing this module stays cheap for the CLI and
+for cold starts that never touch Git. Nothing from dulwich or urllib3 escapes: failures become
+`GitError("failed to <step>: <cause>")` with credentials scrubbed.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import stat
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from wukong_core.errors import GitError, PushRejectedError, UsageError, WukongError
+from wukong_core.findings import Finding, has_errors
+from wukong_core.render import GENERATED_MARK
+
+if TYPE_CHECKING:
+    from dulwich.client import GitClient
+    from dulwich.object_store import BaseObjectStore
+    from dulwich.repo import MemoryRepo
+
+SOURCE_TRAILER = "Wukong-Source-Commit"
+DELIVERY_TRAILER = "Wukong-Delivery"
+_ZERO_SHA = b"0" * 40
+_FILE_MODE = 0o100644
+_BACKOFF_BASE_S = 0.05
+_BACKOFF_CAP_S = 1.0
+_HTTP_TIMEOUT_S = 60.0  # a hung server must not hold a serverless instance forever
+_AUTHOR_RE = re.compile(r"^[^<>\n]+ <[^<>\n]*>$")
+_DELIVERY_RE = re.compile(r"^[\w.:@/+=-]{0,200}$")
+# receive-pack's reasons that mean "the ref is not where you thought": fetch and try again.
+_MOVED_REASONS = ("failed to update ref", "failed to lock", "cannot lock", "non-fast-forward",
+                  "fetch first", "stale info", "incorrect old value")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SourceTree:
+    """A read-only view of one commit's tree; paths are repo-relative with "/" separators."""
+
+    sha: str
+    _store: BaseObjectStore = field(repr=False, compare=False)
+    _tree: bytes = field(repr=False, compare=False)
+
+    @classmethod
+    def from_files(cls, sha: str, files: dict[str, bytes]) -> SourceTree:
+        """A tree built from plain bytes, for testing renderers without a Git server."""
+        from dulwich.object_store import MemoryObjectStore
+
+        store = MemoryObjectStore()
+        tree = _build_tree(store, {p: (_FILE_MODE, _blob(store, d)) for p, d in files.items()})
+        return cls(sha, store, tree or _empty_tree(store))
+
+    def read(self, path: str) -> bytes | None:
+        """The file's bytes, or None when there is no regular file at `path`."""
+        from dulwich.errors import NotTreeError
+        from dulwich.object_store import tree_lookup_path
+
+        try:
+            mode, sha = tree_lookup_path(self._store.__getitem__, self._tree, _b(path.strip("/")))
+        except (KeyError, NotTreeError):
+            return None
+        return self._store[sha].data if stat.S_ISREG(mode) else None  # type: ignore[attr-defined]
+
+    def files_under(self, prefix: str) -> dict[str, bytes]:
+        """Every regular file below the folder `prefix` ("" = the whole tree), by path."""
+        base = prefix.strip("/")
+        return {
+            f"{base}/{rel}" if base else rel: self._store[sha].data  # type: ignore[attr-defined]
+            for rel, (mode, sha) in _entries_under(self._store, self._tree, base).items()
+            if stat.S_ISREG(mode)
+        }
+
+
+@dataclass(frozen=True)
+class RenderOutput:
+    output_path: str  # e.g. "rendered/"
+    files: dict[str, bytes]  # paths relative to output_path -> bytes
+    findings: list[Finding]
+    vm_count: int
+    output_branch: str | None = None  # None = the branch that was pushed
+
+
+Renderer = Callable[[SourceTree], RenderOutput]
+
+
+@dataclass(frozen=True)
+class CommitRequest:
+    repo_url: str
+    branch: str
+    renderer: Renderer
+    delivery_id: str = ""
+    author: str = "Wukong <wukong@localhost>"
+    username: str | None = None
+    token: str | None = None
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    status: Literal["committed", "unchanged", "failed-checks"]
+    source_sha: str  # the head that was rendered (the last attempt's)
+    commit_sha: str | None  # the commit pushed, if any
+    findings: list[Finding]
+    attempts: int
+    vm_count: int
+
+
+def is_render_commit(message: str) -> bool:
+    """True when the message's trailer block names a source commit: the loop guard."""
+    trailers = message.strip().rsplit("\n\n", 1)[-1]
+    return re.search(rf"^{SOURCE_TRAILER}: [0-9a-f]{{7,64}}\s*$", trailers, re.M) is not None
+
+
+def commit_manifests(request: CommitRequest) -> CommitResult:
+    """Render the branch's current head and push the result; retry when the ref moves."""
+    url, secrets = _check_request(request)
+    with _open_client(url, request, secrets) as remote:
+        for attempt in range(1, request.max_attempts + 1):
+            result = _attempt(remote, request, attempt)
+            if result is not None:
+                return result
+            if attempt < request.max_attempts:
+                time.sleep(_backoff(attempt))
+    raise PushRejectedError(
+        f"failed to push: refs/heads/{request.branch} kept moving; "
+        f"gave up after {request.max_attempts} attempts",
+        retryable=True,
+    )
+
+
+def _backoff(attempt: int) -> float:
+    # Jitter spreads out instances that collided on the same push.
+    return min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+def _check_request(request: CommitRequest) -> tuple[str, list[str]]:
+    """Validate what the caller sent; return the URL without userinfo and the secrets."""
+    from dulwich.refs import check_ref_format
+
+    if not request.repo_url:
+        raise UsageError("repo_url is required")
+    if not request.branch or not check_ref_format(_b(f"refs/heads/{request.branch}")):
+        raise UsageError(f"branch {request.branch!r} is not a valid branch name")
+    if request.max_attempts < 1:
+        raise UsageError("max_attempts must be at least 1")
+    if not _AUTHOR_RE.match(request.author):
+        raise UsageError(f"author {request.author!r} must look like 'Name <email>'")
+    if not _DELIVERY_RE.match(request.delivery_id):
+        raise UsageError("delivery_id must be a short token without spaces or newlines")
+    parts = urlsplit(request.repo_url)
+    secrets = [s for s in (request.token, parts.password) if s]
+    secrets += [unquote(s) for s in secrets]
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host)), secrets
+
+
+class _Remote:
+    """The one remote repository, with credentials kept inside the HTTP client."""
+
+    def __init__(self, client: GitClient, path: str, secrets: list[str]) -> None:
+        self.client = client
+        self.path = path
+        self.secrets = secrets
+
+    def fetch(self, repo: MemoryRepo, branch: str, required: bool) -> str | None:
+        """Shallow-fetch the branch head into `repo`; its sha, or None when absent."""
+        ref = _b(f"refs/heads/{branch}")
+
+        def wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
+            return [refs[ref]] if ref in refs else []
+
+        with self.step(f"fetch {branch}"):
+            result = self.client.fetch(
+                self.path, repo, determine_wants=wants, depth=1, ref_prefix=[ref]
+            )
+        sha = result.refs.get(ref)
+        if sha is None and required:
+            raise GitError(f"failed to fetch {branch}: no such branch on the remote")
+        return sha.decode() if sha else None
+
+    def push(self, repo: MemoryRepo, branch: str, old: str | None, new: str,
+             expect: dict[str, str]) -> bool:  # fmt: skip
+        """Move the branch from `old` to `new` iff it (and `expect`) still hold; False if moved."""
+        ref, messages = _b(f"refs/heads/{branch}"), bytearray()
+
+        def update_refs(refs: dict[bytes, bytes]) -> dict[bytes, bytes]:
+            current = {r: refs.get(_b(f"refs/heads/{r}"), _ZERO_SHA) for r in expect}
+            if refs.get(ref, _ZERO_SHA) != _b(old or _ZERO_SHA.decode()) or any(
+                current[r] != _b(sha) for r, sha in expect.items()
+            ):
+                raise _RefMoved
+            return {ref: _b(new)}
+
+        try:
+            with self.step(f"push {branch}"):
+                result = self.client.send_pack(
+                    self.path, update_refs, repo.generate_pack_data, progress=messages.extend
+                )
+        except _RefMoved:
+            return False
+        reason = (result.ref_status or {}).get(ref)
+        if reason is None:
+            return True
+        if any(m in reason for m in _MOVED_REASONS):
+            return False
+        said = self.scrub(messages.decode("utf-8", "replace").strip())[-1000:]
+        raise PushRejectedError(
+            f"failed to push {branch}: the server declined ({reason})"
+            + (f": {said}" if said else ""),
+            retryable=False,
+        )
+
+    def scrub(self, text: str) -> str:
+        text = re.sub(r"(\w+://)[^/@\s]*@", r"\1", text)  # userinfo in any URL
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Turn library failures into GitError("failed to <name>: <cause>"), scrubbed."""
+        try:
+            yield
+        except (WukongError, _RefMoved):
+            raise
+        except _library_errors() as e:
+            raise GitError(
+                f"failed to {name}: {self.scrub(_describe(e))}", retryable=_retryable(e)
+            ) from e
+
+
+class _RefMoved(Exception):
+    """The remote ref is no longer the parent we built on (raised inside update_refs)."""
+
+
+@contextmanager
+def _open_client(url: str, request: CommitRequest, secrets: list[str]) -> Iterator[_Remote]:
+    from dulwich.client import default_urllib3_manager, get_transport_and_path
+
+    parts = urlsplit(request.repo_url)
+    username = request.username or unquote(parts.username or "") or None
+    password = request.token or unquote(parts.password or "") or None
+    pool: Any = None
+    with _Remote(None, "", secrets).step("open repository"):  # type: ignore[arg-type]
+        if url.startswith(("http://", "https://")):
+            pool = default_urllib3_manager(
+                None, *_tracking_pools(), base_url=url, timeout=_HTTP_TIMEOUT_S
+            )
+        client, path = get_transport_and_path(
+            url, operation="push", username=username, password=password, pool_manager=pool
+        )
+    try:
+        yield _Remote(client, path, secrets)
+    finally:
+        if pool is not None:
+            pool.close_all()
+
+
+@cache
+def _tracking_pools() -> tuple[type, type]:
+    """urllib3 pool classes that remember every response they hand out.
+
+    dulwich raises on HTTP 401/404/5xx without closing the response, which leaks its socket
+    until garbage collection; closing what we opened when the call ends releases it at once.
+    """
+    import urllib3
+
+    class Tracking:
+        def urlopen(self, *args: Any, **kwargs: Any) -> Any:
+            response = super().urlopen(*args, **kwargs)  # type: ignore[misc]
+            self.__dict__.setdefault("opened", []).append(response)
+            return response
+
+        def close_all(self) -> None:
+            for response in self.__dict__.pop("opened", []):
+                response.close()
+            self.clear()  # type: ignore[attr-defined]
+
+    pool = type("TrackingPoolManager", (Tracking, urllib3.PoolManager), {})
+    proxy = type("TrackingProxyManager", (Tracking, urllib3.ProxyManager), {})
+    return pool, proxy
+
+
+def _attempt(remote: _Remote, request: CommitRequest, attempt: int) -> CommitResult | None:
+    """One fetch-render-push round; None when the remote ref moved and we must start again."""
+    from dulwich.repo import MemoryRepo
+
+    repo = MemoryRepo()  # fresh per attempt: nothing stale can leak into a retry
+    source_sha = remote.fetch(repo, request.branch, required=True)
+    assert source_sha is not None
+    source = SourceTree(source_sha, repo.object_store, repo[_b(source_sha)].tree)
+    out = request.renderer(source)
+
+    def result(status: Any, commit: str | None = None) -> CommitResult:
+        return CommitResult(status, source_sha, commit, list(out.findings), attempt, out.vm_count)
+
+    if has_errors(out.findings):
+        return result("failed-checks")
+    target = out.output_branch or request.branch
+    # The ref we compare-and-swap: the source head itself, or the output branch (maybe absent).
+    target_head = source_sha
+    if target != request.branch:
+        target_head = remote.fetch(repo, target, required=False)
+    parent = target_head or source_sha  # a new output branch starts from the source commit
+    parent_tree = repo[_b(parent)].tree
+    with remote.step("build tree"):
+        tree = _replace_output(repo.object_store, parent_tree, out.output_path, out.files)
+    if tree == parent_tree and target_head is not None:
+        return result("unchanged")
+    new = _write_commit(repo, request, source_sha, tree, parent, out.vm_count)
+    # A separate output branch must not get a render of specs that moved on meanwhile.
+    expect = {} if target == request.branch else {request.branch: source_sha}
+    if not remote.push(repo, target, target_head, new, expect):
+        return None
+    return result("committed", new)
+
+
+def _write_commit(repo: MemoryRepo, request: CommitRequest, source_sha: str, tree: bytes,
+                  parent: str, vm_count: int) -> str:  # fmt: skip
+    from dulwich.objects import Commit
+
+    commit = Commit()
+    commit.tree = tree
+    commit.parents = [_b(parent)]
+    commit.author = commit.committer = _b(request.author)
+    commit.author_time = commit.commit_time = int(time.time())
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = _b(render_message(source_sha, vm_count, request.delivery_id))
+    repo.object_store.add_object(commit)
+    return commit.id.decode()
+
+
+def render_message(source_sha: str, vm_count: int, delivery_id: str = "") -> str:
+    """`wukong: render N VMs from <short sha>`, a blank line, then the trailers."""
+    trailers = [f"{SOURCE_TRAILER}: {source_sha}"]
+    if delivery_id:
+        trailers.append(f"{DELIVERY_TRAILER}: {delivery_id}")
+    noun = "VM" if vm_count == 1 else "VMs"
+    head = f"wukong: render {vm_count} {noun} from {source_sha[:7]}"
+    return head + "\n\n" + "\n".join(trailers) + "\n"
+
+
+def _replace_output(store: BaseObjectStore, root: bytes, output_path: str,
+                    files: dict[str, bytes]) -> bytes:  # fmt: skip
+    """The root tree with the output subtree rebuilt: rendered files in, stale generated out."""
+    base = _safe_path(output_path.strip("/"), "output path")
+    mark = GENERATED_MARK.encode()
+    entries = {
+        rel: (mode, sha)
+        for rel, (mode, sha) in _entries_under(store, root, base).items()
+        if rel not in files and not (stat.S_ISREG(mode) and store[sha].data.startswith(mark))  # type: ignore[attr-defined]
+    }
+    for rel, data in files.items():
+        entries[_safe_path(rel, "rendered file")] = (_FILE_MODE, _blob(store, data))
+    return _splice(store, root, base.split("/"), _build_tree(store, entries))
+
+
+def _entries_under(store: BaseObjectStore, root: bytes, base: str) -> dict[str, tuple[int, bytes]]:
+    """Files (and submodules) below folder `base` of tree `root`: relative path -> (mode, sha)."""
+    from dulwich.errors import NotTreeError
+    from dulwich.object_store import tree_lookup_path
+
+    tree = root
+    if base:
+        try:
+            mode, tree = tree_lookup_path(store.__getitem__, root, _b(base))
+        except (KeyError, NotTreeError):
+            return {}
+        if not stat.S_ISDIR(mode):
+            return {}
+    return {
+        e.path.decode("utf-8", "surrogateescape"): (e.mode, e.sha)
+        for e in store.iter_tree_contents(tree)
+    }
+
+
+def _build_tree(store: BaseObjectStore, entries: dict[str, tuple[int, bytes]]) -> bytes | None:
+    """Nested trees for `entries` (path -> (mode, sha)); None when there is nothing to hold."""
+    from dulwich.objects import Tree
+
+    if not entries:
+        return None
+    here: dict[str, tuple[int, bytes]] = {}
+    below: dict[str, dict[str, tuple[int, bytes]]] = {}
+    for path, entry in entries.items():
+        head, sep, rest = path.partition("/")
+        if sep:
+            below.setdefault(head, {})[rest] = entry
+        else:
+            here[head] = entry
+    tree = Tree()
+    for name, (mode, sha) in here.items():
+        if name in below:
+            raise GitError(f"failed to build tree: {name!r} is both a file and a folder")
+        tree.add(_b(name), mode, sha)
+    for name, sub in below.items():
+        tree.add(_b(name), stat.S_IFDIR, _build_tree(store, sub))  # type: ignore[arg-type]
+    store.add_object(tree)
+    return tree.id
+
+
+def _splice(store: BaseObjectStore, tree_id: bytes | None, parts: list[str],
+            subtree: bytes | None) -> bytes:  # fmt: skip
+    """`tree_id` with the folder at `parts` replaced by `subtree` (None removes it)."""
+    from dulwich.objects import Tree
+
+    tree = store[tree_id] if tree_id else Tree()
+    assert isinstance(tree, Tree)
+    name = _b(parts[0])
+    child = subtree
+    if len(parts) > 1:
+        try:
+            old: tuple[int, bytes] | None = tree[name]
+        except KeyError:
+            old = None
+        if old is not None and not stat.S_ISDIR(old[0]):
+            raise GitError(f"failed to build tree: {parts[0]!r} is a file, not a folder")
+        child = _splice(store, old[1] if old else None, parts[1:], subtree)
+        child = None if len(store[child]) == 0 else child  # type: ignore[arg-type]
+    if child is None:
+        if name in tree:
+            del tree[name]
+    else:
+        tree[name] = (stat.S_IFDIR, child)
+    store.add_object(tree)
+    return tree.id
+
+
+def _safe_path(path: str, what: str) -> str:
+    """A relative path that stays where it is put: no "..", no ".git", no empty parts."""
+    parts = path.split("/")
+    if (
+        not path
+        or path.startswith("/")
+        or "\\" in path
+        or "\0" in path
+        or any(p in ("", ".", "..") or p.lower() == ".git" for p in parts)
+    ):
+        raise GitError(f"failed to build tree: unsafe {what} {path!r}")
+    return path
+
+
+def _blob(store: BaseObjectStore, data: bytes) -> bytes:
+    from dulwich.objects import Blob
+
+    blob = Blob.from_string(data)
+    store.add_object(blob)
+    return blob.id
+
+
+def _empty_tree(store: BaseObjectStore) -> bytes:
+    from dulwich.objects import Tree
+
+    tree = Tree()
+    store.add_object(tree)
+    return tree.id
+
+
+def _b(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _library_errors() -> tuple[type[BaseException], ...]:
+    import urllib3.exceptions
+    from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
+    from dulwich.errors import (
+        ChecksumMismatch,
+        FileFormatException,
+        GitProtocolError,
+        NotGitRepository,
+        ObjectMissing,
+    )
+
+    return (GitProtocolError, NotGitRepository, HTTPUnauthorized, HTTPProxyUnauthorized,
+            ChecksumMismatch, FileFormatException, ObjectMissing, urllib3.exceptions.HTTPError,
+            OSError)  # fmt: skip
+
+
+def _describe(e: BaseException) -> str:
+    from dulwich.client import HTTPUnauthorized
+    from dulwich.errors import NotGitRepository
+
+    if isinstance(e, HTTPUnauthorized):
+        return "the server refused the credentials (HTTP 401)"
+    if isinstance(e, NotGitRepository):
+        return "no Git repository at that URL"
+    return str(e) or type(e).__name__
+
+
+def _retryable(e: BaseException) -> bool:
+    """Network trouble may pass; refused credentials or a missing repository will not."""
+    from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
+    from dulwich.errors import NotGitRepository
+
+    return not isinstance(e, HTTPUnauthorized | HTTPProxyUnauthorized | NotGitRepository)
