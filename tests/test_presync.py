@@ -25,7 +25,6 @@ from wukong_core.presync import (
     DEFAULT_IMAGE,
     DEFAULT_JOB_NAMESPACE,
     JOB_FILE,
-    MANAGED_BY,
     PLAN_FILE,
     PLAN_KEY,
     VERSION,
@@ -273,10 +272,6 @@ def test_default_image_is_pinned_to_the_package_version():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["version"] == VERSION
     assert DEFAULT_IMAGE.endswith(f":{VERSION}")
-
-
-def test_managed_by_label_matches_render():
-    assert MANAGED_BY == render.MANAGED_BY
 
 
 # --- byte stability -----------------------------------------------------------------------------

@@ -14,15 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from typing import Any
 
 from .plan import VmPlan, plans_to_json
-
-# render.NamespaceExtras, spelled out: presync and render are independent siblings in the layer
-# contract (pyproject.toml), so neither imports the other; a test keeps the label equal.
-NamespaceExtras = Callable[[str, list[VmPlan]], dict[str, dict[str, Any]]]
-MANAGED_BY = {"app.kubernetes.io/managed-by": "wukong"}
+from .render import MANAGED_BY, NamespaceExtras
 
 VERSION = "0.1.0"  # the package version (pyproject.toml); a test keeps the two equal
 IMAGE_REPOSITORY = "ghcr.io/novasphere/wukong"
