@@ -19,28 +19,35 @@ from __future__ import annotations
 
 import random
 import re
-import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from wukong_core.errors import GitError, PushRejectedError, UsageError, WukongError
+from wukong_core.errors import GitError, PushRejectedError, UsageError
 from wukong_core.findings import Finding, has_errors
-from wukong_core.render import GENERATED_MARK
+from wukong_core.gittree import SourceTree, replace_output
 
 if TYPE_CHECKING:
     from dulwich.client import GitClient
-    from dulwich.object_store import BaseObjectStore
     from dulwich.repo import MemoryRepo
+
+__all__ = [
+    "CommitRequest",
+    "CommitResult",
+    "RenderOutput",
+    "Renderer",
+    "SourceTree",
+    "commit_manifests",
+    "is_render_commit",
+]
 
 SOURCE_TRAILER = "Wukong-Source-Commit"
 DELIVERY_TRAILER = "Wukong-Delivery"
 _ZERO_SHA = b"0" * 40
-_FILE_MODE = 0o100644
 _BACKOFF_BASE_S = 0.05
 _BACKOFF_CAP_S = 1.0
 _HTTP_TIMEOUT_S = 60.0  # a hung server must not hold a serverless instance forever
@@ -49,44 +56,6 @@ _DELIVERY_RE = re.compile(r"^[\w.:@/+=-]{0,200}$")
 # receive-pack's reasons that mean "the ref is not where you thought": fetch and try again.
 _MOVED_REASONS = ("failed to update ref", "failed to lock", "cannot lock", "non-fast-forward",
                   "fetch first", "stale info", "incorrect old value")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SourceTree:
-    """A read-only view of one commit's tree; paths are repo-relative with "/" separators."""
-
-    sha: str
-    _store: BaseObjectStore = field(repr=False, compare=False)
-    _tree: bytes = field(repr=False, compare=False)
-
-    @classmethod
-    def from_files(cls, sha: str, files: dict[str, bytes]) -> SourceTree:
-        """A tree built from plain bytes, for testing renderers without a Git server."""
-        from dulwich.object_store import MemoryObjectStore
-
-        store = MemoryObjectStore()
-        tree = _build_tree(store, {p: (_FILE_MODE, _blob(store, d)) for p, d in files.items()})
-        return cls(sha, store, tree or _empty_tree(store))
-
-    def read(self, path: str) -> bytes | None:
-        """The file's bytes, or None when there is no regular file at `path`."""
-        from dulwich.errors import NotTreeError
-        from dulwich.object_store import tree_lookup_path
-
-        try:
-            mode, sha = tree_lookup_path(self._store.__getitem__, self._tree, _b(path.strip("/")))
-        except (KeyError, NotTreeError):
-            return None
-        return self._store[sha].data if stat.S_ISREG(mode) else None  # type: ignore[attr-defined]
-
-    def files_under(self, prefix: str) -> dict[str, bytes]:
-        """Every regular file below the folder `prefix` ("" = the whole tree), by path."""
-        base = prefix.strip("/")
-        return {
-            f"{base}/{rel}" if base else rel: self._store[sha].data  # type: ignore[attr-defined]
-            for rel, (mode, sha) in _entries_under(self._store, self._tree, base).items()
-            if stat.S_ISREG(mode)
-        }
 
 
 @dataclass(frozen=True)
@@ -187,7 +156,7 @@ class _Remote:
         def wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
             return [refs[ref]] if ref in refs else []
 
-        with self.step(f"fetch {branch}"):
+        with _step(f"fetch {branch}", self.secrets):
             result = self.client.fetch(
                 self.path, repo, determine_wants=wants, depth=1, ref_prefix=[ref]
             )
@@ -202,15 +171,17 @@ class _Remote:
         ref, messages = _b(f"refs/heads/{branch}"), bytearray()
 
         def update_refs(refs: dict[bytes, bytes]) -> dict[bytes, bytes]:
-            current = {r: refs.get(_b(f"refs/heads/{r}"), _ZERO_SHA) for r in expect}
-            if refs.get(ref, _ZERO_SHA) != _b(old or _ZERO_SHA.decode()) or any(
-                current[r] != _b(sha) for r, sha in expect.items()
-            ):
+            # Checked here, against the refs the server just advertised, because dulwich sends
+            # those as the old values: the server's own check then covers only the gap
+            # between this advertisement and our POST.
+            wanted = {ref: _b(old) if old else _ZERO_SHA}
+            wanted |= {_b(f"refs/heads/{r}"): _b(sha) for r, sha in expect.items()}
+            if any(refs.get(r, _ZERO_SHA) != sha for r, sha in wanted.items()):
                 raise _RefMoved
             return {ref: _b(new)}
 
         try:
-            with self.step(f"push {branch}"):
+            with _step(f"push {branch}", self.secrets):
                 result = self.client.send_pack(
                     self.path, update_refs, repo.generate_pack_data, progress=messages.extend
                 )
@@ -221,30 +192,12 @@ class _Remote:
             return True
         if any(m in reason for m in _MOVED_REASONS):
             return False
-        said = self.scrub(messages.decode("utf-8", "replace").strip())[-1000:]
+        said = _scrub(messages.decode("utf-8", "replace").strip(), self.secrets)[-1000:]
         raise PushRejectedError(
             f"failed to push {branch}: the server declined ({reason})"
             + (f": {said}" if said else ""),
             retryable=False,
         )
-
-    def scrub(self, text: str) -> str:
-        text = re.sub(r"(\w+://)[^/@\s]*@", r"\1", text)  # userinfo in any URL
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        """Turn library failures into GitError("failed to <name>: <cause>"), scrubbed."""
-        try:
-            yield
-        except (WukongError, _RefMoved):
-            raise
-        except _library_errors() as e:
-            raise GitError(
-                f"failed to {name}: {self.scrub(_describe(e))}", retryable=_retryable(e)
-            ) from e
 
 
 class _RefMoved(Exception):
@@ -259,7 +212,7 @@ def _open_client(url: str, request: CommitRequest, secrets: list[str]) -> Iterat
     username = request.username or unquote(parts.username or "") or None
     password = request.token or unquote(parts.password or "") or None
     pool: Any = None
-    with _Remote(None, "", secrets).step("open repository"):  # type: ignore[arg-type]
+    with _step("open repository", secrets):
         if url.startswith(("http://", "https://")):
             pool = default_urllib3_manager(
                 None, *_tracking_pools(), base_url=url, timeout=_HTTP_TIMEOUT_S
@@ -321,8 +274,8 @@ def _attempt(remote: _Remote, request: CommitRequest, attempt: int) -> CommitRes
         target_head = remote.fetch(repo, target, required=False)
     parent = target_head or source_sha  # a new output branch starts from the source commit
     parent_tree = repo[_b(parent)].tree
-    with remote.step("build tree"):
-        tree = _replace_output(repo.object_store, parent_tree, out.output_path, out.files)
+    with _step("build tree", remote.secrets):
+        tree = replace_output(repo.object_store, parent_tree, out.output_path, out.files)
     if tree == parent_tree and target_head is not None:
         return result("unchanged")
     new = _write_commit(repo, request, source_sha, tree, parent, out.vm_count)
@@ -343,12 +296,12 @@ def _write_commit(repo: MemoryRepo, request: CommitRequest, source_sha: str, tre
     commit.author = commit.committer = _b(request.author)
     commit.author_time = commit.commit_time = int(time.time())
     commit.author_timezone = commit.commit_timezone = 0
-    commit.message = _b(render_message(source_sha, vm_count, request.delivery_id))
+    commit.message = _b(_message(source_sha, vm_count, request.delivery_id))
     repo.object_store.add_object(commit)
     return commit.id.decode()
 
 
-def render_message(source_sha: str, vm_count: int, delivery_id: str = "") -> str:
+def _message(source_sha: str, vm_count: int, delivery_id: str) -> str:
     """`wukong: render N VMs from <short sha>`, a blank line, then the trailers."""
     trailers = [f"{SOURCE_TRAILER}: {source_sha}"]
     if delivery_id:
@@ -358,127 +311,35 @@ def render_message(source_sha: str, vm_count: int, delivery_id: str = "") -> str
     return head + "\n\n" + "\n".join(trailers) + "\n"
 
 
-def _replace_output(store: BaseObjectStore, root: bytes, output_path: str,
-                    files: dict[str, bytes]) -> bytes:  # fmt: skip
-    """The root tree with the output subtree rebuilt: rendered files in, stale generated out."""
-    base = _safe_path(output_path.strip("/"), "output path")
-    mark = GENERATED_MARK.encode()
-    entries = {
-        rel: (mode, sha)
-        for rel, (mode, sha) in _entries_under(store, root, base).items()
-        if rel not in files and not (stat.S_ISREG(mode) and store[sha].data.startswith(mark))  # type: ignore[attr-defined]
-    }
-    for rel, data in files.items():
-        entries[_safe_path(rel, "rendered file")] = (_FILE_MODE, _blob(store, data))
-    return _splice(store, root, base.split("/"), _build_tree(store, entries))
-
-
-def _entries_under(store: BaseObjectStore, root: bytes, base: str) -> dict[str, tuple[int, bytes]]:
-    """Files (and submodules) below folder `base` of tree `root`: relative path -> (mode, sha)."""
-    from dulwich.errors import NotTreeError
-    from dulwich.object_store import tree_lookup_path
-
-    tree = root
-    if base:
-        try:
-            mode, tree = tree_lookup_path(store.__getitem__, root, _b(base))
-        except (KeyError, NotTreeError):
-            return {}
-        if not stat.S_ISDIR(mode):
-            return {}
-    return {
-        e.path.decode("utf-8", "surrogateescape"): (e.mode, e.sha)
-        for e in store.iter_tree_contents(tree)
-    }
-
-
-def _build_tree(store: BaseObjectStore, entries: dict[str, tuple[int, bytes]]) -> bytes | None:
-    """Nested trees for `entries` (path -> (mode, sha)); None when there is nothing to hold."""
-    from dulwich.objects import Tree
-
-    if not entries:
-        return None
-    here: dict[str, tuple[int, bytes]] = {}
-    below: dict[str, dict[str, tuple[int, bytes]]] = {}
-    for path, entry in entries.items():
-        head, sep, rest = path.partition("/")
-        if sep:
-            below.setdefault(head, {})[rest] = entry
-        else:
-            here[head] = entry
-    tree = Tree()
-    for name, (mode, sha) in here.items():
-        if name in below:
-            raise GitError(f"failed to build tree: {name!r} is both a file and a folder")
-        tree.add(_b(name), mode, sha)
-    for name, sub in below.items():
-        tree.add(_b(name), stat.S_IFDIR, _build_tree(store, sub))  # type: ignore[arg-type]
-    store.add_object(tree)
-    return tree.id
-
-
-def _splice(store: BaseObjectStore, tree_id: bytes | None, parts: list[str],
-            subtree: bytes | None) -> bytes:  # fmt: skip
-    """`tree_id` with the folder at `parts` replaced by `subtree` (None removes it)."""
-    from dulwich.objects import Tree
-
-    tree = store[tree_id] if tree_id else Tree()
-    assert isinstance(tree, Tree)
-    name = _b(parts[0])
-    child = subtree
-    if len(parts) > 1:
-        try:
-            old: tuple[int, bytes] | None = tree[name]
-        except KeyError:
-            old = None
-        if old is not None and not stat.S_ISDIR(old[0]):
-            raise GitError(f"failed to build tree: {parts[0]!r} is a file, not a folder")
-        child = _splice(store, old[1] if old else None, parts[1:], subtree)
-        child = None if len(store[child]) == 0 else child  # type: ignore[arg-type]
-    if child is None:
-        if name in tree:
-            del tree[name]
-    else:
-        tree[name] = (stat.S_IFDIR, child)
-    store.add_object(tree)
-    return tree.id
-
-
-def _safe_path(path: str, what: str) -> str:
-    """A relative path that stays where it is put: no "..", no ".git", no empty parts."""
-    parts = path.split("/")
-    if (
-        not path
-        or path.startswith("/")
-        or "\\" in path
-        or "\0" in path
-        or any(p in ("", ".", "..") or p.lower() == ".git" for p in parts)
-    ):
-        raise GitError(f"failed to build tree: unsafe {what} {path!r}")
-    return path
-
-
-def _blob(store: BaseObjectStore, data: bytes) -> bytes:
-    from dulwich.objects import Blob
-
-    blob = Blob.from_string(data)
-    store.add_object(blob)
-    return blob.id
-
-
-def _empty_tree(store: BaseObjectStore) -> bytes:
-    from dulwich.objects import Tree
-
-    tree = Tree()
-    store.add_object(tree)
-    return tree.id
-
-
 def _b(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def _library_errors() -> tuple[type[BaseException], ...]:
+def _wrap(step: str, e: BaseException, secrets: list[str]) -> GitError:
+    """A library failure as GitError("failed to <step>: <cause>"); retryable if it may pass."""
+    from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
+    from dulwich.errors import NotGitRepository
+
+    if isinstance(e, HTTPUnauthorized | HTTPProxyUnauthorized):
+        cause = "the server refused the credentials (HTTP 401)"
+    elif isinstance(e, NotGitRepository):
+        cause = "no Git repository at that URL"
+    else:
+        cause = str(e) or type(e).__name__
+    retryable = not isinstance(e, HTTPUnauthorized | HTTPProxyUnauthorized | NotGitRepository)
+    return GitError(f"failed to {step}: {_scrub(cause, secrets)}", retryable=retryable)
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    text = re.sub(r"(\w+://)[^/@\s]*@", r"\1", text)  # userinfo in any URL
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+@contextmanager
+def _step(name: str, secrets: list[str]) -> Iterator[None]:
+    """Turn library and network failures inside the block into a scrubbed GitError."""
     import urllib3.exceptions
     from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
     from dulwich.errors import (
@@ -489,25 +350,9 @@ def _library_errors() -> tuple[type[BaseException], ...]:
         ObjectMissing,
     )
 
-    return (GitProtocolError, NotGitRepository, HTTPUnauthorized, HTTPProxyUnauthorized,
+    try:
+        yield
+    except (GitProtocolError, NotGitRepository, HTTPUnauthorized, HTTPProxyUnauthorized,
             ChecksumMismatch, FileFormatException, ObjectMissing, urllib3.exceptions.HTTPError,
-            OSError)  # fmt: skip
-
-
-def _describe(e: BaseException) -> str:
-    from dulwich.client import HTTPUnauthorized
-    from dulwich.errors import NotGitRepository
-
-    if isinstance(e, HTTPUnauthorized):
-        return "the server refused the credentials (HTTP 401)"
-    if isinstance(e, NotGitRepository):
-        return "no Git repository at that URL"
-    return str(e) or type(e).__name__
-
-
-def _retryable(e: BaseException) -> bool:
-    """Network trouble may pass; refused credentials or a missing repository will not."""
-    from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
-    from dulwich.errors import NotGitRepository
-
-    return not isinstance(e, HTTPUnauthorized | HTTPProxyUnauthorized | NotGitRepository)
+            OSError) as e:  # fmt: skip
+        raise _wrap(name, e, secrets) from e
