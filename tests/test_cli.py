@@ -296,6 +296,7 @@ def test_render_prunes_its_own_stale_files_and_keeps_the_user_s(repo: Path) -> N
     ]
     assert (repo / "out" / "README.md").read_text() == "hand written\n"
     assert (repo / "out" / "vms" / "notes.yaml").read_text() == "# mine\nkind: ConfigMap\n"
+    assert not (repo / "out" / "data").exists(), "a namespace without VMs leaves no directory"
 
 
 def test_render_twice_changes_nothing(repo: Path) -> None:

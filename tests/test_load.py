@@ -453,3 +453,15 @@ def test_an_unknown_field_with_control_characters_is_named_escaped() -> None:
     line, message = only_problem(text)
     assert line == 4
     assert message.startswith(r"spec.'x\x1b[31m\x01': unknown field")
+
+
+def test_a_quantity_of_the_wrong_type_is_one_finding_that_says_what_it_takes() -> None:
+    line, message = only_problem(as_yaml(wukong(memory=True)))
+    assert line == 8
+    assert message == "spec.memory: must be a quantity like 4Gi or a whole number (got True)"
+
+
+def test_a_spec_saved_as_utf16_with_a_byte_order_mark_is_read() -> None:
+    specs, findings = load_bytes(as_yaml(wukong("web")).encode("utf-16"), "web.yaml")
+    assert findings == []
+    assert [s.spec.metadata.name for s in specs] == ["web"]

@@ -95,18 +95,21 @@ def write_tree(out: Path, files: dict[str, bytes]) -> None:
     Each file is written to a temporary name and renamed, so a reader never sees half a file.
     """
     root = out.resolve()
-    for name, data in files.items():
-        target = (root / name).resolve()
-        if not target.is_relative_to(root):
-            raise WukongError(f"refusing to write {name!r} outside {out}")
+    targets = {name: (root / name).resolve() for name in files}
+    outside = [name for name, target in targets.items() if not target.is_relative_to(root)]
+    if outside:  # checked before anything is written
+        raise WukongError(f"refusing to write {outside[0]!r} outside {out}")
+    for name, target in targets.items():
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.tmp")
-        temporary.write_bytes(data)
+        temporary.write_bytes(files[name])
         temporary.replace(target)
-    wanted = {(root / name).resolve() for name in files}
+    wanted = set(targets.values())
     for path in sorted(root.rglob("*.yaml")):
         if path not in wanted and path.read_bytes().startswith(GENERATED_MARK.encode()):
             path.unlink()
+            if not any(path.parent.iterdir()) and path.parent != root:
+                path.parent.rmdir()  # a namespace that no longer has VMs
 
 
 def _print_report(findings: list[Finding], fmt: str, cluster: str) -> None:

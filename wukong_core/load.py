@@ -172,6 +172,13 @@ def _explain(error: dict[str, Any]) -> tuple[tuple[str | int, ...], str]:
     """A pydantic error -> (path in the document, a message that says the fix)."""
     loc = tuple(s for s in error["loc"] if not (isinstance(s, str) and s in ("str", "int")))
     kind = error["type"]
+    if len(loc) < len(error["loc"]) and kind in ("string_type", "int_type"):
+        # A quantity is `str | int`: say once what it takes, not once per member of the union.
+        return (
+            loc,
+            f"{_dotted(loc)}: must be a quantity like 4Gi or a whole number "
+            f"(got {error['input']!r})",
+        )
     if kind == "extra_forbidden":
         known = _known_fields(loc[:-1])
         hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
@@ -239,11 +246,8 @@ def _load_document(node: yaml.Node, file: str, builder: _Builder) -> LoadedSpec 
         spec = Wukong.model_validate(value)
     except ValidationError as e:
         obj = _object_name(value) if isinstance(value, dict) else ""
-        findings = []
-        for error in e.errors(include_url=False):
-            loc, message = _explain(error)
-            findings.append(_invalid(message, file, line_of(node, loc), obj))
-        return findings
+        explained = dict.fromkeys(_explain(error) for error in e.errors(include_url=False))
+        return [_invalid(message, file, line_of(node, loc), obj) for loc, message in explained]
     disks = _child(node, "spec")
     disks = _child(disks[1], "disks") if disks else None
     disk_lines = tuple(item.start_mark.line + 1 for item in disks[1].value) if disks else ()
@@ -257,6 +261,8 @@ def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Fin
     (even Helm templates, which are not YAML) beside their specs.
     """
     probe = data if isinstance(data, bytes) else data.encode("utf-8", "replace")
+    if probe[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a BOM: YAML allows it
+        probe = probe.decode("utf-16", "replace").encode("utf-8", "replace")
     if KIND.encode() not in probe and API_GROUP.encode() not in probe:
         return [], []
     specs: list[LoadedSpec] = []

@@ -37,7 +37,8 @@ NamespaceExtras = Callable[[str, list[VmPlan]], dict[str, dict[str, Any]]]
 
 
 def header(source: str) -> str:
-    return f"{GENERATED_MARK} from {source}; do not edit\n"
+    one_line = source.replace("\r", "\\r").replace("\n", "\\n")  # the header is one comment line
+    return f"{GENERATED_MARK} from {one_line}; do not edit\n"
 
 
 def dump(obj: Any) -> str:
