@@ -226,15 +226,8 @@ class LiveCluster:
                 return []
             if status != 200:
                 raise _status_error(status, body, resource, namespace, self._host())
-            try:
-                page = json.loads(body)
-            except ValueError as e:
-                raise ClusterError(
-                    f"failed to list {_what(resource, namespace)}: the API server at "
-                    f"{self._host()} answered something that is not JSON"
-                ) from e
-            items += page.get("items") or []
-            token = (page.get("metadata") or {}).get("continue") or ""
+            page_items, token = _page(body, resource, namespace, self._host())
+            items += page_items
             if not token:
                 return items
 
@@ -304,6 +297,34 @@ class LiveCluster:
 
         url = urlsplit(self.api.configuration.host)
         return f"{url.scheme}://{url.hostname}" + (f":{url.port}" if url.port else "")
+
+
+def _page(body: bytes, resource: str, namespace: str | None, host: str) -> tuple[list[Obj], str]:
+    """(items, continue token) of one LIST page; a ClusterError for anything that is not a
+    Kubernetes list, so that a broken server or proxy can never read as "no objects"."""
+    try:
+        page = json.loads(body)
+    except (ValueError, RecursionError) as e:
+        raise ClusterError(
+            f"failed to list {_what(resource, namespace)}: the API server at {host} answered "
+            "something that is not JSON"
+        ) from e
+    items = page.get("items") if isinstance(page, dict) else None
+    metadata = page.get("metadata") if isinstance(page, dict) else None
+    token = (metadata or {}).get("continue") if isinstance(metadata, dict | None) else None
+    if (
+        not isinstance(page, dict)
+        or not isinstance(items, list | None)
+        or not all(isinstance(item, dict) and isinstance(item.get("metadata"), dict)
+                   for item in items or [])
+        or not isinstance(metadata, dict | None)
+        or not isinstance(token, str | None)
+    ):  # fmt: skip
+        raise ClusterError(
+            f"failed to list {_what(resource, namespace)}: the API server at {host} answered "
+            "JSON that is not a Kubernetes list (no items list of objects)"
+        )
+    return items or [], token or ""
 
 
 def _retry_after(headers: Any) -> float | None:
