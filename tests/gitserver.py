@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import base64
 import hmac
+import io
 import itertools
 import os
+import socket
 import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -87,6 +90,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _serve(self) -> None:
+        if self._drop_push():
+            return
         body = self._read_body()  # always drain, so keep-alive stays in sync
         self.server.requests.append(f"{self.command} {self.path}")
         if not self._authorized():
@@ -114,6 +119,40 @@ class _Handler(BaseHTTPRequestHandler):
             ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
         )
         self._reply_cgi(done.stdout)
+
+    def _drop_push(self) -> bool:
+        """Fault injection: cut the connection of a push that `GitServer.drop_push` armed.
+
+        "before": read a little of the pack, then hang up; receive-pack never runs, so the
+        repository is untouched. "after": receive-pack runs (the ref moves), then hang up
+        before the answer, so the client cannot know that its push landed.
+        """
+        name = self.path.partition("?")[0].removeprefix("/").partition(".git/")
+        if self.command != "POST" or name[2] != "git-receive-pack":
+            return False
+        with self.server.lock:
+            when = self.server.drops.pop(name[0], None)
+        if when is None:
+            return False
+        if when == "before":
+            self.rfile.read(min(64, int(self.headers.get("Content-Length") or 64)))
+        else:
+            self._run_backend_silently(self._read_body())
+        self.server.requests.append(f"{self.command} {self.path} (dropped {when})")
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+        return True
+
+    def _run_backend_silently(self, body: bytes) -> None:
+        """Run the request through http-backend and throw the answer away."""
+        rfile, wfile = self.rfile, self.wfile
+        self.rfile, self.wfile = io.BytesIO(body), io.BytesIO()
+        del self.headers["Transfer-Encoding"], self.headers["Content-Length"]
+        self.headers["Content-Length"] = str(len(body))
+        try:
+            self._serve()
+        finally:
+            self.rfile, self.wfile = rfile, wfile
 
     def _reply_cgi(self, out: bytes) -> None:
         head, _, payload = out.partition(b"\r\n\r\n")
@@ -147,6 +186,12 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.root = root
         self.requests: list[str] = []
+        self.drops: dict[str, str] = {}  # repo name -> "before" | "after": the next push dies
+        self.lock = threading.Lock()
+        _SERVERS[self.server_address[1]] = self
+
+
+_SERVERS: dict[int, _Server] = {}  # by port: how a GitServer reaches its request log and faults
 
 
 @dataclass
@@ -160,6 +205,18 @@ class GitServer:
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/{name}.git"
+
+    def requests(self, name: str | None = None) -> list[str]:
+        """Every request the server received (for repo `name`), as "METHOD /path", in order,
+        authorised or not: proof that a refused delivery never reached Git."""
+        lines = list(_SERVERS[self.port].requests)
+        return [r for r in lines if name is None or r.split(" ")[1].startswith(f"/{name}.git/")]
+
+    def drop_push(self, name: str, when: str = "before") -> None:
+        """Cut the connection of the next push to `name`, "before" or "after" receive-pack ran."""
+        assert when in ("before", "after"), when
+        with _SERVERS[self.port].lock:
+            _SERVERS[self.port].drops[name] = when
 
     def path(self, name: str) -> Path:
         return self.root / f"{name}.git"
@@ -245,9 +302,9 @@ def _write(root: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(data)
 
 
-@pytest.fixture(scope="session")
-def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
-    root = tmp_path_factory.mktemp("git-server")
+@contextmanager
+def serve_git(root: Path) -> Iterator[GitServer]:
+    """Serve the bare repositories under `root` until the block ends."""
     server = _Server(root)
     thread = threading.Thread(target=server.serve_forever, name="git-server", daemon=True)
     thread.start()
@@ -257,6 +314,12 @@ def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
+    with serve_git(tmp_path_factory.mktemp("git-server")) as server:
+        yield server
 
 
 _names = itertools.count()
