@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import threading
 import traceback
@@ -333,3 +335,23 @@ def test_output_branch_render_is_redone_when_the_specs_move(git_repo: GitRepo) -
 
     assert (result.attempts, result.source_sha) == (2, git_repo.head())
     assert sorted(rendered(git_repo.server, git_repo, "deploy")) == ["a.yaml", "b.yaml", "c.yaml"]
+
+
+def test_unreachable_server_is_a_retryable_git_error(git_repo: GitRepo) -> None:
+    with socket.socket() as probe:  # a port that nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://{git_repo.server.user}:{git_repo.server.token}@127.0.0.1:{port}/x.git"
+
+    with pytest.raises(GitError, match="failed to fetch main: ") as caught:
+        commit_manifests(CommitRequest(url, "main", render_specs, max_attempts=1))
+    assert caught.value.retryable
+    assert git_repo.server.token not in _all_text(caught.value)
+
+
+def test_server_takes_large_chunked_cli_pushes(git_repo: GitRepo) -> None:
+    # Over http.postBuffer (1 MiB) the git CLI streams the pack with chunked encoding.
+    big = os.urandom(3 << 20)
+    git_repo.server.human_push(git_repo.name, {"blobs/big.bin": big})
+    assert git_repo.server.read(git_repo.name, "main", "blobs/big.bin") == big
+    assert commit_manifests(request(git_repo)).status == "committed"
