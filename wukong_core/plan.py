@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from .spec import Disk, Wukong
@@ -141,10 +141,13 @@ def plan_vm(
 
 
 def _compact(value: object, defaults: dict[str, object]) -> dict[str, object]:
-    return {k: v for k, v in asdict(value).items() if defaults.get(k, _NO_DEFAULT) != v}
+    # Shallow on purpose: every field is a str, int, bool, None or a tuple of them (the disks
+    # are compacted one by one), so `dataclasses.asdict`, a recursive deep copy, gave the same
+    # JSON at ~15 % of the time of an offline render of 10,000 specs (bench P2).
+    values = ((name, getattr(value, name)) for name in defaults)
+    return {name: v for name, v in values if v != defaults[name]}
 
 
-_NO_DEFAULT = object()
 _DISK_DEFAULTS = {f.name: f.default for f in fields(DiskPlan)}
 _VM_DEFAULTS = {f.name: f.default for f in fields(VmPlan)}
 
