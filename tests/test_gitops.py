@@ -355,3 +355,10 @@ def test_server_takes_large_chunked_cli_pushes(git_repo: GitRepo) -> None:
     git_repo.server.human_push(git_repo.name, {"blobs/big.bin": big})
     assert git_repo.server.read(git_repo.name, "main", "blobs/big.bin") == big
     assert commit_manifests(request(git_repo)).status == "committed"
+
+
+def test_a_user_file_where_the_output_folder_goes_is_never_overwritten(git_repo: GitRepo) -> None:
+    git_repo.server.human_push(git_repo.name, {"rendered": b"a file, not a folder\n"})
+
+    with pytest.raises(GitError, match="'rendered' is a file, not a folder"):
+        commit_manifests(request(git_repo))

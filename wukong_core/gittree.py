@@ -130,14 +130,14 @@ def _splice(store: BaseObjectStore, tree_id: bytes | None, parts: list[str],
     tree = store[tree_id] if tree_id else Tree()
     assert isinstance(tree, Tree)
     name = _b(parts[0])
+    try:
+        old: tuple[int, bytes] | None = tree[name]
+    except KeyError:
+        old = None
+    if old is not None and not stat.S_ISDIR(old[0]):  # never overwrite a user's file
+        raise GitError(f"failed to build tree: {parts[0]!r} is a file, not a folder")
     child = subtree
     if len(parts) > 1:
-        try:
-            old: tuple[int, bytes] | None = tree[name]
-        except KeyError:
-            old = None
-        if old is not None and not stat.S_ISDIR(old[0]):
-            raise GitError(f"failed to build tree: {parts[0]!r} is a file, not a folder")
         child = _splice(store, old[1] if old else None, parts[1:], subtree)
     if len(store[child]) == 0:  # type: ignore[arg-type]
         if name in tree:
