@@ -276,6 +276,28 @@ def _normalise_url(url: str) -> str:
     return f"{parts.scheme.lower()}://{netloc}{path}"
 
 
+_UNCLEAR_PATH = re.compile(r"[%\\\s\x00-\x1f\x7f]")
+
+
+def _unambiguous(url: str) -> bool:
+    """Does the HTTP client fetch exactly the path the allow-list sees?
+
+    urllib3 resolves "." and ".." segments before sending ("/allowed/../other" fetches
+    "/other"), and servers decode %2e, %2f and "\\" their own ways; a clone URL never needs
+    any of these, nor a query or fragment. Such a URL is refused rather than interpreted.
+    """
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    path = parts.path
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return False
+    if _UNCLEAR_PATH.search(path) or _UNCLEAR_PATH.search(parts.hostname or ""):
+        return False
+    return not any(segment in (".", "..") for segment in path.split("/"))
+
+
 def repo_allowed(repo_url: str, allowed: str | Iterable[str]) -> bool:
     """Is `repo_url` in the allow-list (WUKONG_ALLOWED_REPOS)? Empty list: nothing is.
 
@@ -283,6 +305,8 @@ def repo_allowed(repo_url: str, allowed: str | Iterable[str]) -> bool:
     sides. `*` also matches "/", so "https://gitlab.example.com/team/*" covers subgroups.
     """
     entries = allowed.split(",") if isinstance(allowed, str) else list(allowed)
+    if not _unambiguous(repo_url):
+        return False
     try:
         url = _normalise_url(repo_url)
     except ValueError:
