@@ -62,7 +62,8 @@ def test_bad_config_names_field_line_and_fix(data: bytes, field: str, line: int,
 
 
 def test_unknown_key_lists_the_allowed_keys() -> None:
-    with pytest.raises(SpecError, match="allowed keys: namespace, outputBranch, outputPath"):
+    allowed = "hookImage, hookNamespace, namespace, outputBranch, outputPath, presyncHooks"
+    with pytest.raises(SpecError, match=f"allowed keys: {allowed}, specPath$"):
         parse_repo_config(b"output: x\n")
 
 
@@ -79,5 +80,21 @@ def test_not_a_mapping_or_not_yaml_is_a_spec_error(data: bytes, line: int) -> No
 
 def test_strict_types_refuse_yaml_coercions() -> None:
     # `outputBranch: 2024` is an int in YAML; a silent "2024" would hide a typo'd config.
-    with pytest.raises(SpecError, match="outputBranch must be a string"):
+    with pytest.raises(SpecError, match="outputBranch: must be a string"):
         parse_repo_config(b"outputBranch: 2024\n")
+
+
+def test_presync_hook_settings_are_read_and_checked() -> None:
+    config = parse_repo_config(
+        b"presyncHooks: false\nhookImage: registry.local/wukong:1\nhookNamespace: ops\n"
+    )
+    assert (config.presync_hooks, config.hook_image, config.hook_namespace) == (
+        False,
+        "registry.local/wukong:1",
+        "ops",
+    )
+    assert parse_repo_config(None).presync_hooks is True
+    with pytest.raises(SpecError, match=r"^\.wukong\.yaml:2: hookNamespace: 'Ops!'"):
+        parse_repo_config(b"presyncHooks: true\nhookNamespace: Ops!\n")
+    with pytest.raises(SpecError, match=r"^\.wukong\.yaml:1: presyncHooks: must be true or false"):
+        parse_repo_config(b"presyncHooks: 'no'\n")

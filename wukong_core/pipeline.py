@@ -17,6 +17,7 @@ from .findings import Finding, has_errors
 from .gitops import RenderOutput, SourceTree
 from .load import LoadedSpec, load_many
 from .plan import DEFAULT_NAMESPACE, VmPlan, plan_vm
+from .presync import DEFAULT_IMAGE, DEFAULT_JOB_NAMESPACE, presync_hooks
 from .render import NamespaceExtras, render_tree
 from .repoconfig import CONFIG_FILE, RepoConfig, parse_repo_config
 
@@ -79,12 +80,7 @@ def run(
     return Outcome(plans, findings, render_tree(plans, extras), label)
 
 
-def render_repository(
-    tree: SourceTree,
-    cluster: ClusterView | None = None,
-    *,
-    extras: NamespaceExtras | None = None,
-) -> RenderOutput:
+def render_repository(tree: SourceTree, cluster: ClusterView | None = None) -> RenderOutput:
     """One commit of a repository -> its rendered output tree: the commit-back renderer.
 
     Reads `.wukong.yaml`, then every YAML file under its spec path (never a changed-file list:
@@ -99,6 +95,11 @@ def render_repository(
         return RenderOutput(RepoConfig().output_path, {}, [problem], 0)
     specs = tree.files_under(config.spec_path)
     sources = [(path, specs[path]) for path in sorted(specs) if path.endswith((".yaml", ".yml"))]
+    extras = None
+    if config.presync_hooks:
+        extras = presync_hooks(
+            config.hook_image or DEFAULT_IMAGE, config.hook_namespace or DEFAULT_JOB_NAMESPACE
+        )
     outcome = run(
         sources, cluster=cluster, default_namespace=config.default_namespace, extras=extras
     )

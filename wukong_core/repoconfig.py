@@ -4,6 +4,9 @@
     outputPath: rendered/      # folder Wukong writes; never the root, never inside specPath
     outputBranch: deploy       # default: the branch that was pushed
     namespace: vms             # default namespace for specs that set none
+    presyncHooks: true         # write the Argo CD PreSync validation hook per namespace
+    hookImage: ghcr.io/novasphere/wukong:0.1.0   # the hook Job's image (default: this release)
+    hookNamespace: wukong-system                 # where the hook Job runs (deploy/ creates it)
 
 Paths are normalised to "dir/sub/" (no "./", one trailing "/") so that callers can join and
 compare them as plain strings.
@@ -21,7 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from wukong_core.errors import SpecError
 
 CONFIG_FILE = ".wukong.yaml"
-_KEYS = ("namespace", "outputBranch", "outputPath", "specPath")
+_KEYS = (
+    "hookImage",
+    "hookNamespace",
+    "namespace",
+    "outputBranch",
+    "outputPath",
+    "presyncHooks",
+    "specPath",
+)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # git check-ref-format, the parts a branch name can break: no "..", "@{", control characters,
@@ -35,6 +46,9 @@ class RepoConfig:
     output_path: str = "rendered/"
     output_branch: str | None = None
     default_namespace: str | None = None
+    presync_hooks: bool = True
+    hook_image: str | None = None  # None: the presync module's default for this release
+    hook_namespace: str | None = None
 
 
 class _Model(BaseModel):
@@ -44,6 +58,9 @@ class _Model(BaseModel):
     output_path: str = Field("rendered/", alias="outputPath")
     output_branch: str | None = Field(None, alias="outputBranch")
     namespace: str | None = Field(None, alias="namespace")
+    presync_hooks: bool = Field(True, alias="presyncHooks")
+    hook_image: str | None = Field(None, alias="hookImage")
+    hook_namespace: str | None = Field(None, alias="hookNamespace")
 
 
 def parse_repo_config(data: bytes | None) -> RepoConfig:
@@ -58,14 +75,28 @@ def parse_repo_config(data: bytes | None) -> RepoConfig:
     _check_layout(spec, output, lines)
     if model.output_branch is not None and _BAD_BRANCH.search(model.output_branch):
         raise _error("outputBranch", lines, f"{model.output_branch!r} is not a valid branch name")
-    if model.namespace is not None and not _DNS_LABEL.match(model.namespace):
+    for key, namespace in (("namespace", model.namespace), ("hookNamespace", model.hook_namespace)):
+        if namespace is not None and not _DNS_LABEL.match(namespace):
+            raise _error(
+                key,
+                lines,
+                f"{namespace!r} is not a valid namespace: use lower-case letters, digits and "
+                "'-', at most 63 characters",
+            )
+    image = model.hook_image
+    if image is not None and (not image or any(c.isspace() for c in image)):
         raise _error(
-            "namespace",
-            lines,
-            f"{model.namespace!r} is not a valid namespace: use lower-case letters, digits and "
-            "'-', at most 63 characters",
+            "hookImage", lines, f"{image!r} is not an image reference, like {_example('hookImage')}"
         )
-    return RepoConfig(spec, output, model.output_branch or None, model.namespace)
+    return RepoConfig(
+        spec,
+        output,
+        model.output_branch or None,
+        model.namespace,
+        model.presync_hooks,
+        image,
+        model.hook_namespace,
+    )
 
 
 def _load(data: bytes | None) -> tuple[dict[str, Any], dict[str, int]]:
@@ -92,7 +123,8 @@ def _explain(e: ValidationError, lines: dict[str, int]) -> SpecError:
     key = str(err["loc"][0]) if err["loc"] else ""
     if err["type"] == "extra_forbidden":
         return _error(key, lines, f"unknown key {key!r}; allowed keys: {', '.join(_KEYS)}")
-    return _error(key, lines, f"{key} must be a string, like {_example(key)}")
+    kind = "true or false" if key == "presyncHooks" else "a string"
+    return _error(key, lines, f"must be {kind}, like {_example(key)}")
 
 
 def _example(key: str) -> str:
@@ -101,6 +133,9 @@ def _example(key: str) -> str:
         "outputPath": "'rendered/'",
         "outputBranch": "'deploy'",
         "namespace": "'vms'",
+        "presyncHooks": "false",
+        "hookImage": "'ghcr.io/novasphere/wukong:0.1.0'",
+        "hookNamespace": "'wukong-system'",
     }.get(key, "'text'")
 
 
