@@ -9,9 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-REFERENCE = Path(
-    os.environ.get("WUKONG_REFERENCE_DIR", ROOT.parent / "shared" / "reference")
-)
+REFERENCE = Path(os.environ.get("WUKONG_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
 
 
 @pytest.fixture(scope="session")
