@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -287,11 +288,34 @@ def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Fin
     return specs, findings
 
 
+# The load memo: how many files, and how large a file may be to be kept (a spec is ~1 KB; a
+# large request body is parsed afresh instead of pinning its bytes in memory).
+MEMO_SIZE = 10_000
+MEMO_MAX_BYTES = 16 * 1024
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _load_memoised(
+    data: bytes | str, file: str
+) -> tuple[tuple[LoadedSpec, ...], tuple[Finding, ...]]:
+    specs, findings = load_bytes(data, file)
+    return tuple(specs), tuple(findings)
+
+
+def _load_file(data: bytes | str, file: str) -> tuple[Iterable[LoadedSpec], Iterable[Finding]]:
+    """`load_bytes`, memoised on the file's bytes and name when small (a pure function of both,
+    and its results are frozen). A commit-back loads the whole repository on every push while
+    a push changes a few files, so a warm instance parses only those again."""
+    if len(data) > MEMO_MAX_BYTES:
+        return load_bytes(data, file)
+    return _load_memoised(data, file)
+
+
 def load_many(sources: Iterable[tuple[str, bytes | str]]) -> tuple[list[LoadedSpec], list[Finding]]:
     specs: list[LoadedSpec] = []
     findings: list[Finding] = []
     for file, data in sources:
-        more_specs, more_findings = load_bytes(data, file)
+        more_specs, more_findings = _load_file(data, file)
         specs += more_specs
         findings += more_findings
     return specs, findings
