@@ -88,7 +88,10 @@ def _response(reply: Reply) -> Response:
     if isinstance(reply.body, bytes):
         data = reply.body
     else:
-        data = (json.dumps(reply.body, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        text = json.dumps(reply.body, sort_keys=True, ensure_ascii=False) + "\n"
+        # A lone surrogate (a non-UTF-8 byte read with surrogateescape) must not turn an
+        # answer into a crash: it goes out as its JSON escape.
+        data = text.encode("utf-8", "backslashreplace")
     headers = dict(reply.headers)
     if reply.status == 405 and isinstance(reply.body, dict):
         headers["Allow"] = ", ".join(reply.body.get("allow", []))

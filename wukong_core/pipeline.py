@@ -94,7 +94,20 @@ def render_repository(tree: SourceTree, cluster: ClusterView | None = None) -> R
         problem = Finding("spec.invalid", e.message, file=e.file or CONFIG_FILE, line=e.line)
         return RenderOutput(RepoConfig().output_path, {}, [problem], 0)
     specs = tree.files_under(config.spec_path)
-    sources = [(path, specs[path]) for path in sorted(specs) if path.endswith((".yaml", ".yml"))]
+    sources: list[tuple[str, bytes]] = []
+    unnamable: list[Finding] = []
+    for path in sorted(specs):
+        if not path.endswith((".yaml", ".yml")):
+            continue
+        shown = _shown_path(path)
+        if shown == path:
+            sources.append((path, specs[path]))
+        elif any(load_many([(shown, specs[path])])):  # specs or findings: it is a Wukong file
+            message = (
+                "the file name is not printable UTF-8, so no manifest can name it as its "
+                "source: rename the file"
+            )
+            unnamable.append(Finding("spec.invalid", message, file=shown, line=1))
     extras = None
     if config.presync_hooks:
         extras = presync_hooks(
@@ -105,8 +118,15 @@ def render_repository(tree: SourceTree, cluster: ClusterView | None = None) -> R
     )
     return RenderOutput(
         output_path=config.output_path,
-        files=outcome.files,
-        findings=outcome.findings,
+        files={} if unnamable else outcome.files,
+        findings=sorted(unnamable + outcome.findings, key=Finding.sort_key),
         vm_count=len(outcome.plans),
         output_branch=config.output_branch,
     )
+
+
+def _shown_path(path: str) -> str:
+    """`path` as it can be shown and written into a manifest: bytes that are not UTF-8 (Git
+    allows them in names) as \\xNN, control characters escaped. Equal to `path` when it is fine."""
+    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
