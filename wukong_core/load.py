@@ -192,14 +192,20 @@ def _explain(error: dict[str, Any]) -> tuple[tuple[str | int, ...], str]:
         return loc, f"{_dotted(loc)}: required field is missing"
     if kind == "string_pattern_mismatch" and loc[-1] in ("name", "namespace", "storageClass"):
         return loc, (
-            f"{_dotted(loc)}: {error['input']!r} is not a valid Kubernetes name: use lowercase "
-            "letters, digits and '-', starting and ending with a letter or digit"
+            f"{_dotted(loc)}: {_short(error['input'])} is not a valid Kubernetes name: use "
+            "lowercase letters, digits and '-', starting and ending with a letter or digit"
         )
     message = error["msg"].removeprefix("Value error, ")
     shown = error.get("input")
     plain = kind != "value_error" and not isinstance(shown, dict | list)
-    got = f" (got {shown!r})" if plain else ""
+    got = f" (got {_short(shown)})" if plain else ""
     return loc, f"{_dotted(loc)}: {message}{got}"
+
+
+def _short(value: Any) -> str:
+    """repr() of a value a finding quotes, cut short: a megabyte scalar is not echoed back."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
 
 
 def _scalar_at(node: yaml.Node, key: str) -> str | None:
@@ -217,7 +223,8 @@ def _object_name(value: dict[str, Any]) -> str:
     meta = value.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("name"), str):
         ns = meta.get("namespace")
-        return f"{ns}/{meta['name']}" if isinstance(ns, str) else meta["name"]
+        name = f"{ns}/{meta['name']}" if isinstance(ns, str) else meta["name"]
+        return name if len(name) <= 253 else ""  # a megabyte "name" is not echoed back
     return ""
 
 
@@ -225,15 +232,23 @@ def _invalid(message: str, file: str, line: int, obj: str = "") -> Finding:
     return Finding("spec.invalid", message, file=file, line=line, object=obj)
 
 
-def _yaml_error(e: yaml.YAMLError, file: str) -> Finding:
+def _yaml_error(e: yaml.YAMLError, file: str, data: bytes | str) -> Finding:
     if isinstance(e, yaml.reader.ReaderError):
         return _invalid(f"not UTF-8 text (byte {e.position}): save the file as UTF-8", file, 1)
     if isinstance(e, yaml.MarkedYAMLError):
         mark = e.problem_mark or e.context_mark
-        return _invalid(
-            f"YAML syntax error: {e.problem or e.context}", file, mark.line + 1 if mark else 1
-        )
+        # An error at the end of the stream is marked on the line after the last one.
+        line = min(mark.line + 1, _line_count(data)) if mark else 1
+        return _invalid(f"YAML syntax error: {e.problem or e.context}", file, line)
     return _invalid(f"cannot read YAML: {e}", file, 1)
+
+
+def _line_count(data: bytes | str) -> int:
+    """Lines an editor shows: after a final line break, the empty line where the file ends."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    lines = text.splitlines(keepends=True)
+    ends_open = bool(lines) and lines[-1] != lines[-1].rstrip("\r\n\x85\u2028\u2029")
+    return len(lines) + 1 if ends_open or not lines else len(lines)
 
 
 def _load_document(node: yaml.Node, file: str, builder: _Builder) -> LoadedSpec | list[Finding]:
@@ -281,7 +296,7 @@ def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Fin
             else:
                 findings.extend(result)
     except yaml.YAMLError as e:
-        findings.append(_yaml_error(e, file))
+        findings.append(_yaml_error(e, file, data))
     finally:
         if loader is not None:
             loader.dispose()

@@ -45,7 +45,7 @@ def parse_quantity(value: str | int) -> Decimal:
     m = _RE.match(value)
     if not m:
         raise ValueError(
-            f"{value!r} is not a Kubernetes quantity (write it like 512Mi, 20Gi or 1T)"
+            f"{_shown(value)} is not a Kubernetes quantity (write it like 512Mi, 20Gi or 1T)"
         )
     number, suffix = value[: m.start(3)] if m.group(3) else value, m.group(3) or ""
     try:
@@ -53,4 +53,10 @@ def parse_quantity(value: str | int) -> Decimal:
             return Decimal(number) * _SUFFIX[suffix]
         return Decimal(number) * (Decimal(10) ** int(suffix[1:]))
     except (ArithmeticError, ValueError) as e:  # decimal.Overflow; int() of 5,000 digits
-        raise ValueError(f"{value!r} is out of range for a quantity") from e
+        raise ValueError(f"{_shown(value)} is out of range for a quantity") from e
+
+
+def _shown(value: object) -> str:
+    """repr() of the value, cut short: an error must not echo a megabyte string back."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
