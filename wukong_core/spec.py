@@ -6,6 +6,7 @@ typo in Git never renders silently. Pure data; no I/O.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -78,11 +79,55 @@ class Disk(_Strict):
     )
 
 
+_LABEL_NAME = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_ANNOTATIONS_MAX_BYTES = 256 * 1024  # the API server's limit on all annotations together
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:60]) + f"... ({len(text)} characters)"
+
+
+def _check_key(key: str, what: str) -> None:
+    """A Kubernetes qualified name: [DNS-subdomain prefix "/"] name of at most 63 characters."""
+    prefix, _, name = key.rpartition("/")
+    valid = 0 < len(name) <= 63 and _LABEL_NAME.fullmatch(name) is not None
+    if prefix or "/" in key:
+        valid = valid and len(prefix) <= 253 and re.fullmatch(DNS_SUBDOMAIN, prefix) is not None
+    if not valid:
+        raise ValueError(
+            f"{what} key {_short(key)} is not a valid Kubernetes key: an optional DNS prefix and "
+            "'/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a "
+            "letter or digit"
+        )
+
+
+def _labels(value: dict[str, str]) -> dict[str, str]:
+    for key, text in value.items():
+        _check_key(key, "label")
+        if len(text) > 63 or not _LABEL_NAME.fullmatch(text):
+            raise ValueError(
+                f"label {_short(key)} has value {_short(text)}: a label value is at most 63 "
+                "letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+            )
+    return value
+
+
+def _annotations(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        _check_key(key, "annotation")
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in value.items())
+    if size > _ANNOTATIONS_MAX_BYTES:
+        raise ValueError(f"annotations total {size} bytes; Kubernetes allows 256 KiB")
+    return value
+
+
 class Metadata(_Strict):
     name: DnsLabel
     namespace: DnsLabel | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: Annotated[dict[str, str], AfterValidator(_labels)] = Field(default_factory=dict)
+    annotations: Annotated[dict[str, str], AfterValidator(_annotations)] = Field(
+        default_factory=dict
+    )
 
 
 class WukongSpec(_Strict):
