@@ -262,6 +262,7 @@ def test_connection_dropped_before_receive_pack_leaves_the_remote_untouched(  # 
     body = response.get_json()
     assert response.status_code == 502, body
     assert body["error"].startswith("failed to push main:") and body["retryable"] is True
+    assert "closed the connection before answering; redeliver to retry" in body["error"]
     assert any("(dropped before)" in r for r in git_server.requests(name))
     _assert_intact(git_server, name, head)
     # The sender retries the same delivery: it goes through.

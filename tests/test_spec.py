@@ -171,3 +171,9 @@ def test_labels_and_annotations_are_strings() -> None:
 
 def test_an_integer_memory_is_bytes() -> None:
     assert Wukong.model_validate(wukong(memory=2**30)).spec.memory == str(2**30)
+
+
+def test_an_image_url_longer_than_any_registry_accepts_is_refused() -> None:
+    url = "docker://quay.io/" + "a" * 2100
+    assert refusal(with_disk(image=url)) == [(("spec", "disks", 0, "image"), "string_too_long")]
+    Wukong.model_validate(with_disk(image="docker://quay.io/" + "a" * 1000))

@@ -317,6 +317,7 @@ def _b(text: str) -> bytes:
 
 def _wrap(step: str, e: BaseException, secrets: list[str]) -> GitError:
     """A library failure as GitError("failed to <step>: <cause>"); retryable if it may pass."""
+    import urllib3.exceptions
     from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
     from dulwich.errors import NotGitRepository
 
@@ -324,6 +325,10 @@ def _wrap(step: str, e: BaseException, secrets: list[str]) -> GitError:
         cause = "the server refused the credentials (HTTP 401)"
     elif isinstance(e, NotGitRepository):
         cause = "no Git repository at that URL"
+    elif isinstance(e, ConnectionError | urllib3.exceptions.ProtocolError) or isinstance(
+        e.__context__, ConnectionError | urllib3.exceptions.ProtocolError
+    ):
+        cause = "the Git server closed the connection before answering; redeliver to retry"
     else:
         cause = str(e) or type(e).__name__
     retryable = not isinstance(e, HTTPUnauthorized | HTTPProxyUnauthorized | NotGitRepository)

@@ -64,7 +64,7 @@ class Disk(_Strict):
     size: Quantity | None = Field(
         default=None, description="Required for image and blank disks; optional for clones."
     )
-    image: str | None = Field(
+    image: Annotated[str, StringConstraints(max_length=2048)] | None = Field(
         default=None, description="docker://… (registry import) or http(s)://… (HTTP import)."
     )
     existingPVC: ExistingPVC | None = None
