@@ -12,7 +12,6 @@ Needs the project's virtualenv (run it with its python) and the `git` binary; no
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -23,117 +22,25 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "examples" / "specs"
 SNAPSHOT = ROOT / "examples" / "cluster-snapshot.yaml"
-USER = "wukong-bot"
-GIT_ENV = {
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_AUTHOR_NAME": "Demo Human",
-    "GIT_AUTHOR_EMAIL": "human@example.test",
-    "GIT_COMMITTER_NAME": "Demo Human",
-    "GIT_COMMITTER_EMAIL": "human@example.test",
-}
+sys.path.insert(0, str(ROOT))
+# The same Git server the commit-back tests push to: git http-backend behind basic auth.
+from tests.gitserver import TOKEN, USER, git, serve_git  # noqa: E402
 
 
-def git(*args: str, cwd: Path | None = None) -> str:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **GIT_ENV}
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"demo: git {args[0]} failed: {done.stderr.strip()}")
-    return done.stdout.rstrip()
-
-
-def seed_repository(bare: Path) -> str:
-    """A bare repo whose main branch holds the example specs under wukong/; its head sha."""
-    git("init", "--bare", "-q", "-b", "main", str(bare))
-    git("config", "http.receivepack", "true", cwd=bare)  # let the function push over HTTP
-    with tempfile.TemporaryDirectory() as work:
-        tree = Path(work)
-        git("init", "-q", "-b", "main", work)
-        (tree / "wukong").mkdir()
-        for spec in sorted((ROOT / "examples" / "specs").glob("*.yaml")):
-            shutil.copy(spec, tree / "wukong" / spec.name)
-        (tree / "README.md").write_text("VM specs live in wukong/; Wukong renders rendered/.\n")
-        git("add", "-A", cwd=tree)
-        git("commit", "-q", "-m", "Add VM specs", cwd=tree)
-        git("push", "-q", str(bare), "HEAD:refs/heads/main", cwd=tree)
-    return git("rev-parse", "main", cwd=bare)
-
-
-class GitHandler(BaseHTTPRequestHandler):
-    """Smart HTTP: `git http-backend` as a CGI program, behind HTTP basic auth."""
-
-    protocol_version = "HTTP/1.1"
-    server: GitServer
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self.serve()
-
-    def do_POST(self) -> None:
-        self.serve()
-
-    def serve(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.headers.get("Authorization", "") != self.server.expected_auth:
-            self.reply(401, [("WWW-Authenticate", 'Basic realm="git"')], b"unauthorized\n")
-            return
-        path, _, query = self.path.partition("?")
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "GIT_PROJECT_ROOT": str(self.server.root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "REQUEST_METHOD": self.command,
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "REMOTE_USER": USER,
-            "REMOTE_ADDR": "127.0.0.1",
-            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-        }
-        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True)
-        head, _, payload = out.stdout.partition(b"\r\n\r\n")
-        status, headers = 200, []
-        for line in head.decode("latin-1").splitlines():
-            name, _, value = line.partition(":")
-            if name.lower() == "status":
-                status = int(value.split()[0])
-            elif name:
-                headers.append((name, value.strip()))
-        self.reply(status, headers, payload)
-
-    def reply(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-
-class GitServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, root: Path, token: str) -> None:
-        super().__init__(("127.0.0.1", 0), GitHandler)
-        self.root = root
-        self.expected_auth = "Basic " + base64.b64encode(f"{USER}:{token}".encode()).decode()
+def spec_files() -> dict[str, bytes]:
+    """The demo repository: the example specs under wukong/, and a file that is not a spec."""
+    files = {f"wukong/{p.name}": p.read_bytes() for p in sorted(SPECS.glob("*.yaml"))}
+    files["README.md"] = b"VM specs live in wukong/; Wukong renders rendered/.\n"
+    return files
 
 
 def free_port() -> int:
@@ -200,14 +107,10 @@ def main() -> int:
     if shutil.which("git") is None:
         print("demo: needs the git binary (for git http-backend)", file=sys.stderr)
         return 2
-    token, hook_secret = secrets.token_hex(16), secrets.token_hex(16)
-    with tempfile.TemporaryDirectory(prefix="wukong-demo-") as tmp:
-        root = Path(tmp) / "git"
-        bare = root / "vms.git"
-        source = seed_repository(bare)
-        git_server = GitServer(root, token)
-        threading.Thread(target=git_server.serve_forever, daemon=True).start()
-        repo_url = f"http://127.0.0.1:{git_server.server_address[1]}/vms.git"
+    token, hook_secret = TOKEN, secrets.token_hex(16)
+    with tempfile.TemporaryDirectory(prefix="wukong-demo-") as tmp, serve_git(Path(tmp)) as server:
+        source = server.create_repo("vms", spec_files())
+        bare, repo_url = server.path("vms"), server.url("vms")
 
         port = free_port()
         cluster = f"snapshot:{SNAPSHOT}" if SNAPSHOT.is_file() else "offline"
@@ -275,8 +178,6 @@ def main() -> int:
                 function.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 function.kill()
-            git_server.shutdown()
-            git_server.server_close()
     return 0 if ok else 1
 
 
