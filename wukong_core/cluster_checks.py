@@ -12,19 +12,16 @@ could not be looked up is never reported as missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from .errors import ClusterError
 from .findings import Finding
 from .plan import DiskPlan, VmPlan
-
-Obj = dict[str, Any]
+from .pvc_users import Obj, PvcUser, dig, index_users, obj_labels, obj_name, obj_owner
 
 WRITABLE_MODES = {"ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"}
 SHARED_READ_MODES = {"ReadOnlyMany", "ReadWriteMany"}
-FINISHED_POD_PHASES = {"Succeeded", "Failed"}  # such pods hold no volumes any more
 WUKONG_LABELS = ("app.kubernetes.io/managed-by", "wukong")
 
 
@@ -77,7 +74,7 @@ class _Reads:
         if key not in self.results:
             try:
                 items = self.view.list(resource, namespace)
-                self.results[key] = {_name(o): o for o in items}
+                self.results[key] = {obj_name(o): o for o in items}
             except ClusterError as e:
                 self.results[key] = None
                 self._report(e, where)
@@ -95,23 +92,11 @@ class _Reads:
         self.failures.append(_finding(code, message, where.plan, where.line))
 
 
-@dataclass(frozen=True, slots=True)
-class _User:
-    kind: str  # VirtualMachine | VirtualMachineInstance | Pod
-    name: str
-    read_only: bool
-    vm: str  # the VM it belongs to ("" for an unrelated pod)
-
-    def describe(self, namespace: str) -> str:
-        mode = "read-only" if self.read_only else "read-write"
-        return f"{self.kind} {namespace}/{self.name} ({mode})"
-
-
 class _Context:
     def __init__(self, reads: _Reads, plan_keys: set[str]) -> None:
         self.reads = reads
         self.plan_keys = plan_keys  # cluster VMs these plans replace are not users of their own
-        self.users: dict[tuple[str, str], dict[str, list[_User]]] = {}
+        self.users: dict[tuple[str, str], dict[str, list[PvcUser]]] = {}
 
     def pvcs(self, namespace: str, where: _Where) -> dict[str, Obj] | None:
         return self.reads.get("persistentvolumeclaims", namespace, where)
@@ -119,78 +104,16 @@ class _Context:
     def datavolumes(self, namespace: str, where: _Where) -> dict[str, Obj] | None:
         return self.reads.get("datavolumes", namespace, where)
 
-    def users_of(self, namespace: str, claim: str, where: _Where) -> list[_User]:
+    def users_of(self, namespace: str, claim: str, where: _Where) -> list[PvcUser]:
         """Who in the cluster mounts PVC `claim`: VMs (running or not), VMIs, live pods."""
-        found: list[_User] = []
+        found: list[PvcUser] = []
         for resource in ("virtualmachines", "virtualmachineinstances", "pods"):
             key = (resource, namespace)
             if key not in self.users:
                 objs = self.reads.get(resource, namespace, where)
-                self.users[key] = _index_users(resource, namespace, objs or {}, self.plan_keys)
+                self.users[key] = index_users(resource, namespace, objs or {}, self.plan_keys)
             found += self.users[key].get(claim, [])
         return found
-
-
-def _index_users(
-    resource: str, namespace: str, objs: dict[str, Obj], plan_keys: set[str]
-) -> dict[str, list[_User]]:
-    by_claim: dict[str, list[_User]] = {}
-    launchers = _launcher_vms(objs) if resource == "pods" else {}
-    for name, obj in sorted(objs.items()):
-        if resource == "virtualmachines":
-            if f"{namespace}/{name}" in plan_keys:
-                continue  # its plan replaces it; sharing between plans is pvc.shared-in-repo
-            kind, vm, pod_spec = "VirtualMachine", name, _dig(obj, "spec", "template", "spec")
-        elif resource == "virtualmachineinstances":
-            kind, vm, pod_spec = "VirtualMachineInstance", _vmi_vm(obj), obj.get("spec") or {}
-        else:
-            if _dig(obj, "status", "phase") in FINISHED_POD_PHASES or _owner(
-                obj, "PersistentVolumeClaim"
-            ):
-                continue  # finished, or a CDI worker populating that very PVC (pvc.populating)
-            kind, vm, pod_spec = "Pod", launchers.get(name, ""), obj.get("spec") or {}
-        for claim, read_only in _claims(pod_spec, kind == "Pod"):
-            by_claim.setdefault(claim, []).append(_User(kind, name, read_only, vm))
-    return by_claim
-
-
-def _claims(spec: Obj, pod: bool) -> Iterable[tuple[str, bool]]:
-    """(claim name, read-only) for each PVC volume of a pod or VM(I) spec."""
-    disks = {d.get("name"): d for d in _dig(spec, "domain", "devices", "disks") or []}
-    for volume in spec.get("volumes") or []:
-        pvc = volume.get("persistentVolumeClaim") or {}
-        claim = pvc.get("claimName") or (volume.get("dataVolume") or {}).get("name")
-        if not claim:
-            continue
-        read_only = bool(pvc.get("readOnly"))
-        if not pod:
-            read_only = read_only or _disk_read_only(disks.get(volume.get("name")) or {})
-        yield claim, read_only
-
-
-def _disk_read_only(disk: Obj) -> bool:
-    if "cdrom" in disk:  # a CD-ROM is read-only unless it says otherwise
-        return (disk.get("cdrom") or {}).get("readonly", True) is not False
-    return bool((disk.get("disk") or disk.get("lun") or {}).get("readonly"))
-
-
-def _vmi_vm(vmi: Obj) -> str:
-    owner = _owner(vmi, "VirtualMachine")
-    return owner or _name(vmi)  # KubeVirt names a VM's VMI after the VM
-
-
-def _launcher_vms(pods: dict[str, Obj]) -> dict[str, str]:
-    """pod name -> the VM it runs for: virt-launcher pods, and hotplug pods they own."""
-    vms: dict[str, str] = {}
-    for name, pod in pods.items():
-        vm = _labels(pod).get("vm.kubevirt.io/name") or _owner(pod, "VirtualMachineInstance")
-        if vm:
-            vms[name] = vm
-    for name, pod in pods.items():
-        parent = _owner(pod, "Pod")
-        if name not in vms and parent in vms:
-            vms[name] = vms[parent]
-    return vms
 
 
 # --- checks -------------------------------------------------------------------------------------
@@ -216,13 +139,20 @@ def _check_disk(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
     return out + _check_new_storage(ctx, plan, disk)
 
 
-def _check_attach(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
-    where = _Where(plan, disk.line)
-    pvcs = ctx.pvcs(disk.pvc_namespace, where)
+def _existing_pvc(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> tuple[Obj | None, str] | None:
+    """The PVC a disk names (None if absent) and how to name it; None when it could not be
+    read, which the read's own cluster.* finding already reports."""
+    pvcs = ctx.pvcs(disk.pvc_namespace, _Where(plan, disk.line))
     if pvcs is None:
+        return None
+    return pvcs.get(disk.pvc_name), f"PersistentVolumeClaim {disk.pvc_namespace}/{disk.pvc_name}"
+
+
+def _check_attach(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
+    found = _existing_pvc(ctx, plan, disk)
+    if found is None:
         return []
-    ref = f"PersistentVolumeClaim {disk.pvc_namespace}/{disk.pvc_name}"
-    pvc = pvcs.get(disk.pvc_name)
+    pvc, ref = found
     if pvc is None:
         fix = "create it first, or correct existingPVC.name"
         return [
@@ -250,12 +180,10 @@ def _check_attach(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
 
 
 def _check_clone_source(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
-    where = _Where(plan, disk.line)
-    pvcs = ctx.pvcs(disk.pvc_namespace, where)
-    if pvcs is None:
+    found = _existing_pvc(ctx, plan, disk)
+    if found is None:
         return []
-    ref = f"PersistentVolumeClaim {disk.pvc_namespace}/{disk.pvc_name}"
-    pvc = pvcs.get(disk.pvc_name)
+    pvc, ref = found
     if pvc is None:
         message = f'disk "{disk.name}" clones {ref}, which does not exist; correct existingPVC'
         return [_finding("pvc.not-found", message, plan, disk.line)]
@@ -265,13 +193,13 @@ def _check_clone_source(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Fin
 
 def _check_state(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Finding]:
     out: list[Finding] = []
-    if _dig(pvc, "status", "phase") == "Lost":
+    if dig(pvc, "status", "phase") == "Lost":
         message = (
             f'{ref} (disk "{disk.name}") is Lost: its PersistentVolume is gone; restore the '
             "data from a backup or use another PVC"
         )
         out.append(_finding("pvc.lost", message, plan, disk.line))
-    if _dig(pvc, "metadata", "deletionTimestamp"):
+    if dig(pvc, "metadata", "deletionTimestamp"):
         message = (
             f'{ref} (disk "{disk.name}") is being deleted (deletionTimestamp is set); use '
             "another PVC, or recreate it once it is gone"
@@ -283,12 +211,12 @@ def _check_state(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Findi
 def _check_pending(
     ctx: _Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str
 ) -> list[Finding]:
-    if _dig(pvc, "status", "phase") != "Pending":
+    if dig(pvc, "status", "phase") != "Pending":
         return []
     classes = ctx.reads.get("storageclasses", None, _Where(plan, disk.line))
     if classes is None:
         return []
-    sc_name = _dig(pvc, "spec", "storageClassName")
+    sc_name = dig(pvc, "spec", "storageClassName")
     sc = classes.get(sc_name) if sc_name else None
     if sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer":
         message = (
@@ -353,10 +281,10 @@ def _check_populating(
 ) -> list[Finding]:
     dvs = ctx.datavolumes(namespace, _Where(plan, disk.line))
     dv = (dvs or {}).get(name)
-    phase = _dig(dv or {}, "status", "phase")
+    phase = dig(dv or {}, "status", "phase")
     if dv is None or phase == "Succeeded":
         return []
-    progress = _dig(dv, "status", "progress")
+    progress = dig(dv, "status", "progress")
     state = f"{phase or 'not started'}" + (
         f", {progress}" if progress and progress != "N/A" else ""
     )
@@ -403,7 +331,7 @@ def _name_holder(
     already this VM's (its earlier render), None when that could not be read."""
     if pvc is not None and _belongs_to(pvc, plan.name):
         return ""
-    if pvc is not None and not _owner(pvc, "DataVolume"):
+    if pvc is not None and not obj_owner(pvc, "DataVolume"):
         return "PersistentVolumeClaim"
     # No PVC yet, or one that a DataVolume made: that DataVolume's owner decides.
     dvs = ctx.datavolumes(plan.namespace, where)
@@ -424,43 +352,20 @@ def _finding(code: str, message: str, plan: VmPlan, line: int) -> Finding:
     return Finding(code=code, message=message, file=plan.file, line=line, object=plan.key)
 
 
-def _dig(obj: Obj, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)  # type: ignore[assignment]
-    return obj
-
-
-def _name(obj: Obj) -> str:
-    return str(_dig(obj, "metadata", "name") or "")
-
-
-def _labels(obj: Obj) -> dict[str, str]:
-    return _dig(obj, "metadata", "labels") or {}
-
-
-def _owner(obj: Obj, kind: str) -> str:
-    for ref in _dig(obj, "metadata", "ownerReferences") or []:
-        if ref.get("kind") == kind:
-            return str(ref.get("name") or "")
-    return ""
-
-
 def _belongs_to(obj: Obj, vm: str) -> bool:
     """Made from VM `vm`'s dataVolumeTemplates: KubeVirt sets the VM as owner of the DataVolume
     (and CDI moves that owner to the PVC when it garbage-collects the DataVolume); the labels a
     Wukong render puts on its templates, which CDI copies to the PVC, say the same."""
-    if _owner(obj, "VirtualMachine") == vm:
+    if obj_owner(obj, "VirtualMachine") == vm:
         return True
-    labels = _labels(obj)
+    labels = obj_labels(obj)
     key, value = WUKONG_LABELS
     return labels.get(key) == value and labels.get("app.kubernetes.io/name") == vm
 
 
 def _modes(pvc: Obj) -> set[str]:
     """Access modes the volume really has (status, once bound), else those asked for."""
-    return set(_dig(pvc, "status", "accessModes") or _dig(pvc, "spec", "accessModes") or [])
+    return set(dig(pvc, "status", "accessModes") or dig(pvc, "spec", "accessModes") or [])
 
 
 def _mode_list(pvc: Obj) -> str:
