@@ -10,6 +10,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 REFERENCE = Path(os.environ.get("WUKONG_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
+# The HTTP function's settings (DESIGN section 7), cleared by tests that set their own.
+ENV = (
+    "WUKONG_WEBHOOK_SECRET",
+    "WUKONG_ALLOWED_REPOS",
+    "WUKONG_GIT_USERNAME",
+    "WUKONG_GIT_TOKEN",
+    "WUKONG_CLUSTER",
+    "WUKONG_MAX_BODY_BYTES",
+    "WUKONG_GIT_AUTHOR",
+    "GOOGLE_CLOUD_PROJECT",
+)
 
 
 @pytest.fixture(scope="session")

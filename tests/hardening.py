@@ -13,23 +13,13 @@ import json
 import subprocess
 from typing import TYPE_CHECKING, Any
 
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import ENV, EXAMPLES, ROOT
 
 if TYPE_CHECKING:
     from tests.gitserver import GitServer
 
 SECRET = "whsec-hardening-7c41e0d2"  # distinctive: a leak is easy to grep for
 SPECS = {f"wukong/{p.name}": p.read_bytes() for p in sorted((EXAMPLES / "specs").glob("*.yaml"))}
-ENV = (
-    "WUKONG_WEBHOOK_SECRET",
-    "WUKONG_ALLOWED_REPOS",
-    "WUKONG_GIT_USERNAME",
-    "WUKONG_GIT_TOKEN",
-    "WUKONG_CLUSTER",
-    "WUKONG_MAX_BODY_BYTES",
-    "WUKONG_GIT_AUTHOR",
-    "GOOGLE_CLOUD_PROJECT",
-)
 TRAILER = "Wukong-Source-Commit"
 _names = itertools.count()
 

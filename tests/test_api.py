@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import ENV, EXAMPLES, ROOT
 from wukong_core import api, api_ci
 from wukong_core.api_common import Config
 
@@ -38,16 +38,6 @@ spec:
   disks:
   - {name: system, size: 10Gi, image: ftp://example.com/disk.img}
 """
-ENV = (
-    "WUKONG_WEBHOOK_SECRET",
-    "WUKONG_ALLOWED_REPOS",
-    "WUKONG_GIT_USERNAME",
-    "WUKONG_GIT_TOKEN",
-    "WUKONG_CLUSTER",
-    "WUKONG_MAX_BODY_BYTES",
-    "WUKONG_GIT_AUTHOR",
-    "GOOGLE_CLOUD_PROJECT",
-)
 
 
 @pytest.fixture(scope="session")
