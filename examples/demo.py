@@ -84,7 +84,7 @@ def signed_push(repo_url: str, head: str, secret: str) -> tuple[bytes, dict[str,
         "ref": "refs/heads/main",
         "before": "0" * 40,
         "after": head,
-        "repository": {"clone_url": repo_url, "full_name": "demo/vms"},
+        "repository": {"clone_url": repo_url, "full_name": "demo/vms", "default_branch": "main"},
         "head_commit": commit,
         "commits": [commit],
     }

@@ -58,7 +58,7 @@ def payload(url: str, head: str, **extra: Any) -> dict[str, Any]:
         "after": head,
         "commits": [commit],
         "head_commit": commit,
-        "repository": {"clone_url": url, "full_name": "team/vms"},
+        "repository": {"clone_url": url, "full_name": "team/vms", "default_branch": "main"},
     } | extra
 
 

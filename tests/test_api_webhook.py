@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import subprocess
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -87,11 +88,11 @@ def _payload(provider: str, url: str, head: str, **extra: Any) -> dict[str, Any]
     }
     common = {"ref": "refs/heads/main", "before": "1" * 40, "after": head, "commits": [commit]}
     if provider == "gitlab":
-        project = {"git_http_url": url, "path_with_namespace": "team/vms"}
+        project = {"git_http_url": url, "path_with_namespace": "team/vms", "default_branch": "main"}
         return (
             common | {"object_kind": "push", "project": project, "total_commits_count": 1} | extra
         )
-    repository = {"clone_url": url, "full_name": "team/vms"}
+    repository = {"clone_url": url, "full_name": "team/vms", "default_branch": "main"}
     return common | {"repository": repository, "head_commit": commit} | extra
 
 
@@ -226,6 +227,30 @@ def test_repo_config_picks_paths_branch_and_namespace(client, git_server) -> Non
     assert response.get_json()["status"] == "committed"
     assert git_server.head(name, "deploy") == response.get_json()["commit_sha"]
     assert "out/team-a/empty-vm.yaml" in git_server.files(name, "deploy")
+
+
+def _branch(server: GitServer, name: str, branch: str) -> None:
+    """A branch at main's head, as a developer's push would create it."""
+    subprocess.run(["git", "branch", branch, "main"], cwd=server.path(name), check=True)
+
+
+def test_a_push_to_a_feature_branch_renders_nothing(client, git_server) -> None:  # type: ignore[no-untyped-def]
+    config = b"outputBranch: deploy\n"
+    name = _repo(git_server, {**SPECS, ".wukong.yaml": config})
+    _branch(git_server, name, "feature/x")
+    response = _push(client, git_server, name, ref="refs/heads/feature/x")
+    assert response.status_code == 202
+    assert "branch feature/x is not rendered" in response.get_json()["ignored"]
+    assert git_server.head(name, "deploy") is None, "the deployed branch was not written"
+
+
+def test_listed_branches_are_rendered(client, git_server) -> None:  # type: ignore[no-untyped-def]
+    name = _repo(git_server, {**SPECS, ".wukong.yaml": b"branches: ['release/*']\n"})
+    _branch(git_server, name, "release/1")
+    response = _push(client, git_server, name, ref="refs/heads/release/1")
+    assert response.get_json()["status"] == "committed"
+    assert "rendered/vms/hybrid-vm.yaml" in git_server.files(name, "release/1")
+    assert _push(client, git_server, name, delivery="d-2").status_code == 202, "main is not listed"
 
 
 # --- refusals -----------------------------------------------------------------------------------

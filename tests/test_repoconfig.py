@@ -62,7 +62,9 @@ def test_bad_config_names_field_line_and_fix(data: bytes, field: str, line: int,
 
 
 def test_unknown_key_lists_the_allowed_keys() -> None:
-    allowed = "hookImage, hookNamespace, namespace, outputBranch, outputPath, presyncHooks"
+    allowed = (
+        "branches, hookImage, hookNamespace, namespace, outputBranch, outputPath, presyncHooks"
+    )
     with pytest.raises(SpecError, match=f"allowed keys: {allowed}, specPath$"):
         parse_repo_config(b"output: x\n")
 
@@ -98,3 +100,15 @@ def test_presync_hook_settings_are_read_and_checked() -> None:
         parse_repo_config(b"presyncHooks: true\nhookNamespace: Ops!\n")
     with pytest.raises(SpecError, match=r"^\.wukong\.yaml:1: presyncHooks: must be true or false"):
         parse_repo_config(b"presyncHooks: 'no'\n")
+
+
+def test_only_the_default_branch_is_rendered_unless_branches_are_listed() -> None:
+    default = parse_repo_config(None)
+    assert default.watches("main", "main")
+    assert not default.watches("feature/x", "main")
+    assert not default.watches("main", ""), "an unknown default branch renders nothing"
+    listed = parse_repo_config(b"branches: [main, 'release/*']\n")
+    assert listed.watches("release/1.2", "trunk") and listed.watches("main", "trunk")
+    assert not listed.watches("feature/x", "main")
+    with pytest.raises(SpecError, match=r"^\.wukong\.yaml:1: branches: must be a list"):
+        parse_repo_config(b"branches: main\n")

@@ -120,6 +120,7 @@ GITHUB_NEW_BRANCH = PushEvent(
     "github", "d-1", "https://github.com/Codertocat/Hello-World.git", "Codertocat/Hello-World",
     "master", ZERO,
     "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "Initial commit", ("README.md",), False,
+    "master",
 )  # fmt: skip
 GITHUB_TAG = IgnoredEvent(
     "github", "push", "d-1", "tag push (refs/tags/simple-tag); only branch pushes are rendered"
@@ -133,6 +134,7 @@ GITEA_PUSH = {
     "head_message": "Webhooks Yay!",
     "changed_paths": (),  # this old example lists no files per commit
     "deleted": False,
+    "default_branch": "master",
 }
 
 REFERENCE_CASES = [
@@ -160,6 +162,7 @@ REFERENCE_CASES = [
             head_message="fixed readme",
             changed_paths=(),  # total_commits_count is 4, 2 commits listed: a partial list
             deleted=False,
+            default_branch="master",
         ),
     ),
     (

@@ -125,7 +125,9 @@ def _commit(event: webhooks.PushEvent, config: Config, fields: dict[str, Any]) -
     label = cluster.source if cluster is not None else pipeline.OFFLINE
 
     def renderer(tree: SourceTree) -> RenderOutput:
-        out = pipeline.render_repository(tree, cluster)
+        out = pipeline.render_repository(
+            tree, cluster, branch=event.branch, default_branch=event.default_branch
+        )
         if webhooks.is_loop(event, out.output_path):
             raise _OwnOutput(out.output_path)
         return out
@@ -143,6 +145,8 @@ def _commit(event: webhooks.PushEvent, config: Config, fields: dict[str, Any]) -
         result = commit_manifests(commit)
     except _OwnOutput as e:
         return _ignored(f"the push only touched the output path {e}", fields)
+    except pipeline.BranchNotWatched as e:
+        return _ignored(str(e), fields)
     except GitError as e:
         raise Refusal(502, config.scrub(str(e)), retryable=e.retryable, repo=event.repo_name) from e
     except UsageError as e:  # a branch name or delivery id that Git refuses

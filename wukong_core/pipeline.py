@@ -77,22 +77,42 @@ def run(
     label = OFFLINE if cluster is None else cluster.source
     if not render or has_errors(findings):
         return Outcome(plans, findings, {}, label)
-    return Outcome(plans, findings, render_tree(plans, extras), label)
+    try:
+        files = render_tree(plans, extras)
+    except ValueError as e:  # a namespace too large for its PreSync plan ConfigMap
+        return Outcome(plans, [*findings, Finding("spec.invalid", str(e))], {}, label)
+    return Outcome(plans, findings, files, label)
 
 
-def render_repository(tree: SourceTree, cluster: ClusterView | None = None) -> RenderOutput:
+class BranchNotWatched(Exception):
+    """The pushed branch is not one `.wukong.yaml` (or the default branch rule) renders."""
+
+
+def render_repository(
+    tree: SourceTree,
+    cluster: ClusterView | None = None,
+    *,
+    branch: str | None = None,
+    default_branch: str = "",
+) -> RenderOutput:
     """One commit of a repository -> its rendered output tree: the commit-back renderer.
 
     Reads `.wukong.yaml`, then every YAML file under its spec path (never a changed-file list:
     the whole spec path is rendered every time, so a cut-short list cannot lose a change).
     A broken `.wukong.yaml` is reported as a `spec.invalid` finding on that file, which stops
-    the commit like any other error.
+    the commit like any other error. With `branch`, raises BranchNotWatched unless the config
+    watches it: a feature branch must never write the manifests Argo CD deploys.
     """
     try:
         config = parse_repo_config(tree.read(CONFIG_FILE))
     except SpecError as e:
         problem = Finding("spec.invalid", e.message, file=e.file or CONFIG_FILE, line=e.line)
         return RenderOutput(RepoConfig().output_path, {}, [problem], 0)
+    if branch is not None and not config.watches(branch, default_branch):
+        watched = ", ".join(config.branches) or f"the default branch {default_branch or '?'}"
+        raise BranchNotWatched(
+            f"branch {branch} is not rendered (watched: {watched}; set branches in .wukong.yaml)"
+        )
     specs = tree.files_under(config.spec_path)
     sources: list[tuple[str, bytes]] = []
     unnamable: list[Finding] = []

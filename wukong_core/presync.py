@@ -100,7 +100,7 @@ def plan_configmap(namespace: str, plans: list[VmPlan], job_namespace: str) -> d
         raise ValueError(
             f"the validation plan of namespace {namespace!r} is {len(text.encode())} bytes, over "
             f"the {MAX_PLAN_BYTES}-byte ConfigMap limit: split its VMs over more namespaces, or "
-            "render with --no-hooks"
+            "turn the PreSync hook off (--no-hooks; presyncHooks: false in .wukong.yaml)"
         )
     return {
         "apiVersion": "v1",

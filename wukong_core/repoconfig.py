@@ -1,5 +1,6 @@
 """The optional repo-root `.wukong.yaml`: where specs live, where manifests go. Pure; no I/O.
 
+    branches: [main]           # pushes rendered (fnmatch); default: the repo's default branch
     specPath: wukong/          # folder searched for Wukong specs
     outputPath: rendered/      # folder Wukong writes; never the root, never inside specPath
     outputBranch: deploy       # default: the branch that was pushed
@@ -14,6 +15,7 @@ compare them as plain strings.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,7 @@ from wukong_core.errors import SpecError
 
 CONFIG_FILE = ".wukong.yaml"
 _KEYS = (
+    "branches",
     "hookImage",
     "hookNamespace",
     "namespace",
@@ -49,6 +52,13 @@ class RepoConfig:
     presync_hooks: bool = True
     hook_image: str | None = None  # None: the presync module's default for this release
     hook_namespace: str | None = None
+    branches: tuple[str, ...] = ()  # empty: only the repository's default branch
+
+    def watches(self, branch: str, default_branch: str) -> bool:
+        """Is a push to `branch` rendered? Feature branches must never write the output."""
+        if self.branches:
+            return any(fnmatch.fnmatchcase(branch, pattern) for pattern in self.branches)
+        return branch == default_branch
 
 
 class _Model(BaseModel):
@@ -61,6 +71,7 @@ class _Model(BaseModel):
     presync_hooks: bool = Field(True, alias="presyncHooks")
     hook_image: str | None = Field(None, alias="hookImage")
     hook_namespace: str | None = Field(None, alias="hookNamespace")
+    branches: list[str] = Field(default_factory=list, alias="branches")
 
 
 def parse_repo_config(data: bytes | None) -> RepoConfig:
@@ -96,6 +107,7 @@ def parse_repo_config(data: bytes | None) -> RepoConfig:
         model.presync_hooks,
         image,
         model.hook_namespace,
+        tuple(model.branches),
     )
 
 
@@ -123,7 +135,9 @@ def _explain(e: ValidationError, lines: dict[str, int]) -> SpecError:
     key = str(err["loc"][0]) if err["loc"] else ""
     if err["type"] == "extra_forbidden":
         return _error(key, lines, f"unknown key {key!r}; allowed keys: {', '.join(_KEYS)}")
-    kind = "true or false" if key == "presyncHooks" else "a string"
+    kind = {"presyncHooks": "true or false", "branches": "a list of branch names"}.get(
+        key, "a string"
+    )
     return _error(key, lines, f"must be {kind}, like {_example(key)}")
 
 
@@ -134,6 +148,7 @@ def _example(key: str) -> str:
         "outputBranch": "'deploy'",
         "namespace": "'vms'",
         "presyncHooks": "false",
+        "branches": "[main, 'release/*']",
         "hookImage": "'ghcr.io/novasphere/wukong:0.1.0'",
         "hookNamespace": "'wukong-system'",
     }.get(key, "'text'")

@@ -48,6 +48,7 @@ class PushEvent:
     # the sender's list is incomplete, so that it can never make `is_loop` drop a real change.
     changed_paths: tuple[str, ...]
     deleted: bool  # the branch was deleted
+    default_branch: str = ""  # the repository's default branch; "" when the sender omits it
 
 
 @dataclass(frozen=True)
@@ -208,12 +209,14 @@ def _push_event(sender: _Sender, delivery_id: str, event: str, p: dict[str, Any]
     for name, sha in (("before", before), ("after", after)):
         if not _SHA.fullmatch(sha):
             raise WebhookError(f"push payload {name} is not a commit SHA", 400)
+    repo = "project" if sender.provider == "gitlab" else "repository"
     if sender.provider == "gitlab":
         repo_url = _field(p, "project.git_http_url")
         repo_name = _field(p, "project.path_with_namespace")
     else:
         repo_url = _field(p, "repository.clone_url")
         repo_name = _field(p, "repository.full_name")
+    default_branch = (p.get(repo) or {}).get("default_branch")
     if not repo_url.lower().startswith(("https://", "http://")):
         raise WebhookError("push payload clone URL is not an HTTP(S) URL", 400)
     commits = p.get("commits")
@@ -229,6 +232,7 @@ def _push_event(sender: _Sender, delivery_id: str, event: str, p: dict[str, Any]
         head_message=_head_message(p, commits, after),
         changed_paths=_changed_paths(p, commits),
         deleted=p.get("deleted") is True or set(after) == {"0"},
+        default_branch=default_branch if isinstance(default_branch, str) else "",
     )
 
 
