@@ -328,3 +328,17 @@ def test_render_puts_a_spec_without_namespace_in_the_caller_s(repo: Path) -> Non
     assert (repo / "out" / "team-a" / "x.yaml").is_file()
     assert main(["render", "specs", "-o", "out2", "--offline", "--no-hooks"]) == 0
     assert (repo / "out2" / "default" / "x.yaml").is_file()
+
+
+def test_a_spec_is_named_by_its_path_in_the_repository_wherever_the_command_runs(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (repo / ".git").mkdir()  # a work tree: names are relative to its top
+    assert main(["render", "specs", "-o", "here", "--offline", "--no-hooks"]) == 0
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    monkeypatch.chdir(elsewhere)
+    assert main(["render", str(repo / "specs"), "-o", "out", "--offline", "--no-hooks"]) == 0
+    assert (elsewhere / "out" / "vms" / "web.yaml").read_bytes() == (
+        repo / "here" / "vms" / "web.yaml"
+    ).read_bytes()
+    assert b"vm.novasphere.dev/source: specs/web.yaml" in (repo / "here/vms/web.yaml").read_bytes()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import pipeline
-from .errors import ClusterError, WukongError
+from .errors import WukongError
 from .findings import Finding, exit_code
 from .load import read_paths
 from .plan import plans_from_json
@@ -163,9 +163,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(editor_schema_json() if args.json_schema else crd_yaml())
             return 0
         return _validate_or_render(args)
-    except ClusterError as e:
-        print(f"wukong: {e}", file=sys.stderr)
-        return 1
     except (WukongError, OSError, ValueError) as e:
         print(f"wukong: {e}", file=sys.stderr)
         return USAGE_ERROR

@@ -306,8 +306,8 @@ def _message(source_sha: str, vm_count: int, delivery_id: str) -> str:
     trailers = [f"{SOURCE_TRAILER}: {source_sha}"]
     if delivery_id:
         trailers.append(f"{DELIVERY_TRAILER}: {delivery_id}")
-    noun = "VM" if vm_count == 1 else "VMs"
-    head = f"wukong: render {vm_count} {noun} from {source_sha[:7]}"
+    # Exactly DESIGN's form, "1 VMs" included: CI scripts match on it.
+    head = f"wukong: render {vm_count} VMs from {source_sha[:7]}"
     return head + "\n\n" + "\n".join(trailers) + "\n"
 
 

@@ -303,10 +303,11 @@ def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Fin
     return specs, findings
 
 
-# The load memo: how many files, and how large a file may be to be kept (a spec is ~1 KB; a
-# large request body is parsed afresh instead of pinning its bytes in memory).
-MEMO_SIZE = 10_000
-MEMO_MAX_BYTES = 16 * 1024
+# The load memo: how many files, and how large a file may be to be kept. A spec file is ~1 KB
+# and its parsed form ~6 KB, so the memo stays under ~50 MB whatever callers send; a large
+# request body is parsed afresh instead of pinning its bytes in memory.
+MEMO_SIZE = 4096
+MEMO_MAX_BYTES = 4 * 1024
 
 
 @lru_cache(maxsize=MEMO_SIZE)
@@ -336,15 +337,35 @@ def load_many(sources: Iterable[tuple[str, bytes | str]]) -> tuple[list[LoadedSp
     return specs, findings
 
 
+def source_root(path: Path) -> Path:
+    """What a spec's name is relative to: its Git work tree, else the current directory.
+
+    The name goes into every manifest (header, source annotation, PreSync plan), so it must not
+    depend on where a checkout lives: `wukong render /home/me/repo/wukong` and commit-back both
+    name a spec `wukong/web.yaml`.
+    """
+    absolute = path.resolve()
+    for parent in absolute.parents:
+        if (parent / ".git").exists():
+            return parent
+    return Path.cwd().resolve()
+
+
+def _name(file: Path, root: Path) -> str:
+    absolute = file.resolve()
+    return absolute.relative_to(root).as_posix() if absolute.is_relative_to(root) else str(file)
+
+
 def read_paths(paths: Iterable[str | Path]) -> Iterator[tuple[str, bytes]]:
     """(name, bytes) of each YAML file named or found below a named directory, sorted.
 
     OSError propagates: the caller reports it as a usage or I/O problem (exit 2).
     """
     for path in map(Path, paths):
+        root = source_root(path)
         if path.is_dir():
             found = (p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
             for file in sorted(found):
-                yield str(file), file.read_bytes()
+                yield _name(file, root), file.read_bytes()
         else:
-            yield str(path), path.read_bytes()
+            yield _name(path, root), path.read_bytes()

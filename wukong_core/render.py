@@ -148,8 +148,8 @@ def _kustomization(resources: Iterable[str]) -> str:
     return f"{GENERATED_MARK}; do not edit\n" + dump(body)
 
 
-# VMs whose file stays memoised: a large repository's worth at ~2 KB of YAML each.
-MEMO_SIZE = 10_000
+# VMs whose file stays memoised (~2 KB of YAML each, so at most ~10 MB).
+MEMO_SIZE = 4096
 
 
 @lru_cache(maxsize=MEMO_SIZE)
