@@ -65,7 +65,8 @@ def _delivery(url: str, head: str, delivery: str) -> tuple[bytes, dict[str, str]
     commit = {"id": head, "message": "human edit of specs\n", "modified": []}
     payload = {
         "ref": "refs/heads/main", "before": "1" * 40, "after": head, "commits": [commit],
-        "head_commit": commit, "repository": {"clone_url": url, "full_name": "bench/vms", "default_branch": "main"},
+        "head_commit": commit,
+        "repository": {"clone_url": url, "full_name": "bench/vms", "default_branch": "main"},
     }  # fmt: skip
     body = json.dumps(payload).encode()
     digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()

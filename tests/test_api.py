@@ -410,3 +410,24 @@ def test_structured_log_line_is_json_with_trace(monkeypatch) -> None:  # type: i
     assert line["logging.googleapis.com/trace"] == "projects/proj-1/traces/" + "a" * 32
     assert line["httpRequest"]["status"] == 200
     assert line["path"] == "/healthz" and line["message"] == "GET /healthz 200"
+
+
+def test_a_ci_token_guards_render_and_validate_when_it_is_set(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WUKONG_API_TOKEN", "ci-token-5e1f")
+    body = (EXAMPLES / "specs" / "hybrid-vm.yaml").read_bytes()
+    for path in ("/render", "/validate"):
+        refused = client.post(path, data=body, content_type="application/yaml")
+        assert refused.status_code == 401 and "Bearer" in _json(refused)["error"]
+        wrong = {"Authorization": "Bearer nope"}
+        assert client.post(path, data=body, headers=wrong).status_code == 401
+    good = {"Authorization": "Bearer ci-token-5e1f", "Accept": "application/json"}
+    assert client.post("/validate", data=body, headers=good).status_code == 200
+    assert client.get("/healthz").status_code == 200, "health checks need no token"
+
+
+def test_a_live_cluster_is_never_exposed_without_a_ci_token(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WUKONG_CLUSTER", "in-cluster")
+    body = (EXAMPLES / "specs" / "hybrid-vm.yaml").read_bytes()
+    response = client.post("/validate", data=body)
+    assert response.status_code == 503
+    assert "WUKONG_API_TOKEN" in _json(response)["error"]

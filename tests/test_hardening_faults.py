@@ -68,7 +68,10 @@ def client(app, monkeypatch, healthy_api: FakeApi, tmp_path: Path):  # type: ign
         monkeypatch.delenv(name, raising=False)
     config = write_kubeconfig(tmp_path / "kubeconfig", healthy_api.url)
     monkeypatch.setenv("WUKONG_CLUSTER", f"kubeconfig:{config}")
-    return app.test_client()
+    monkeypatch.setenv("WUKONG_API_TOKEN", "ci-faults")  # a live cluster is never served open
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer ci-faults"
+    return client
 
 
 # --- cluster faults -----------------------------------------------------------------------------

@@ -38,6 +38,7 @@ KEY_MARKER = "PRIVATE-KEY-MATERIAL-93e1c5"
 CLIENT_KEY = f"-----BEGIN PRIVATE KEY-----\n{KEY_MARKER}\n-----END PRIVATE KEY-----\n"
 CLIENT_CERT = "-----BEGIN CERTIFICATE-----\nQ0VSVC1kYXRh\n-----END CERTIFICATE-----\n"
 WRONG_GIT_TOKEN = "wrong-git-token-5a6b7c"
+API_TOKEN = "ci-api-token-8d2e4f"
 
 
 def _kubeconfig(path: Path, server: str, key_data: str | None = None) -> Path:
@@ -75,6 +76,7 @@ def test_no_secret_reaches_a_log_a_response_or_a_commit(  # type: ignore[no-unty
     app, git_server: GitServer, kube_api: FakeApi, monkeypatch, caplog, capfd, tmp_path
 ) -> None:
     webhook_env(monkeypatch, git_server)
+    monkeypatch.setenv("WUKONG_API_TOKEN", API_TOKEN)
     api_webhook.SEEN.clear()
     kube_api.add(namespace("vms"), pvc("vms", "db-data"))
     live = _kubeconfig(tmp_path / "live", kube_api.url)
@@ -91,7 +93,8 @@ def test_no_secret_reaches_a_log_a_response_or_a_commit(  # type: ignore[no-unty
 
     def validate(cluster: Path) -> int:
         monkeypatch.setenv("WUKONG_CLUSTER", f"kubeconfig:{cluster}")
-        response = client.post("/validate", data=ATTACHES_PVC)
+        bearer = {"Authorization": f"Bearer {API_TOKEN}"}
+        response = client.post("/validate", data=ATTACHES_PVC, headers=bearer)
         answers.append(response)
         return response.status_code
 
@@ -168,6 +171,7 @@ def test_no_secret_reaches_a_log_a_response_or_a_commit(  # type: ignore[no-unty
         "webhook secret": SECRET,
         "git token": git_server.token,
         "wrong git token": WRONG_GIT_TOKEN,
+        "ci api token": API_TOKEN,
         "basic auth": f"{git_server.user}:{git_server.token}",
         "kube token": KUBE_TOKEN,
         "client key": KEY_MARKER,

@@ -19,6 +19,7 @@ from .api_common import (
     Config,
     Refusal,
     Reply,
+    authorize_ci,
     namespace_param,
     open_cluster,
     read_body,
@@ -55,6 +56,7 @@ def validate(request: Request, config: Config) -> Reply:
 
 
 def _run(request: Request, config: Config, render: bool) -> Reply:
+    authorize_ci(request, config)
     namespace = namespace_param(request)
     sources = request_sources(request.mimetype, read_body(request, config.max_body_bytes))
     cluster = open_cluster(config)

@@ -5,6 +5,7 @@ Light on purpose (stdlib and werkzeug only): it is imported on every cold start.
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -47,6 +48,7 @@ class Config:
     cluster: str = "offline"
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     git_author: str = DEFAULT_AUTHOR
+    api_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -72,12 +74,13 @@ class Config:
             cluster=env.get("WUKONG_CLUSTER", "").strip() or "offline",
             max_body_bytes=limit,
             git_author=env.get("WUKONG_GIT_AUTHOR", "").strip() or DEFAULT_AUTHOR,
+            api_token=env.get("WUKONG_API_TOKEN", "").strip(),
         )
 
     def scrub(self, text: str) -> str:
         """`text` without URL credentials or the values of the secret variables."""
         text = _USERINFO.sub(r"\1", text)
-        for secret in (self.webhook_secret, self.git_token):
+        for secret in (self.webhook_secret, self.git_token, self.api_token):
             if secret:
                 text = text.replace(secret, "***")
         return text
@@ -93,6 +96,28 @@ class Reply:
 
 
 Handler = Callable[[Request, Config], Reply]
+
+
+def authorize_ci(request: Request, config: Config) -> None:
+    """/render and /validate: `Authorization: Bearer $WUKONG_API_TOKEN` when a token is set.
+
+    Against a live cluster these endpoints answer whether any PVC exists and who mounts it, so
+    a live cluster without a token is refused rather than opened to whoever reaches the URL.
+    """
+    if not config.api_token:
+        if config.cluster.startswith(("in-cluster", "kubeconfig:")):
+            raise Refusal(
+                503,
+                "server misconfigured: set WUKONG_API_TOKEN before serving /render and /validate "
+                "against a live cluster (they would reveal its PVCs to any caller)",
+            )
+        return
+    sent = request.headers.get("Authorization", "")
+    scheme, _, token = sent.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), config.api_token.encode()
+    ):
+        raise Refusal(401, "send Authorization: Bearer <WUKONG_API_TOKEN>")
 
 
 def read_body(request: Request, limit: int) -> bytes:
