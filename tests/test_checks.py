@@ -145,7 +145,7 @@ CASES: dict[str, tuple[dict[str, str], list[Expected]]] = {
             "name": "web-backup", "namespace": "backups"}})},
         [Expected("clone.cross-namespace", "info", "vms/web.yaml", 8, "vms/web",
                   ("disk 'system' of VM vms/web", "backups/web-backup", "vms/web-system",
-                   "datavolumes/source in 'backups'", "cdi-cloner"))],
+                   "datavolumes/source in 'backups'", "'default' of 'vms'"))],
     ),
 }  # fmt: skip
 

@@ -27,9 +27,10 @@ EMPTY = (
 )
 CLONE = (
     "examples/specs/restored-vm.yaml:13: info clone.cross-namespace: disk 'system' of VM "
-    "vms/restored-vm clones PVC backups/web-backup-2026-11-01 into vms/restored-vm-system; the "
-    "VM's namespace needs datavolumes/source in 'backups' (bind CDI's cdi-cloner ClusterRole "
-    "there)\n"
+    "vms/restored-vm clones PVC backups/web-backup-2026-11-01 into vms/restored-vm-system; "
+    "CDI needs 'create' on cdi.kubevirt.io datavolumes/source in 'backups' for the VM's "
+    "ServiceAccount ('default' of 'vms' unless set) and whoever applies the VM (Argo CD): a "
+    "RoleBinding in 'backups'\n"
 )
 IMAGE = "docker://quay.io/containerdisks/ubuntu:22.04"
 BOOTABLE = [{"name": "system", "size": "20Gi", "image": IMAGE}]

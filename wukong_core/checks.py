@@ -92,8 +92,10 @@ def check_plan(plan: VmPlan) -> list[Finding]:
                     "clone.cross-namespace",
                     f"disk {disk.name!r} of VM {plan.key} clones PVC "
                     f"{disk.pvc_namespace}/{disk.pvc_name} into {plan.namespace}/{disk.dv_name}; "
-                    f"the VM's namespace needs datavolumes/source in {disk.pvc_namespace!r} "
-                    "(bind CDI's cdi-cloner ClusterRole there)",
+                    f"CDI needs 'create' on cdi.kubevirt.io datavolumes/source in "
+                    f"{disk.pvc_namespace!r} for the VM's ServiceAccount ('default' of "
+                    f"{plan.namespace!r} unless set) and whoever applies the VM (Argo CD): "
+                    f"a RoleBinding in {disk.pvc_namespace!r}",
                     plan.file,
                     disk.line,
                     plan.key,
