@@ -130,10 +130,10 @@ def test_the_plan_comes_in_an_earlier_sync_wave_than_the_job(argo_docs, job, con
     assert waves[0] < waves[1]
 
 
-def test_the_plan_is_applied_server_side_so_it_may_exceed_256k(configmap):
-    # argoproj/argo-cd#820: client-side apply fails a ConfigMap over the annotation limit.
-    annotations = configmap["metadata"]["annotations"]
-    assert annotations["argocd.argoproj.io/sync-options"] == "ServerSideApply=true"
+def test_hooks_use_argo_cd_s_default_apply(configmap, job):
+    # Server-side apply breaks hooks (argoproj/argo-cd#12936, #14929): no sync-options here.
+    for obj in (configmap, job):
+        assert "argocd.argoproj.io/sync-options" not in obj["metadata"]["annotations"]
 
 
 def test_no_ttl_because_the_docs_say_it_leaves_the_app_out_of_sync(argo_docs, job):
@@ -218,10 +218,11 @@ def test_configmap_holds_exactly_the_namespace_plan():
     ]
 
 
-def test_an_oversized_plan_is_refused_with_the_fix():
-    plans = plans_of({"a.yaml": spec("web", "vms")}) * 8000
-    with pytest.raises(ValueError, match=r"ConfigMap limit.*--no-hooks"):
-        plan_configmap("vms", plans, DEFAULT_JOB_NAMESPACE)
+def test_a_plan_too_large_for_kubectl_apply_is_refused_with_the_fix():
+    plans = plans_of({"a.yaml": spec("web", "vms")})
+    plan_configmap("vms", plans * 500, DEFAULT_JOB_NAMESPACE)  # a large namespace still fits
+    with pytest.raises(ValueError, match=r"annotation limit of kubectl apply.*--no-hooks"):
+        plan_configmap("vms", plans * 1500, DEFAULT_JOB_NAMESPACE)
 
 
 # --- names --------------------------------------------------------------------------------------
