@@ -284,3 +284,27 @@ def test_boot_multiple_points_at_the_second_disk_that_sets_boot_true() -> None:
         ("disk.duplicate-name", 9),
     ]
     assert "boot: true on os, os" in found[0].message
+
+
+def test_storage_settings_on_an_attached_pvc_are_refused_not_ignored() -> None:
+    disk = {"name": "data", "existingPVC": {"name": "d"}, "storageClass": "fast"}
+    [finding] = _without(
+        offline_findings({"a.yaml": spec_file("web", "vms", disk)}), "spec.invalid"
+    )
+    assert (finding.code, finding.line) == ("spec.invalid", 8)
+    assert "whose storageClass are its own; remove them" in finding.message
+    cloned = {**disk, "existingPVC": {"name": "d", "clone": True}}
+    assert (
+        _without(offline_findings({"a.yaml": spec_file("web", "vms", cloned)}), "spec.invalid")
+        == []
+    )
+
+
+def test_labels_wukong_sets_itself_are_refused() -> None:
+    text = spec_file("web", "vms").replace(
+        "metadata: {name: web, namespace: vms}",
+        "metadata: {name: web, namespace: vms, labels: {app.kubernetes.io/name: other}}",
+    )
+    [finding] = _without(offline_findings({"a.yaml": text}), "spec.invalid")
+    assert finding.code == "spec.invalid"
+    assert finding.message.startswith("metadata.labels: app.kubernetes.io/name is set by Wukong")

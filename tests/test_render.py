@@ -108,9 +108,9 @@ def test_a_read_only_attached_pvc_is_read_only_on_the_volume_and_the_disk() -> N
     assert devices(vm) == {"iso": {"disk": {"bus": "sata", "readonly": True}}}
 
 
-def test_a_read_only_flag_on_a_clone_does_not_make_the_new_disk_read_only() -> None:
+def test_a_read_only_clone_is_mounted_read_only_too() -> None:
     disk = {"name": "data", "existingPVC": {"name": "d", "namespace": "b", "readOnly": True}}
-    assert devices(render_one(disk)) == {"data": {"disk": {"bus": "virtio"}}}
+    assert devices(render_one(disk)) == {"data": {"disk": {"bus": "virtio", "readonly": True}}}
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from .load import LoadedSpec
 from .plan import MAX_NAME, VmPlan
 
 IMAGE_SCHEMES = ("docker://", "http://", "https://")
+RESERVED_LABELS = ("app.kubernetes.io/managed-by", "app.kubernetes.io/name")
 
 
 def check_spec(loaded: LoadedSpec, namespace: str) -> list[Finding]:
@@ -39,6 +40,14 @@ def check_spec(loaded: LoadedSpec, namespace: str) -> list[Finding]:
         if pvc is None and disk.size is None:
             kind = "an image" if disk.image is not None else "a blank"
             add("disk.size-required", i, f"{where} is {kind} disk and needs size (e.g. 20Gi)")
+        ignored = [f for f in ("storageClass", "accessMode", "volumeMode") if getattr(disk, f)]
+        if attached and ignored:
+            add(
+                "spec.invalid",
+                i,
+                f"{where} attaches PVC {pvc.name!r}, whose {', '.join(ignored)} are its own; "
+                "remove them (or set existingPVC.clone: true to copy it into a new disk)",
+            )
         if attached and disk.size is not None:
             add(
                 "disk.size-not-allowed",
@@ -53,6 +62,18 @@ def check_spec(loaded: LoadedSpec, namespace: str) -> list[Finding]:
                 f"{where}: image {disk.image!r} must start with docker:// (a registry image) "
                 "or http:// / https:// (a disk image file)",
             )
+    reserved = sorted(set(spec.metadata.labels) & set(RESERVED_LABELS))
+    if reserved:
+        findings.append(
+            Finding(
+                "spec.invalid",
+                f"metadata.labels: {', '.join(reserved)} is set by Wukong on every VM it "
+                "renders; remove it",
+                file,
+                loaded.line,
+                obj,
+            )
+        )
     # Only `boot: true` can choose two disks; two disks named system are disk.duplicate-name.
     flagged = [i for i, d in enumerate(spec.spec.disks) if d.boot]
     if len(flagged) > 1:

@@ -83,8 +83,8 @@ def render_datavolume_template(disk: DiskPlan, vm: str) -> dict[str, Any]:
 
 def _device(disk: DiskPlan) -> dict[str, Any]:
     target: dict[str, Any] = {"bus": disk.bus}
-    if disk.kind == "attach" and disk.read_only:
-        target["readonly"] = True
+    if disk.read_only and disk.kind in ("attach", "clone"):
+        target["readonly"] = True  # a clone may be mounted read-only as well
     device: dict[str, Any] = {"name": disk.name, "disk": target}
     if disk.boot:
         device["bootOrder"] = 1
