@@ -6,7 +6,6 @@ from tests.specs import as_yaml, wukong
 from wukong_core.cluster import SnapshotCluster
 from wukong_core.gittree import SourceTree
 from wukong_core.pipeline import render_repository, run
-from wukong_core.presync import presync_hooks
 
 BOOT = [{"name": "system", "size": "10Gi", "image": "docker://quay.io/containerdisks/fedora:40"}]
 
@@ -82,12 +81,3 @@ def test_a_broken_dot_wukong_yaml_is_a_finding_that_stops_the_commit() -> None:
     assert out.files == {}
     [finding] = out.findings
     assert (finding.code, finding.file, finding.line) == ("spec.invalid", ".wukong.yaml", 1)
-
-
-def test_a_namespace_too_large_for_its_presync_plan_is_a_finding_not_a_crash() -> None:
-    specs = as_yaml(*(wukong(f"vm-{i:05d}", "vms", BOOT) for i in range(1200)))
-    outcome = run([("many.yaml", specs)], extras=presync_hooks())
-    assert outcome.files == {}
-    [finding] = outcome.findings
-    assert finding.code == "spec.invalid"
-    assert "annotation limit" in finding.message and "presyncHooks: false" in finding.message

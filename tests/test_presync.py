@@ -3,6 +3,7 @@ byte stability, and the Job's command line run through the real CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -23,13 +24,11 @@ from wukong_core.plan import VmPlan, plans_from_json
 from wukong_core.presync import (
     COMMAND,
     DEFAULT_IMAGE,
-    DEFAULT_JOB_NAMESPACE,
     JOB_FILE,
     PLAN_FILE,
     PLAN_KEY,
     VERSION,
     hook_name,
-    plan_configmap,
     presync_hooks,
 )
 
@@ -160,7 +159,8 @@ def test_job_and_plan_share_the_validator_namespace_and_name(job, configmap):
     assert job["metadata"]["namespace"] == configmap["metadata"]["namespace"] == "wukong-system"
     assert pod["serviceAccountName"] == "wukong-validator"
     volume = next(v for v in pod["volumes"] if v["name"] == "plan")
-    assert volume["configMap"]["name"] == configmap["metadata"]["name"] == "wukong-presync-vms"
+    [source] = volume["projected"]["sources"]
+    assert source["configMap"]["name"] == configmap["metadata"]["name"] == "wukong-presync-vms"
 
 
 def test_job_is_hardened(job):
@@ -184,21 +184,22 @@ def test_job_command_is_what_the_cli_accepts(job):
     args = cli.build_parser().parse_args(container["command"][1:])
     assert (args.command, args.plan, args.in_cluster, args.format) == (
         "validate",
-        f"/plan/{PLAN_KEY}",
+        "/plan",
         True,
         "text",
     )
     mount = next(m for m in container["volumeMounts"] if m["name"] == "plan")
-    assert args.plan.startswith(mount["mountPath"] + "/")
+    assert args.plan == mount["mountPath"]
 
 
 def test_the_job_command_prints_findings_and_fails_on_errors(tmp_path, configmap, capsys):
     """The Job's own argv, with the plan from its ConfigMap and a cluster with no PVCs in it."""
-    plan = tmp_path / PLAN_KEY
-    plan.write_text(configmap["data"][PLAN_KEY])
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    (plan / "plan-0.json").write_text(configmap["data"][PLAN_KEY])
     snapshot = tmp_path / "cluster.yaml"
     snapshot.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": []}))
-    argv = [a if a != f"/plan/{PLAN_KEY}" else str(plan) for a in COMMAND[1:]]
+    argv = [a if a != "/plan" else str(plan) for a in COMMAND[1:]]
     argv[argv.index("--in-cluster")] = f"--cluster-snapshot={snapshot}"
     assert cli.main(argv) == 1
     out = capsys.readouterr().out
@@ -218,11 +219,26 @@ def test_configmap_holds_exactly_the_namespace_plan():
     ]
 
 
-def test_a_plan_too_large_for_kubectl_apply_is_refused_with_the_fix():
-    plans = plans_of({"a.yaml": spec("web", "vms")})
-    plan_configmap("vms", plans * 500, DEFAULT_JOB_NAMESPACE)  # a large namespace still fits
-    with pytest.raises(ValueError, match=r"annotation limit of kubectl apply.*--no-hooks"):
-        plan_configmap("vms", plans * 1500, DEFAULT_JOB_NAMESPACE)
+def test_a_large_plan_is_cut_into_configmaps_that_kubectl_apply_can_record(tmp_path):
+    one = plans_of({"a.yaml": spec("web", "vms")})[0]
+    plans = [dataclasses.replace(one, name=f"vm-{i:04d}") for i in range(2500)]
+    made = hooks(plans)
+    count = sum(name.startswith("wukong-presync-plan") for name in made)
+    assert count > 1
+    parts = [made[PLAN_FILE]] + [made[f"wukong-presync-plan-{i}.yaml"] for i in range(1, count)]
+    for configmap in parts:  # what kubectl apply copies into its annotation
+        assert len(json.dumps(configmap)) < 256 * 1024
+    names = [c["metadata"]["name"] for c in parts]
+    assert names == ["wukong-presync-vms"] + [f"wukong-presync-vms.{i}" for i in range(1, count)]
+    volume = next(
+        v for v in made[JOB_FILE]["spec"]["template"]["spec"]["volumes"] if v["name"] == "plan"
+    )
+    sources = [s["configMap"] for s in volume["projected"]["sources"]]
+    assert [s["name"] for s in sources] == names
+    assert [s["items"][0]["path"] for s in sources] == [f"plan-{i}.json" for i in range(count)]
+    for source, configmap in zip(sources, parts, strict=True):  # as the pod sees /plan
+        (tmp_path / source["items"][0]["path"]).write_text(configmap["data"][PLAN_KEY])
+    assert cli.read_plans(tmp_path) == plans
 
 
 # --- names --------------------------------------------------------------------------------------

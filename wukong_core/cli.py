@@ -15,7 +15,7 @@ from . import pipeline
 from .errors import WukongError
 from .findings import Finding, exit_code
 from .load import read_paths
-from .plan import plans_from_json
+from .plan import VmPlan, plans_from_json
 from .presync import DEFAULT_IMAGE, DEFAULT_JOB_NAMESPACE, NamespaceExtras, presync_hooks
 from .render import GENERATED_MARK
 from .report import FORMATS, formatter
@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     _hook_flags(render)
     validate = sub.add_parser("validate", help="validate specs (or a PreSync plan)")
     validate.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories")
-    validate.add_argument("--plan", metavar="FILE", help="a validation plan (the PreSync Job)")
+    validate.add_argument(
+        "--plan", metavar="FILE", help="a validation plan, or a directory of them (PreSync Job)"
+    )
     _cluster_flags(validate)
     _report_flags(validate)
     serve = sub.add_parser("serve", help="run the HTTP function locally")
@@ -112,6 +114,14 @@ def write_tree(out: Path, files: dict[str, bytes]) -> None:
                 path.parent.rmdir()  # a namespace that no longer has VMs
 
 
+def read_plans(path: Path) -> list[VmPlan]:
+    """A plan file, or a directory of them (the PreSync Job mounts a large plan in parts)."""
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if not files:
+        raise WukongError(f"no *.json plan in {path}")
+    return [plan for file in files for plan in plans_from_json(file.read_bytes())]
+
+
 def _print_report(findings: list[Finding], fmt: str, cluster: str) -> None:
     if fmt == "text" and cluster == pipeline.OFFLINE:
         print("validated offline: no cluster checks ran", file=sys.stderr)
@@ -128,7 +138,7 @@ def _validate_or_render(args: argparse.Namespace) -> int:
     extras = _extras(args)  # bad hook settings fail before any cluster read
     view = _open_cluster(args)
     if args.command == "validate" and args.plan:
-        plans = plans_from_json(Path(args.plan).read_bytes())
+        plans = read_plans(Path(args.plan))
         findings = pipeline.validate_plans(plans, view)
         _print_report(findings, args.format, view.source if view else pipeline.OFFLINE)
         return exit_code(findings)

@@ -77,11 +77,7 @@ def run(
     label = OFFLINE if cluster is None else cluster.source
     if not render or has_errors(findings):
         return Outcome(plans, findings, {}, label)
-    try:
-        files = render_tree(plans, extras)
-    except ValueError as e:  # a namespace too large for its PreSync plan ConfigMap
-        return Outcome(plans, [*findings, Finding("spec.invalid", str(e))], {}, label)
-    return Outcome(plans, findings, files, label)
+    return Outcome(plans, findings, render_tree(plans, extras), label)
 
 
 class BranchNotWatched(Exception):

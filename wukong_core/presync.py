@@ -1,10 +1,11 @@
 """The Argo CD PreSync hook of one namespace directory: a validation plan and a Job. Pure.
 
-`presync_hooks(image)` is a `render.NamespaceExtras`: for each namespace directory it returns a
-ConfigMap holding that namespace's plan (`plan.plans_to_json`) and a Job that runs
-`wukong validate --plan /plan/plan.json --in-cluster` on it. A failing Job fails the sync before
-Argo CD applies any VirtualMachine (Argo CD docs, "Sync Phases and Waves": "Apply all the
-resources marked as PreSync hooks. If any of them fails the whole sync process will stop").
+`presync_hooks(image)` is a `render.NamespaceExtras`: for each namespace directory it returns
+ConfigMaps holding that namespace's plan (`plan.plans_to_json`, in parts when it is large) and a
+Job that runs `wukong validate --plan /plan --in-cluster` on all of them. A failing Job fails
+the sync before Argo CD applies any VirtualMachine (Argo CD docs, "Sync Phases and Waves":
+"Apply all the resources marked as PreSync hooks. If any of them fails the whole sync process
+will stop").
 
 Same plans, same objects: nothing here depends on time or the commit, so the hook files are
 byte-stable and change only when the specs (or the image / namespace settings) change.
@@ -28,11 +29,11 @@ DEFAULT_IMAGE = f"{IMAGE_REPOSITORY}:{VERSION}"
 # Where deploy/kubernetes creates the `wukong-validator` ServiceAccount and its read-only role.
 DEFAULT_JOB_NAMESPACE = "wukong-system"
 SERVICE_ACCOUNT = "wukong-validator"
-PLAN_FILE = "wukong-presync-plan.yaml"
+PLAN_FILE = "wukong-presync-plan.yaml"  # part 0; part i > 0 is wukong-presync-plan-<i>.yaml
 JOB_FILE = "wukong-presync-job.yaml"
 PLAN_KEY = "plan.json"
-PLAN_DIR = "/plan"
-COMMAND = ("wukong", "validate", "--plan", f"{PLAN_DIR}/{PLAN_KEY}", "--in-cluster")
+PLAN_DIR = "/plan"  # part i is mounted as /plan/plan-<i>.json
+COMMAND = ("wukong", "validate", "--plan", PLAN_DIR, "--in-cluster")
 
 HOOK = "argocd.argoproj.io/hook"
 DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
@@ -57,8 +58,7 @@ RESOURCES = {
 # last-applied-configuration annotation, and annotations are capped at 256 KiB
 # (argoproj/argo-cd#820). Server-side apply would lift that, but hooks under it misbehave in
 # Argo CD (argoproj/argo-cd#12936, #14929: PreSync not awaited, BeforeHookCreation not
-# deleting), so the plan stays within what client-side apply records: ~700 VMs a namespace,
-# past the size at which kustomize builds stay fast anyway (DESIGN section 3).
+# deleting), so a plan is cut into ConfigMaps that each fit what client-side apply records.
 MAX_APPLIED_BYTES = 256 * 1024
 APPLY_OVERHEAD = 2048  # the rest of the ConfigMap and the annotation's own framing
 MAX_NAME = 63
@@ -96,22 +96,36 @@ def _metadata(namespace: str, job_namespace: str, **annotations: str) -> dict[st
     }
 
 
-def plan_configmap(namespace: str, plans: list[VmPlan], job_namespace: str) -> dict[str, Any]:
-    text = plans_to_json(sorted(plans, key=lambda p: p.name))
-    # What kubectl apply records of it: the whole object as JSON, the plan's quotes escaped.
-    applied = len(json.dumps(text)) + APPLY_OVERHEAD
-    if applied > MAX_APPLIED_BYTES:
-        raise ValueError(
-            f"the validation plan of namespace {namespace!r} ({len(plans)} VMs) is {applied} "
-            f"bytes as applied, over the {MAX_APPLIED_BYTES}-byte annotation limit of kubectl "
-            "apply: split its VMs over more namespaces (each one Argo CD Application), or "
-            "turn the PreSync hook off (--no-hooks; presyncHooks: false in .wukong.yaml)"
-        )
+def plan_part_name(namespace: str, part: int) -> str:
+    # A ConfigMap name may hold dots, a namespace (and so hook_name) never does: no collisions.
+    return hook_name(namespace) if part == 0 else f"{hook_name(namespace)}.{part}"
+
+
+def plan_parts(plans: list[VmPlan]) -> list[list[VmPlan]]:
+    """The plans, sorted by name, in as few parts as keep each ConfigMap applicable."""
+    parts: list[list[VmPlan]] = [[]]
+    size = 0
+    for plan in sorted(plans, key=lambda p: p.name):
+        # As kubectl apply records it: the JSON line, its quotes escaped, plus a separator.
+        cost = len(json.dumps(plans_to_json([plan]))) + 4
+        if parts[-1] and size + cost > MAX_APPLIED_BYTES - APPLY_OVERHEAD:
+            parts.append([])
+            size = 0
+        parts[-1].append(plan)
+        size += cost
+    return parts
+
+
+def plan_configmap(
+    namespace: str, plans: list[VmPlan], job_namespace: str, part: int = 0
+) -> dict[str, Any]:
+    metadata = _metadata(namespace, job_namespace, **{SYNC_WAVE: PLAN_WAVE})
+    metadata["name"] = plan_part_name(namespace, part)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _metadata(namespace, job_namespace, **{SYNC_WAVE: PLAN_WAVE}),
-        "data": {PLAN_KEY: text},
+        "metadata": metadata,
+        "data": {PLAN_KEY: plans_to_json(plans)},
     }
 
 
@@ -136,7 +150,9 @@ def _container(image: str) -> dict[str, Any]:
     }
 
 
-def validation_job(namespace: str, image: str, job_namespace: str) -> dict[str, Any]:
+def validation_job(
+    namespace: str, image: str, job_namespace: str, parts: int = 1
+) -> dict[str, Any]:
     # No ttlSecondsAfterFinished: Argo CD's docs warn it leaves the Application OutOfSync;
     # the delete policy cleans up instead.
     pod_spec = {
@@ -152,7 +168,10 @@ def validation_job(namespace: str, image: str, job_namespace: str) -> dict[str, 
         "volumes": [
             # A pod can mount only ConfigMaps of its own namespace: hence one job_namespace
             # for both objects.
-            {"name": "plan", "configMap": {"name": hook_name(namespace)}},
+            {
+                "name": "plan",
+                "projected": {"sources": [_plan_source(namespace, i) for i in range(parts)]},
+            },
             {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
         ],
     }
@@ -168,6 +187,11 @@ def validation_job(namespace: str, image: str, job_namespace: str) -> dict[str, 
     }
 
 
+def _plan_source(namespace: str, part: int) -> dict[str, Any]:
+    items = [{"key": PLAN_KEY, "path": f"plan-{part}.json"}]
+    return {"configMap": {"name": plan_part_name(namespace, part), "items": items}}
+
+
 def presync_hooks(
     image: str = DEFAULT_IMAGE, job_namespace: str = DEFAULT_JOB_NAMESPACE
 ) -> NamespaceExtras:
@@ -181,9 +205,13 @@ def presync_hooks(
         raise ValueError(f"hook namespace {job_namespace!r} is not a DNS-1123 label")
 
     def extras(namespace: str, plans: list[VmPlan]) -> dict[str, dict[str, Any]]:
-        return {
-            PLAN_FILE: plan_configmap(namespace, plans, job_namespace),
-            JOB_FILE: validation_job(namespace, image, job_namespace),
+        parts = plan_parts(plans)
+        files = {
+            PLAN_FILE if i == 0 else f"wukong-presync-plan-{i}.yaml": plan_configmap(
+                namespace, part, job_namespace, i
+            )
+            for i, part in enumerate(parts)
         }
+        return {**files, JOB_FILE: validation_job(namespace, image, job_namespace, len(parts))}
 
     return extras
