@@ -54,9 +54,7 @@ def floor(sources: list[tuple[str, bytes]], objects: list[Any]) -> None:
 def measure(quick: bool) -> list[Figure]:
     count = 10_000
     small = make_specs(count, NAMESPACES)
-    # Twice the VMs in twice the namespaces: a namespace's PreSync plan has a size limit
-    # (presync.MAX_APPLIED_BYTES), and repositories grow by teams, not by piling into one.
-    large = make_specs(2 * count, 2 * NAMESPACES)
+    large = make_specs(2 * count, NAMESPACES)
     objects = output_objects(small)
     times = rotate(
         {

@@ -24,7 +24,7 @@ def rss_mb():
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
 
-sources = make_specs({count}, {count} // 500)  # 500 VMs a namespace, as in P2
+sources = make_specs({count}, 20)
 before = rss_mb()
 outcome = pipeline.run(sources, extras=presync_hooks())
 assert outcome.ok and len(outcome.plans) == {count}
