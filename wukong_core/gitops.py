@@ -79,7 +79,7 @@ class CommitRequest:
     author: str = "Wukong <wukong@localhost>"
     username: str | None = None
     token: str | None = None
-    max_attempts: int = 5
+    max_attempts: int = 8  # within GitHub's 10 s: ~3.5 s of backoff at most, plus the attempts
 
 
 @dataclass(frozen=True)
