@@ -347,6 +347,15 @@ def test_cluster_forbidden_reports_the_read_and_nothing_that_depends_on_it(
 
 
 @pytest.mark.parametrize("make_view", ["live"], indirect=True)
+def test_a_list_read_ahead_but_never_needed_reports_nothing_even_when_forbidden(
+    kube_api: FakeApi, make_view: Any
+) -> None:
+    # Lists are read ahead in parallel; only what a check asks for may turn into a finding.
+    kube_api.forbid("pods", "vms")
+    assert check(make_view, [wukong("web", image())]) == []
+
+
+@pytest.mark.parametrize("make_view", ["live"], indirect=True)
 def test_cluster_unreachable_is_reported_once(kube_api: FakeApi, make_view: Any) -> None:
     view = make_view()
     kube_api.stop()  # the server goes away between opening and reading

@@ -12,6 +12,7 @@ could not be looked up is never reported as missing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,9 +36,15 @@ class ClusterView(Protocol):
         (None: cluster-scoped or all namespaces). Raises ClusterError when it cannot read."""
         ...
 
+    def prefetch(self, keys: Iterable[tuple[str, str | None]]) -> None:
+        """A hint: these (resource, namespace) lists will be asked for. A live view reads them
+        at once, in parallel; a failure still surfaces only when `list` asks for it."""
+        ...
+
 
 def check_cluster(plans: list[VmPlan], view: ClusterView) -> list[Finding]:
     """All cluster findings for `plans`, in a deterministic order."""
+    view.prefetch(_lists_needed(plans))
     reads = _Reads(view)
     ctx = _Context(reads, {p.key for p in plans})
     findings: list[Finding] = []
@@ -50,6 +57,27 @@ def check_cluster(plans: list[VmPlan], view: ClusterView) -> list[Finding]:
 
 
 # --- reads --------------------------------------------------------------------------------------
+
+_VM_NAMESPACE_READS = (
+    "persistentvolumeclaims",
+    "datavolumes",
+    "virtualmachines",
+    "virtualmachineinstances",
+    "pods",
+)
+
+
+def _lists_needed(plans: list[VmPlan]) -> list[tuple[str, str | None]]:
+    """Every list the checks of `plans` may read: all of a VM's namespace (its disks, their
+    users), the PVCs and DataVolumes of clone sources, and the two cluster-wide lists."""
+    keys: set[tuple[str, str | None]] = {("namespaces", None), ("storageclasses", None)}
+    for plan in plans:
+        keys.update((resource, plan.namespace) for resource in _VM_NAMESPACE_READS)
+        for disk in plan.disks:
+            if disk.kind == "clone":
+                keys.add(("persistentvolumeclaims", disk.pvc_namespace))
+                keys.add(("datavolumes", disk.pvc_namespace))
+    return sorted(keys, key=lambda k: (k[1] or "", k[0]))
 
 
 @dataclass(frozen=True, slots=True)
