@@ -78,7 +78,7 @@ def test_validate_the_seed_examples_as_a_command() -> None:
 def test_a_missing_path_is_exit_2_as_a_command() -> None:
     done = wukong_cli("validate", "no/such/dir", "--offline")
     assert (done.returncode, done.stdout) == (2, "")
-    assert done.stderr == "wukong: [Errno 2] No such file or directory: 'no/such/dir'\n"
+    assert done.stderr == "wukong: No such file or directory: no/such/dir\n"
 
 
 # -- validate ----------------------------------------------------------------------------
@@ -172,11 +172,11 @@ def test_junit_format(repo: Path, capsys: pytest.CaptureFixture) -> None:
         (["validate", "--offline"], "wukong: give spec files or directories, or --plan FILE\n"),
         (
             ["validate", "--plan", "missing.json", "--offline"],
-            "wukong: [Errno 2] No such file or directory: 'missing.json'\n",
+            "wukong: No such file or directory: missing.json\n",
         ),
         (
             ["render", "missing", "-o", "out", "--offline"],
-            "wukong: [Errno 2] No such file or directory: 'missing'\n",
+            "wukong: No such file or directory: missing\n",
         ),
     ],
 )

@@ -173,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(editor_schema_json() if args.json_schema else crd_yaml())
             return 0
         return _validate_or_render(args)
-    except (WukongError, OSError, ValueError) as e:
+    except OSError as e:
+        where = f": {e.filename}" if e.filename else ""  # reading specs or writing output
+        print(f"wukong: {e.strerror or e}{where}", file=sys.stderr)
+        return USAGE_ERROR
+    except (WukongError, ValueError) as e:
         print(f"wukong: {e}", file=sys.stderr)
         return USAGE_ERROR
