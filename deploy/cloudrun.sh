@@ -19,6 +19,8 @@ optional:
                          Registry or Docker Hub (Cloud Run pulls from nowhere else)
   WEBHOOK_SECRET_NAME    Secret Manager secret holding the webhook secret, default wukong-webhook-secret
   GIT_TOKEN_SECRET_NAME  Secret Manager secret holding the Git token, default wukong-git-token
+  API_TOKEN_SECRET_NAME  optional: Secret Manager secret with WUKONG_API_TOKEN, the bearer token
+                         CI sends to /render and /validate (required with a live cluster)
   WUKONG_GIT_USERNAME    HTTP user for the token, default x-access-token
   WUKONG_GIT_AUTHOR      commit author, default "Wukong <wukong@localhost>"
   WUKONG_CLUSTER         offline (default; Cloud Run rarely reaches a private API server)
@@ -52,12 +54,15 @@ trap 'rm -f "$env_file"' EXIT
   echo "WUKONG_CLUSTER: $(yaml_quote "${WUKONG_CLUSTER:-offline}")"
 } >"$env_file"
 
+secrets="WUKONG_WEBHOOK_SECRET=${WEBHOOK_SECRET_NAME}:latest,WUKONG_GIT_TOKEN=${GIT_TOKEN_SECRET_NAME}:latest"
+[[ -n "${API_TOKEN_SECRET_NAME:-}" ]] && secrets+=",WUKONG_API_TOKEN=${API_TOKEN_SECRET_NAME}:latest"
+
 common=(
   --project="$PROJECT"
   --region="$REGION"
   --allow-unauthenticated
   --env-vars-file="$env_file"
-  --set-secrets="WUKONG_WEBHOOK_SECRET=${WEBHOOK_SECRET_NAME}:latest,WUKONG_GIT_TOKEN=${GIT_TOKEN_SECRET_NAME}:latest"
+  --set-secrets="$secrets"
   --memory=1Gi
   --timeout=300s  # a webhook answers after the push: clone, render, commit, push
 )

@@ -226,6 +226,13 @@ def test_cloud_deploy_takes_secrets_from_secret_manager(fake_gcloud):
     assert _env_vars(log)["WUKONG_ALLOWED_REPOS"] == repos  # commas intact
 
 
+def test_a_ci_token_secret_is_mapped_when_named(fake_gcloud):
+    env = {"PROJECT": "p", "WUKONG_ALLOWED_REPOS": "x", "API_TOKEN_SECRET_NAME": "wukong-ci"}
+    assert _deploy(env, fake_gcloud).returncode == 0
+    secrets = re.search(r"^ARG --set-secrets=(.*)$", fake_gcloud.read_text(), re.M).group(1)
+    assert secrets.split(",")[-1] == "WUKONG_API_TOKEN=wukong-ci:latest"
+
+
 def test_cloud_run_deploys_the_given_image(fake_gcloud):
     env = {"PROJECT": "p", "WUKONG_ALLOWED_REPOS": "x", "TARGET": "run", "IMAGE": "r/w:1"}
     assert _deploy(env, fake_gcloud).returncode == 0
