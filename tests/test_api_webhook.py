@@ -54,20 +54,6 @@ def client(app, monkeypatch, git_server: GitServer):  # type: ignore[no-untyped-
     return app.test_client()
 
 
-@pytest.fixture
-def git_calls(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
-    """Repo URLs handed to commit_manifests, the one way to Git: empty = nothing was cloned."""
-    calls: list[str] = []
-    real = api_webhook.commit_manifests
-
-    def spy(request):  # type: ignore[no-untyped-def]
-        calls.append(request.repo_url)
-        return real(request)
-
-    monkeypatch.setattr(api_webhook, "commit_manifests", spy)
-    return calls
-
-
 _repo_names = iter(range(10_000))
 
 
@@ -185,11 +171,11 @@ def test_redelivery_makes_no_second_commit(client, git_server) -> None:  # type:
     assert len(_render_commits(git_server, name)) == 1
 
 
-def test_wukongs_own_push_is_ignored_without_a_clone(client, git_server, git_calls) -> None:  # type: ignore[no-untyped-def]
+def test_wukongs_own_push_is_ignored_without_a_clone(client, git_server) -> None:  # type: ignore[no-untyped-def]
     name = _repo(git_server)
     assert _push(client, git_server, name).status_code == 200
     bot_message = git_server.log(name)[0]  # the render commit, trailer and all
-    git_calls.clear()
+    requests = len(git_server.requests(name))
     head = git_server.head(name)
     commit = {
         "id": head,
@@ -201,7 +187,7 @@ def test_wukongs_own_push_is_ignored_without_a_clone(client, git_server, git_cal
     response = _push(client, git_server, name, head_commit=commit, commits=[commit])
     assert response.status_code == 202
     assert "Wukong's own render" in response.get_json()["ignored"]
-    assert git_calls == []
+    assert len(git_server.requests(name)) == requests, "the Git server saw no new request"
 
 
 def test_push_touching_only_the_output_path_is_ignored(client, git_server) -> None:  # type: ignore[no-untyped-def]
@@ -278,12 +264,12 @@ def test_broken_repo_config_is_422(client, git_server) -> None:  # type: ignore[
     assert finding["file"] == ".wukong.yaml" and finding["code"] == "spec.invalid"
 
 
-def test_not_allow_listed_is_403_before_any_clone(client, git_server, git_calls) -> None:  # type: ignore[no-untyped-def]
+def test_not_allow_listed_is_403_before_any_clone(client, git_server) -> None:  # type: ignore[no-untyped-def]
     name = _repo(git_server, prefix="stranger")
     response = _push(client, git_server, name)
     assert response.status_code == 403
     assert "WUKONG_ALLOWED_REPOS" in response.get_json()["error"]
-    assert git_calls == []
+    assert git_server.requests(name) == [], "nothing reached the Git server"
 
 
 def test_empty_allow_list_allows_nothing(client, git_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -293,12 +279,12 @@ def test_empty_allow_list_allows_nothing(client, git_server, monkeypatch) -> Non
 
 
 @pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
-def test_bad_signature_is_401(client, git_server, git_calls, provider) -> None:  # type: ignore[no-untyped-def]
+def test_bad_signature_is_401(client, git_server, provider) -> None:  # type: ignore[no-untyped-def]
     name = _repo(git_server)
     payload = _payload(provider, git_server.url(name), git_server.head(name))
     response = _deliver(client, provider, payload, secret="not-the-secret")
     assert response.status_code == 401
-    assert git_calls == []
+    assert git_server.requests(name) == [], "nothing reached the Git server"
 
 
 def test_missing_signature_is_401(client) -> None:  # type: ignore[no-untyped-def]
@@ -352,13 +338,13 @@ def test_tag_push_is_202_ignored(client, git_server) -> None:  # type: ignore[no
     assert "tag" in response.get_json()["ignored"]
 
 
-def test_branch_deletion_is_202_ignored(client, git_server, git_calls) -> None:  # type: ignore[no-untyped-def]
+def test_branch_deletion_is_202_ignored(client, git_server) -> None:  # type: ignore[no-untyped-def]
     name = _repo(git_server)
     payload = _payload("github", git_server.url(name), ZERO, deleted=True, head_commit=None)
     response = _deliver(client, "github", payload)
     assert response.status_code == 202
     assert "deleted" in response.get_json()["ignored"]
-    assert git_calls == []
+    assert git_server.requests(name) == [], "nothing reached the Git server"
 
 
 # --- Git failures -------------------------------------------------------------------------------
