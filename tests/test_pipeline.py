@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.specs import as_yaml, wukong
 from wukong_core.cluster import SnapshotCluster
+from wukong_core.errors import PushIgnored
 from wukong_core.gittree import SourceTree
 from wukong_core.pipeline import render_repository, run
 
@@ -81,3 +84,10 @@ def test_a_broken_dot_wukong_yaml_is_a_finding_that_stops_the_commit() -> None:
     assert out.files == {}
     [finding] = out.findings
     assert (finding.code, finding.file, finding.line) == ("spec.invalid", ".wukong.yaml", 1)
+
+
+def test_a_branch_the_repository_does_not_watch_is_not_rendered() -> None:
+    tree = repository(**{"a.yaml": as_yaml(wukong("a", "vms", BOOT))})
+    with pytest.raises(PushIgnored, match=r"^branch feature/x is not rendered"):
+        render_repository(tree, branch="feature/x", default_branch="main")
+    assert render_repository(tree, branch="main", default_branch="main").vm_count == 1

@@ -29,7 +29,7 @@ from werkzeug.wrappers import Request
 
 from . import pipeline, webhooks
 from .api_common import Config, Refusal, Reply, open_cluster, public_url, read_body, summary_fields
-from .errors import GitError, UsageError, WebhookError
+from .errors import GitError, PushIgnored, UsageError, WebhookError
 from .gitops import CommitRequest, RenderOutput, SourceTree, commit_manifests
 from .report import as_dict
 
@@ -65,10 +65,6 @@ class _SeenDeliveries:
 
 
 SEEN = _SeenDeliveries(_SEEN_MAX)
-
-
-class _OwnOutput(Exception):
-    """The push only touched the output path: raised by the renderer, before any commit."""
 
 
 def webhook(request: Request, config: Config) -> Reply:
@@ -129,7 +125,7 @@ def _commit(event: webhooks.PushEvent, config: Config, fields: dict[str, Any]) -
             tree, cluster, branch=event.branch, default_branch=event.default_branch
         )
         if webhooks.is_loop(event, out.output_path):
-            raise _OwnOutput(out.output_path)
+            raise PushIgnored(f"the push only touched the output path {out.output_path}")
         return out
 
     commit = CommitRequest(
@@ -143,9 +139,7 @@ def _commit(event: webhooks.PushEvent, config: Config, fields: dict[str, Any]) -
     )
     try:
         result = commit_manifests(commit)
-    except _OwnOutput as e:
-        return _ignored(f"the push only touched the output path {e}", fields)
-    except pipeline.BranchNotWatched as e:
+    except PushIgnored as e:
         return _ignored(str(e), fields)
     except GitError as e:
         raise Refusal(502, config.scrub(str(e)), retryable=e.retryable, repo=event.repo_name) from e

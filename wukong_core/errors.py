@@ -6,7 +6,8 @@
     ├── ClusterError       the cluster could not be read (kind: unreachable | forbidden)
     ├── GitError           fetch, commit or push failed; `retryable` says if trying again helps
     │   └── PushRejectedError   the remote ref moved (or a hook declined); see `retryable`
-    └── WebhookError       a delivery is refused; carries the HTTP status (400, 401, 403, 413)
+    ├── WebhookError       a delivery is refused; carries the HTTP status (400, 401, 403, 413)
+    └── PushIgnored        a push Wukong must not render (unwatched branch, its own output): 202
 
 Edges wrap library errors (`kubernetes`, `dulwich`) as `raise XError(...) from e`: nothing from
 those libraries escapes its module. Messages read `failed to <step>: <cause>` and never contain
@@ -73,3 +74,7 @@ class WebhookError(WukongError):
     def __init__(self, message: str, status: int = 400) -> None:
         self.status = status
         super().__init__(message)
+
+
+class PushIgnored(WukongError):
+    """Not a failure: the push is not Wukong's to render; the message says why."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .checks import check_plan, check_repo, check_spec
 from .cluster import ClusterView
 from .cluster_checks import check_cluster
-from .errors import SpecError
+from .errors import PushIgnored, SpecError
 from .findings import Finding, has_errors
 from .gitops import RenderOutput, SourceTree
 from .load import LoadedSpec, load_many
@@ -96,7 +96,7 @@ def render_repository(
     Reads `.wukong.yaml`, then every YAML file under its spec path (never a changed-file list:
     the whole spec path is rendered every time, so a cut-short list cannot lose a change).
     A broken `.wukong.yaml` is reported as a `spec.invalid` finding on that file, which stops
-    the commit like any other error. With `branch`, raises BranchNotWatched unless the config
+    the commit like any other error. With `branch`, raises PushIgnored unless the config
     watches it: a feature branch must never write the manifests Argo CD deploys.
     """
     try:
@@ -106,7 +106,7 @@ def render_repository(
         return RenderOutput(RepoConfig().output_path, {}, [problem], 0)
     if branch is not None and not config.watches(branch, default_branch):
         watched = ", ".join(config.branches) or f"the default branch {default_branch or '?'}"
-        raise BranchNotWatched(
+        raise PushIgnored(
             f"branch {branch} is not rendered (watched: {watched}; set branches in .wukong.yaml)"
         )
     specs = tree.files_under(config.spec_path)
