@@ -14,13 +14,14 @@ import subprocess
 from typing import TYPE_CHECKING, Any
 
 from tests.conftest import ENV, EXAMPLES, ROOT
+from wukong_core.marks import SOURCE_TRAILER
 
 if TYPE_CHECKING:
     from tests.gitserver import GitServer
 
 SECRET = "whsec-hardening-7c41e0d2"  # distinctive: a leak is easy to grep for
 SPECS = {f"wukong/{p.name}": p.read_bytes() for p in sorted((EXAMPLES / "specs").glob("*.yaml"))}
-TRAILER = "Wukong-Source-Commit"
+TRAILER = SOURCE_TRAILER
 _names = itertools.count()
 
 

@@ -21,8 +21,8 @@ from wukong_core.gitops import (
     RenderOutput,
     SourceTree,
     commit_manifests,
-    is_render_commit,
 )
+from wukong_core.marks import is_render_commit
 from wukong_core.render import GENERATED_MARK, header
 from wukong_core.repoconfig import parse_repo_config
 
@@ -300,20 +300,6 @@ def test_source_tree_reads_files_and_folders() -> None:
     assert tree.files_under("wukong/") == {"wukong/a.yaml": b"a", "wukong/x/b.yaml": b"b"}
     assert tree.files_under("") == {"wukong/a.yaml": b"a", "wukong/x/b.yaml": b"b", "r": b""}
     assert tree.files_under("nothing/") == {}
-
-
-@pytest.mark.parametrize(
-    ("message", "expected"),
-    [
-        ("wukong: render 2 VMs from abc1234\n\nWukong-Source-Commit: " + "a" * 40, True),
-        ("x\n\nWukong-Delivery: d\nWukong-Source-Commit: " + "0" * 40 + "\n", True),
-        ("fix typo in specs", False),
-        ("quote: Wukong-Source-Commit: " + "a" * 40 + "\n\nSigned-off-by: me", False),
-        ("x\n\nWukong-Source-Commit: not-a-sha", False),
-    ],
-)
-def test_is_render_commit(message: str, expected: bool) -> None:
-    assert is_render_commit(message) is expected
 
 
 def _all_text(err: BaseException) -> str:

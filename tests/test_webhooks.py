@@ -418,14 +418,17 @@ def _event(message: str = "edit", paths: tuple[str, ...] = ("wukong/vm.yaml",)) 
     return PushEvent("github", "d", URL, "Org/Repo", "main", SHA_A, SHA_B, message, paths, False)
 
 
-BOT_MESSAGE = "wukong: render 2 VMs from abc1234\n\nWukong-Source-Commit: abc\nWukong-Delivery: d\n"
+BOT_MESSAGE = (
+    "wukong: render 2 VMs from abc1234\n\nWukong-Source-Commit: abc1234" + "0" * 33 + "\n"
+    "Wukong-Delivery: d\n"
+)
 
 
 @pytest.mark.parametrize(
     ("event", "output", "expected"),
     [
         (_event(BOT_MESSAGE), "rendered/", True),
-        (_event("Merge\n\nSigned-off-by: a\nWukong-Source-Commit: abc"), "rendered", True),
+        (_event("Merge\n\nSigned-off-by: a\nWukong-Source-Commit: abc1234"), "rendered", True),
         (_event("Wukong-Source-Commit: abc is only mentioned"), "rendered", False),
         (_event(paths=("rendered/vms/a.yaml", "rendered/kustomization.yaml")), "rendered/", True),
         (_event(paths=("rendered/vms/a.yaml",)), "./rendered", True),

@@ -15,9 +15,9 @@ from . import pipeline
 from .errors import WukongError
 from .findings import Finding, exit_code
 from .load import read_paths
+from .marks import GENERATED_MARK
 from .plan import VmPlan, plans_from_json
 from .presync import DEFAULT_IMAGE, DEFAULT_JOB_NAMESPACE, NamespaceExtras, presync_hooks
-from .render import GENERATED_MARK
 from .report import FORMATS, formatter
 
 USAGE_ERROR = 2

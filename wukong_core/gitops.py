@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from wukong_core.errors import GitError, PushRejectedError, UsageError
 from wukong_core.findings import Finding, has_errors
 from wukong_core.gittree import SourceTree, replace_output
+from wukong_core.marks import DELIVERY_TRAILER, SOURCE_TRAILER
 
 if TYPE_CHECKING:
     from dulwich.client import GitClient
@@ -42,11 +43,8 @@ __all__ = [
     "Renderer",
     "SourceTree",
     "commit_manifests",
-    "is_render_commit",
 ]
 
-SOURCE_TRAILER = "Wukong-Source-Commit"
-DELIVERY_TRAILER = "Wukong-Delivery"
 _ZERO_SHA = b"0" * 40
 _BACKOFF_BASE_S = 0.05
 _BACKOFF_CAP_S = 1.0
@@ -90,12 +88,6 @@ class CommitResult:
     findings: list[Finding]
     attempts: int
     vm_count: int
-
-
-def is_render_commit(message: str) -> bool:
-    """True when the message's trailer block names a source commit: the loop guard."""
-    trailers = message.strip().rsplit("\n\n", 1)[-1]
-    return re.search(rf"^{SOURCE_TRAILER}: [0-9a-f]{{7,64}}\s*$", trailers, re.M) is not None
 
 
 def commit_manifests(request: CommitRequest) -> CommitResult:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from wukong_core.errors import GitError
-from wukong_core.render import GENERATED_MARK
+from wukong_core.marks import GENERATED_MARK
 
 if TYPE_CHECKING:
     from dulwich.object_store import BaseObjectStore

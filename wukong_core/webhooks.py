@@ -27,8 +27,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wukong_core.errors import WebhookError
+from wukong_core.marks import is_render_commit
 
-TRAILER = "Wukong-Source-Commit"
 _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # SHA-1 or SHA-256 object names
 _TOKEN = re.compile(r"[\x21-\x7e]{1,200}")  # delivery ids end up in commit trailers and logs
 _GITHUB_MAX_COMMITS = 2048
@@ -335,10 +335,7 @@ def is_loop(event: PushEvent, output_path: str) -> bool:
     Errs towards False: a needless render is a no-op (no change, no commit), while a wrong
     True would leave a spec change unrendered.
     """
-    # Git trailers live in the last paragraph of the message.
-    paragraphs = event.head_message.strip().split("\n\n")
-    trailers = paragraphs[-1].splitlines() if len(paragraphs) > 1 else []
-    if any(line.startswith(f"{TRAILER}:") for line in trailers):
+    if is_render_commit(event.head_message):
         return True
     out = output_path.strip().removeprefix("./").strip("/")
     if not out or out == "." or not event.changed_paths:
