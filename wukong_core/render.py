@@ -1,7 +1,7 @@
 """VmPlans -> KubeVirt manifests -> byte-stable YAML files. Pure; no I/O.
 
-Same plans, same bytes: keys are sorted, nothing time- or commit-dependent is written, and the
-LibYAML dumper is used when present.
+Same plans, same bytes: keys are sorted and nothing time- or commit-dependent is written
+(`emit.dump`).
 """
 
 from __future__ import annotations
@@ -11,22 +11,9 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
-import yaml
-
+from .emit import dump
 from .marks import GENERATED_MARK
 from .plan import DiskPlan, VmPlan
-
-
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    """Multi-line strings (the PreSync plan) as literal blocks, so Git diffs stay readable."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "wukong"}
 SOURCE_ANNOTATION = "vm.novasphere.dev/source"
@@ -39,10 +26,6 @@ NamespaceExtras = Callable[[str, list[VmPlan]], dict[str, dict[str, Any]]]
 def header(source: str) -> str:
     one_line = source.replace("\r", "\\r").replace("\n", "\\n")  # the header is one comment line
     return f"{GENERATED_MARK} from {one_line}; do not edit\n"
-
-
-def dump(obj: Any) -> str:
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=1 << 16)
 
 
 def _storage(disk: DiskPlan) -> dict[str, Any]:
@@ -156,8 +139,8 @@ def render_vm_file(plan: VmPlan) -> str:
     """The text of `<ns>/<vm>.yaml`, memoised on the (frozen, hashable) plan.
 
     A commit-back renders the whole repository on every push while a push changes a few
-    specs; PyYAML's representer is most of a render (~0.6 ms a VM), so a warm instance
-    re-dumps only the VMs whose plans changed. A pure function of the plan: same bytes.
+    specs, so a warm instance re-renders only the VMs whose plans changed. A pure function of
+    the plan: same bytes.
     """
     return header(plan.file) + dump(render_vm(plan))
 

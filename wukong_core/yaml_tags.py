@@ -1,0 +1,28 @@
+"""Which type a plain (unquoted) YAML scalar reads as, memoised.
+
+PyYAML's resolver tries a list of regular expressions on every scalar, in Python, for each of
+the ~50 scalars of every spec loaded and every string written; the same few hundred names,
+sizes and keys recur across a repository, so the answer is remembered.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import yaml
+
+STR = "tag:yaml.org,2002:str"
+_resolve = yaml.resolver.Resolver().resolve
+_MEMO_LONGEST = 256  # longer values (URLs, annotations) are rare and resolved afresh
+
+
+def plain_tag(value: str) -> str:
+    """The tag PyYAML's safe resolver gives `value` written plain: str, int, bool, null..."""
+    if len(value) > _MEMO_LONGEST:
+        return _resolve(yaml.ScalarNode, value, (True, False))
+    return _plain_tag(value)
+
+
+@lru_cache(maxsize=8192)
+def _plain_tag(value: str) -> str:
+    return _resolve(yaml.ScalarNode, value, (True, False))
