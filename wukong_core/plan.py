@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Literal
 
 from .spec import Disk, Wukong
@@ -155,12 +156,17 @@ _VM_DEFAULTS = {f.name: f.default for f in fields(VmPlan)}
 def plans_to_json(plans: list[VmPlan]) -> str:
     """One VM per line, default values left out: small enough for a ConfigMap of a large
     namespace, and a Git diff shows which VMs changed."""
-    lines = []
-    for plan in plans:
-        entry = _compact(plan, _VM_DEFAULTS)
-        entry["disks"] = [_compact(d, _DISK_DEFAULTS) for d in plan.disks]
-        lines.append(json.dumps(entry, sort_keys=True, separators=(",", ":")))
+    lines = [plan_line(plan) for plan in plans]
     return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
+
+
+@lru_cache(maxsize=4096)
+def plan_line(plan: VmPlan) -> str:
+    """One VM's line of `plans_to_json`; memoised like its rendered file (render.MEMO_SIZE),
+    as the PreSync hook measures each line before it writes them all."""
+    entry = _compact(plan, _VM_DEFAULTS)
+    entry["disks"] = [_compact(d, _DISK_DEFAULTS) for d in plan.disks]
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"))
 
 
 def plans_from_json(text: str | bytes) -> list[VmPlan]:

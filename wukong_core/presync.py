@@ -18,7 +18,7 @@ import json
 import re
 from typing import Any
 
-from .plan import VmPlan, plans_to_json
+from .plan import VmPlan, plan_line, plans_to_json
 from .render import MANAGED_BY, NamespaceExtras
 
 VERSION = "0.1.0"  # the package version (pyproject.toml); a test keeps the two equal
@@ -107,7 +107,7 @@ def plan_parts(plans: list[VmPlan]) -> list[list[VmPlan]]:
     size = 0
     for plan in sorted(plans, key=lambda p: p.name):
         # As kubectl apply records it: the JSON line, its quotes escaped, plus a separator.
-        cost = len(json.dumps(plans_to_json([plan]))) + 4
+        cost = len(json.dumps(plan_line(plan))) + 12
         if parts[-1] and size + cost > MAX_APPLIED_BYTES - APPLY_OVERHEAD:
             parts.append([])
             size = 0
