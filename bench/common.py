@@ -123,10 +123,13 @@ def rotate(sides: dict[str, Callable[[], Any]], runs: int, warmup: bool = True) 
 
 def cold() -> None:
     """Forget the per-instance memos of load and render: run as a fresh instance would."""
-    from wukong_core import load, render
+    from wukong_core import emit, load, plan, render, yaml_tags
 
     load._load_memoised.cache_clear()
     render.render_vm_file.cache_clear()
+    plan.plan_line.cache_clear()
+    emit._plain_short.cache_clear()
+    yaml_tags._plain_tag.cache_clear()
 
 
 def runs_for(quick: bool, full: int = 5) -> int:
