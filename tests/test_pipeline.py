@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from tests.specs import as_yaml, wukong
@@ -91,3 +93,20 @@ def test_a_branch_the_repository_does_not_watch_is_not_rendered() -> None:
     with pytest.raises(PushIgnored, match=r"^branch feature/x is not rendered"):
         render_repository(tree, branch="feature/x", default_branch="main")
     assert render_repository(tree, branch="main", default_branch="main").vm_count == 1
+
+
+def test_a_run_hands_garbage_collection_back_as_it_found_it() -> None:
+    # The run pauses the cyclic collector for speed; a server must never be left without it.
+    def broken_hooks(namespace: str, plans: list) -> dict:
+        raise RuntimeError("hook bug")
+
+    sources = [("a.yaml", as_yaml(wukong("a", "vms", BOOT)))]
+    assert run(sources).ok and gc.isenabled()
+    with pytest.raises(RuntimeError):
+        run(sources, extras=broken_hooks)
+    assert gc.isenabled()
+    gc.disable()  # an application that runs without it keeps it that way
+    try:
+        assert run(sources).ok and not gc.isenabled()
+    finally:
+        gc.enable()

@@ -6,7 +6,9 @@ Every stage but the cluster reads is pure; the caller brings the bytes and takes
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .checks import check_plan, check_repo, check_spec
@@ -70,14 +72,31 @@ def run(
     render: bool = True,
     extras: NamespaceExtras | None = None,
 ) -> Outcome:
-    specs, findings = load_many(sources)
-    plans, plan_findings = plan_specs(specs, default_namespace)
-    findings += plan_findings + validate_plans(plans, cluster)
-    findings.sort(key=Finding.sort_key)
-    label = OFFLINE if cluster is None else cluster.source
-    if not render or has_errors(findings):
-        return Outcome(plans, findings, {}, label)
-    return Outcome(plans, findings, render_tree(plans, extras), label)
+    with _cycle_collection_paused():
+        specs, findings = load_many(sources)
+        plans, plan_findings = plan_specs(specs, default_namespace)
+        findings += plan_findings + validate_plans(plans, cluster)
+        findings.sort(key=Finding.sort_key)
+        label = OFFLINE if cluster is None else cluster.source
+        if not render or has_errors(findings):
+            return Outcome(plans, findings, {}, label)
+        return Outcome(plans, findings, render_tree(plans, extras), label)
+
+
+@contextmanager
+def _cycle_collection_paused() -> Iterator[None]:
+    """Load and render build ~50 objects per spec that live until the run ends and form no
+    reference cycles; Python's cyclic collector re-scanned them all again and again (a quarter
+    of an offline render of 10,000 specs, bench P2). Reference counting still frees garbage.
+    Only the caller that paused it resumes it, so overlapping requests cannot leave it off."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class BranchNotWatched(Exception):
