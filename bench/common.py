@@ -128,7 +128,7 @@ def cold() -> None:
     load._load_memoised.cache_clear()
     render.render_vm_file.cache_clear()
     plan.plan_line.cache_clear()
-    emit._plain_short.cache_clear()
+    emit._written.clear()
     yaml_tags._plain_tag.cache_clear()
 
 

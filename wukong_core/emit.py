@@ -13,7 +13,6 @@ the two agree on generated trees.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -44,24 +43,37 @@ class _NotPlain(Exception):
 _SIMPLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*").fullmatch
 _LONGEST = 4096  # longer strings (the PreSync plan) are left to PyYAML, not analysed twice
 
+# How each string seen so far is written (plain, or in single quotes when it would read back as
+# a number or a bool); "" when only PyYAML writes it right. A repository repeats the same keys,
+# names and sizes thousands of times. Emptied when full, so it stays < ~10 MB.
+_written: dict[str, str] = {}
+_WRITTEN_MEMO_SIZE = 8192
 
-def _plain(text: str) -> bool:
-    """PyYAML would write `text` as a plain scalar in block context."""
-    return len(text) <= _LONGEST and _plain_short(text)
+
+def _write(text: str) -> str:
+    """`text` as PyYAML writes a one-line string in block context, or "" (and remember it)."""
+    if len(text) > _LONGEST:
+        return ""
+    written = ""
+    if _SIMPLE(text) or _plain_shape(text):
+        # Plain unless it would read back as something else; then in single quotes, as PyYAML
+        # writes it when that alone refuses plain (`'1'`, `'true'`: no resolver matches a quote).
+        written = text if plain_tag(text) == STR else f"'{text}'"
+    if len(_written) >= _WRITTEN_MEMO_SIZE:
+        _written.clear()
+    _written[text] = written
+    return written
 
 
-@lru_cache(maxsize=8192)
-def _plain_short(text: str) -> bool:
-    if not _SIMPLE(text):
-        if not text or "\n" in text:
-            return False
-        analysis = _analyze(text)
-        if not analysis.allow_block_plain or analysis.multiline:
-            return False
-    return plain_tag(text) == STR
+def _plain_shape(text: str) -> bool:
+    if not text or "\n" in text:
+        return False
+    analysis = _analyze(text)
+    return analysis.allow_block_plain and not analysis.multiline
 
 
 def _scalar(value: Any) -> str:
+    """A scalar that is not a string (those are checked where they are written)."""
     if value is True:
         return "true"
     if value is False:
@@ -70,14 +82,6 @@ def _scalar(value: Any) -> str:
         return "null"
     if type(value) is int:
         return str(value)
-    if type(value) is str and _plain(value):
-        return value
-    raise _NotPlain
-
-
-def _key(key: Any) -> str:
-    if type(key) is str and len(key) < _SIMPLE_KEY_LIMIT and _plain(key):
-        return key
     raise _NotPlain
 
 
@@ -94,26 +98,41 @@ def _literal(text: str, pad: str) -> str:
 
 
 def _mapping(out: list[str], mapping: dict[str, Any], indent: int, first: str) -> None:
-    """`first` replaces the indentation of the first line: `- ` for a mapping in a list."""
+    """`first` replaces the indentation of the first line: `- ` for a mapping in a list.
+
+    The hot loop of a render (~70 lines a VM): the memo is consulted inline, not through a call.
+    """
     pad = " " * indent
     lead = first
     for key in sorted(mapping):
-        value, name = mapping[key], _key(key)
-        if type(value) is dict:
+        if type(key) is not str or len(key) >= _SIMPLE_KEY_LIMIT:
+            raise _NotPlain
+        name = _written.get(key) or _write(key)
+        if not name:
+            raise _NotPlain
+        value = mapping[key]
+        kind = type(value)
+        if kind is str:
+            text = _written.get(value) or _write(value)
+            if text:
+                out.append(f"{lead}{name}: {text}\n")
+            elif "\n" in value:
+                out.append(f"{lead}{name}: |\n")
+                out.append(_literal(value, " " * (indent + 2)))
+            else:
+                raise _NotPlain
+        elif kind is dict:
             if value:
                 out.append(f"{lead}{name}:\n")
                 _mapping(out, value, indent + 2, " " * (indent + 2))
             else:
                 out.append(f"{lead}{name}: {{}}\n")
-        elif type(value) is list:
+        elif kind is list:
             if value:
                 out.append(f"{lead}{name}:\n")
                 _sequence(out, value, indent)  # PyYAML does not indent a list in a mapping
             else:
                 out.append(f"{lead}{name}: []\n")
-        elif type(value) is str and "\n" in value:
-            out.append(f"{lead}{name}: |\n")
-            out.append(_literal(value, " " * (indent + 2)))
         else:
             out.append(f"{lead}{name}: {_scalar(value)}\n")
         lead = pad
@@ -122,9 +141,15 @@ def _mapping(out: list[str], mapping: dict[str, Any], indent: int, first: str) -
 def _sequence(out: list[str], items: list[Any], indent: int) -> None:
     pad = " " * indent
     for item in items:
-        if type(item) is dict and item:
+        kind = type(item)
+        if kind is dict and item:
             _mapping(out, item, indent + 2, pad + "- ")
-        elif type(item) in (dict, list):
+        elif kind is str:
+            text = _written.get(item) or _write(item)
+            if not text:
+                raise _NotPlain
+            out.append(f"{pad}- {text}\n")
+        elif kind in (dict, list):
             raise _NotPlain  # `- {}` and lists of lists: rare, left to PyYAML
         else:
             out.append(f"{pad}- {_scalar(item)}\n")
