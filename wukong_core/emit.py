@@ -41,7 +41,7 @@ class _NotPlain(Exception):
 # Names, sizes, paths: no indicator, space or line break can occur, so PyYAML's analysis would
 # allow them plain and only the resolver (is it a number? a bool?) decides.
 _SIMPLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*").fullmatch
-_LONGEST = 4096  # longer strings (the PreSync plan) are left to PyYAML, not analysed twice
+_LONGEST = 4096  # longer one-line strings are left to PyYAML, not analysed and remembered
 
 # How each string seen so far is written (plain, or in single quotes when it would read back as
 # a number or a bool); "" when only PyYAML writes it right. A repository repeats the same keys,
@@ -107,13 +107,17 @@ def _mapping(out: list[str], mapping: dict[str, Any], indent: int, first: str) -
     for key in sorted(mapping):
         if type(key) is not str or len(key) >= _SIMPLE_KEY_LIMIT:
             raise _NotPlain
-        name = _written.get(key) or _write(key)
+        name = _written.get(key)
+        if name is None:
+            name = _write(key)
         if not name:
             raise _NotPlain
         value = mapping[key]
         kind = type(value)
         if kind is str:
-            text = _written.get(value) or _write(value)
+            text = _written.get(value)
+            if text is None:
+                text = _write(value)
             if text:
                 out.append(f"{lead}{name}: {text}\n")
             elif "\n" in value:
@@ -145,7 +149,9 @@ def _sequence(out: list[str], items: list[Any], indent: int) -> None:
         if kind is dict and item:
             _mapping(out, item, indent + 2, pad + "- ")
         elif kind is str:
-            text = _written.get(item) or _write(item)
+            text = _written.get(item)
+            if text is None:
+                text = _write(item)
             if not text:
                 raise _NotPlain
             out.append(f"{pad}- {text}\n")
