@@ -63,7 +63,7 @@ def rendered(count: int, edits: dict[int, int]) -> dict[str, bytes]:
             f"        cpu: {{cores: {cpu}}}\n        memory: {{guest: 4Gi}}\n"
         )
         path = f"team-{i % NAMESPACES:02d}/vm-{i:05d}.yaml"
-        out[path] = (header(spec_path(i)) + body).encode()
+        out[path] = (header(spec_path(i), "0" * 16) + body).encode()
     return out
 
 

@@ -23,7 +23,7 @@ from wukong_core.gitops import (
     commit_manifests,
 )
 from wukong_core.marks import is_render_commit
-from wukong_core.render import GENERATED_MARK, header
+from wukong_core.render import GENERATED_MARK
 from wukong_core.repoconfig import parse_repo_config
 
 if TYPE_CHECKING:
@@ -41,7 +41,8 @@ def render_specs(tree: SourceTree) -> RenderOutput:
     for path, data in sorted(specs.items()):
         if b"BROKEN" in data:
             findings.append(Finding("spec.invalid", "spec is broken", file=path, line=1))
-        files[f"{PurePosixPath(path).stem}.yaml"] = header(path).encode() + data
+        mark = f"{GENERATED_MARK} from {path}; do not edit\n".encode()
+        files[f"{PurePosixPath(path).stem}.yaml"] = mark + data
     return RenderOutput(config.output_path, files, findings, len(specs), config.output_branch)
 
 

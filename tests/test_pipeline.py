@@ -11,6 +11,7 @@ from wukong_core.cluster import SnapshotCluster
 from wukong_core.errors import PushIgnored
 from wukong_core.gittree import SourceTree
 from wukong_core.pipeline import render_repository, run
+from wukong_core.render import header, stamp_for
 
 BOOT = [{"name": "system", "size": "10Gi", "image": "docker://quay.io/containerdisks/fedora:40"}]
 
@@ -110,3 +111,22 @@ def test_a_run_hands_garbage_collection_back_as_it_found_it() -> None:
         assert run(sources).ok and not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_repository_renders_the_same_whatever_its_output_folder_holds() -> None:
+    specs = {f"wukong/{n}.yaml": as_yaml(wukong(n, "vms", BOOT)).encode() for n in ("a", "b")}
+    first = render_repository(SourceTree.from_files("0" * 40, specs))
+    output = {f"rendered/{path}": data for path, data in first.files.items()}
+    output["rendered/vms/a.yaml"] += b"# a hand edit\n"
+    again = render_repository(SourceTree.from_files("1" * 40, specs | output))
+    assert again.files == first.files
+
+
+def test_vm_files_whose_stamps_hold_are_taken_from_the_output_folder() -> None:
+    # What spares a fresh instance from writing every unchanged VM again.
+    specs = {"wukong/a.yaml": as_yaml(wukong("a", "vms", BOOT)).encode()}
+    (plan,) = run(list(specs.items())).plans
+    body = b"# written by an earlier run\n"
+    kept = header(plan.file, stamp_for(plan, body)).encode() + body
+    tree = SourceTree.from_files("0" * 40, specs | {"rendered/vms/a.yaml": kept})
+    assert render_repository(tree).files["vms/a.yaml"] == kept

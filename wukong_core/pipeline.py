@@ -7,7 +7,7 @@ Every stage but the cluster reads is pure; the caller brings the bytes and takes
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -71,6 +71,7 @@ def run(
     default_namespace: str | None = None,
     render: bool = True,
     extras: NamespaceExtras | None = None,
+    previous: Mapping[str, bytes] | None = None,
 ) -> Outcome:
     with _cycle_collection_paused():
         specs, findings = load_many(sources)
@@ -80,7 +81,7 @@ def run(
         label = OFFLINE if cluster is None else cluster.source
         if not render or has_errors(findings):
             return Outcome(plans, findings, {}, label)
-        return Outcome(plans, findings, render_tree(plans, extras), label)
+        return Outcome(plans, findings, render_tree(plans, extras, previous), label)
 
 
 @contextmanager
@@ -113,7 +114,8 @@ def render_repository(
     """One commit of a repository -> its rendered output tree: the commit-back renderer.
 
     Reads `.wukong.yaml`, then every YAML file under its spec path (never a changed-file list:
-    the whole spec path is rendered every time, so a cut-short list cannot lose a change).
+    the whole spec path is rendered every time, so a cut-short list cannot lose a change), and
+    the output path, whose VM files are kept where their stamps still hold (`render_tree`).
     A broken `.wukong.yaml` is reported as a `spec.invalid` finding on that file, which stops
     the commit like any other error. With `branch`, raises PushIgnored unless the config
     watches it: a feature branch must never write the manifests Argo CD deploys.
@@ -148,8 +150,14 @@ def render_repository(
         extras = presync_hooks(
             config.hook_image or DEFAULT_IMAGE, config.hook_namespace or DEFAULT_JOB_NAMESPACE
         )
+    output = config.output_path.strip("/") + "/"
+    previous = {p.removeprefix(output): d for p, d in tree.files_under(output).items()}
     outcome = run(
-        sources, cluster=cluster, default_namespace=config.default_namespace, extras=extras
+        sources,
+        cluster=cluster,
+        default_namespace=config.default_namespace,
+        extras=extras,
+        previous=previous,
     )
     return RenderOutput(
         output_path=config.output_path,

@@ -6,14 +6,15 @@ Same plans, same bytes: keys are sorted and nothing time- or commit-dependent is
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from .emit import dump
 from .marks import GENERATED_MARK
-from .plan import DiskPlan, VmPlan
+from .plan import DiskPlan, VmPlan, plan_line
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "wukong"}
 SOURCE_ANNOTATION = "vm.novasphere.dev/source"
@@ -23,9 +24,36 @@ KUSTOMIZATION = "kustomization.yaml"
 NamespaceExtras = Callable[[str, list[VmPlan]], dict[str, dict[str, Any]]]
 
 
-def header(source: str) -> str:
+# Raise with any change to what Wukong writes for a plan (a new field, another PyYAML's quoting),
+# so that every VM file is written afresh once: a commit-back keeps files whose stamps still hold
+# (`render_tree`). tests/test_render.py keeps a digest of the output per format and fails until
+# it is raised.
+RENDER_FORMAT = 1
+_WRITER = f"wukong render format {RENDER_FORMAT}\n".encode()
+_STAMP = "; render "
+
+
+def header(source: str, stamp: str) -> str:
+    """A VM file's first line: where it came from, and the stamp that vouches for the rest."""
     one_line = source.replace("\r", "\\r").replace("\n", "\\n")  # the header is one comment line
-    return f"{GENERATED_MARK} from {one_line}; do not edit\n"
+    return f"{GENERATED_MARK} from {one_line}; do not edit{_STAMP}{stamp}\n"
+
+
+def stamp_for(plan: VmPlan, body: bytes) -> str:
+    """A digest of the writer, the plan and the file's body (all after the header line).
+
+    A file whose header holds the stamp of its own body for a plan was written by Wukong for that
+    plan and is untouched since: it is exactly what `render_vm_file(plan)` writes.
+    """
+    digest = hashlib.sha256(_WRITER)
+    digest.update(plan_line(plan).encode())
+    digest.update(body)
+    return digest.hexdigest()[:16]
+
+
+def _vouched_for(old: bytes, plan: VmPlan) -> bool:
+    first, _, body = old.partition(b"\n")
+    return first.rpartition(_STAMP.encode())[2] == stamp_for(plan, body).encode()
 
 
 def _storage(disk: DiskPlan) -> dict[str, Any]:
@@ -135,34 +163,46 @@ MEMO_SIZE = 4096
 
 
 @lru_cache(maxsize=MEMO_SIZE)
-def render_vm_file(plan: VmPlan) -> str:
-    """The text of `<ns>/<vm>.yaml`, memoised on the (frozen, hashable) plan.
+def render_vm_file(plan: VmPlan) -> bytes:
+    """The bytes of `<ns>/<vm>.yaml`, memoised on the (frozen, hashable) plan.
 
     A commit-back renders the whole repository on every push while a push changes a few
     specs, so a warm instance re-renders only the VMs whose plans changed. A pure function of
     the plan: same bytes.
     """
-    return header(plan.file) + dump(render_vm(plan))
+    body = dump(render_vm(plan)).encode()
+    return header(plan.file, stamp_for(plan, body)).encode() + body
 
 
-def render_tree(plans: Iterable[VmPlan], extras: NamespaceExtras | None = None) -> dict[str, bytes]:
+def render_tree(
+    plans: Iterable[VmPlan],
+    extras: NamespaceExtras | None = None,
+    previous: Mapping[str, bytes] | None = None,
+) -> dict[str, bytes]:
     """The output tree, relative to the output directory: `<ns>/<vm>.yaml`, kustomizations.
 
     Names are validated DNS-1123 labels, so every path stays inside the output directory.
+    `previous` is what the output directory holds now: a VM file there whose stamp vouches for
+    it under the VM's current plan is kept rather than written again (on a fresh instance, a
+    commit-back of 2,000 VMs then writes only those that changed). Anything else there — a hand
+    edit, another format's output — is replaced; the result is the same bytes either way.
     """
     by_namespace: dict[str, list[VmPlan]] = defaultdict(list)
     for plan in plans:
         by_namespace[plan.namespace].append(plan)
-    files: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    previous = previous or {}
     for namespace, members in sorted(by_namespace.items()):
         members.sort(key=lambda p: p.name)
         names = []
         for plan in members:
             names.append(f"{plan.name}.yaml")
-            files[f"{namespace}/{plan.name}.yaml"] = render_vm_file(plan)
+            path = f"{namespace}/{plan.name}.yaml"
+            old = previous.get(path)
+            files[path] = old if old and _vouched_for(old, plan) else render_vm_file(plan)
         for name, obj in (extras(namespace, members) if extras else {}).items():
             names.append(name)
-            files[f"{namespace}/{name}"] = f"{GENERATED_MARK}; do not edit\n" + dump(obj)
-        files[f"{namespace}/{KUSTOMIZATION}"] = _kustomization(names)
-    files[KUSTOMIZATION] = _kustomization(by_namespace)
-    return {path: text.encode() for path, text in files.items()}
+            files[f"{namespace}/{name}"] = (f"{GENERATED_MARK}; do not edit\n" + dump(obj)).encode()
+        files[f"{namespace}/{KUSTOMIZATION}"] = _kustomization(names).encode()
+    files[KUSTOMIZATION] = _kustomization(by_namespace).encode()
+    return files
