@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/bench_commit.py` puts bench/ first
     sys.path.insert(0, str(ROOT))
 
+from bench.common import scratch  # noqa: E402
 from tests.gitserver import GitServer, git, serve_git  # noqa: E402
 from wukong_core.gitops import CommitRequest, RenderOutput, SourceTree, commit_manifests  # noqa: E402
 from wukong_core.render import header  # noqa: E402
@@ -115,7 +116,7 @@ def timed(fn: Callable[[], None]) -> float:
 
 def measure(runs: int, count: int, changed: int) -> dict[str, object]:
     """Interleaved A B timings; returns the medians and the median ratio A/B."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch() as tmp:
         root = Path(tmp)
         (root / "repos").mkdir()
         (root / "work").mkdir()

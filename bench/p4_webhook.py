@@ -7,7 +7,8 @@ rendered files, `git add`, `git commit`, `git push`. Both against twin repositor
 `git http-backend` behind basic auth on 127.0.0.1 (tests/gitserver.py). Before each round,
 untimed, a human edit of 20 specs is pushed to every twin. The figure is for a warm instance
 (the load and render memos hold the unchanged specs, as on any delivery but an instance's
-first); a cold twin, memos cleared, is measured beside it for information.
+first); a cold twin, memos cleared, is measured beside it. Everything runs in memory
+(`scratch`), so the disk's throttling of the baseline's checkout does not flatter the ratio.
 (bench/bench_commit.py measures the commit step alone, with a fixed render.)
 """
 
@@ -21,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Figure, Paired, cold, make_specs, runs_for, timed
+from bench.common import ROOT, Figure, Paired, cold, make_specs, runs_for, scratch, timed
 from tests.gitserver import GitServer, git, serve_git
 from wukong_core import pipeline
 from wukong_core.gitops import SourceTree
@@ -82,7 +83,7 @@ def measure(quick: bool) -> list[Figure]:
     import functions_framework
 
     runs = runs_for(quick)
-    with tempfile.TemporaryDirectory() as tmp, serve_git(Path(tmp) / "repos") as server:
+    with scratch() as tmp, serve_git(Path(tmp) / "repos") as server:
         work = Path(tmp) / "work"
         work.mkdir()
         initial = render_files({})
