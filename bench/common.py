@@ -126,7 +126,7 @@ def cold() -> None:
     """Forget the per-instance memos of load and render: run as a fresh instance would."""
     from wukong_core import emit, load, plan, render, yaml_tags
 
-    load._load_memoised.cache_clear()
+    load._loaded.clear()
     render.render_vm_file.cache_clear()
     plan.plan_line.cache_clear()
     emit._written.clear()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .findings import Finding
+from .memo import PassMemo
 from .spec import API_VERSION, KIND, Disk, ExistingPVC, Metadata, Wukong, WukongSpec
 from .yaml_tags import plain_tag
 
@@ -330,14 +330,8 @@ def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Fin
 # request body is parsed afresh instead of pinning its bytes in memory.
 MEMO_SIZE = 4096
 MEMO_MAX_BYTES = 4 * 1024
-
-
-@lru_cache(maxsize=MEMO_SIZE)
-def _load_memoised(
-    data: bytes | str, file: str
-) -> tuple[tuple[LoadedSpec, ...], tuple[Finding, ...]]:
-    specs, findings = load_bytes(data, file)
-    return tuple(specs), tuple(findings)
+_loaded: PassMemo[tuple[bytes | str, str], tuple[tuple[LoadedSpec, ...], tuple[Finding, ...]]]
+_loaded = PassMemo(MEMO_SIZE)
 
 
 def _load_file(data: bytes | str, file: str) -> tuple[Iterable[LoadedSpec], Iterable[Finding]]:
@@ -346,10 +340,18 @@ def _load_file(data: bytes | str, file: str) -> tuple[Iterable[LoadedSpec], Iter
     a push changes a few files, so a warm instance parses only those again."""
     if len(data) > MEMO_MAX_BYTES:
         return load_bytes(data, file)
-    return _load_memoised(data, file)
+    key = (data, file)
+    loaded = _loaded.get(key)
+    if loaded is None:
+        specs, findings = load_bytes(data, file)
+        loaded = tuple(specs), tuple(findings)
+        _loaded.put(key, loaded)
+    return loaded
 
 
 def load_many(sources: Iterable[tuple[str, bytes | str]]) -> tuple[list[LoadedSpec], list[Finding]]:
+    """Every spec of many files: one pass over a repository (see `memo.PassMemo`)."""
+    _loaded.new_pass()
     specs: list[LoadedSpec] = []
     findings: list[Finding] = []
     for file, data in sources:

@@ -17,7 +17,7 @@ from .cluster_checks import check_cluster
 from .errors import PushIgnored, SpecError
 from .findings import Finding, has_errors
 from .gitops import RenderOutput, SourceTree
-from .load import LoadedSpec, load_many
+from .load import LoadedSpec, load_bytes, load_many
 from .plan import DEFAULT_NAMESPACE, VmPlan, plan_vm
 from .presync import DEFAULT_IMAGE, DEFAULT_JOB_NAMESPACE, presync_hooks
 from .render import NamespaceExtras, render_tree
@@ -139,7 +139,7 @@ def render_repository(
         shown = _shown_path(path)
         if shown == path:
             sources.append((path, specs[path]))
-        elif any(load_many([(shown, specs[path])])):  # specs or findings: it is a Wukong file
+        elif any(load_bytes(specs[path], shown)):  # specs or findings: it is a Wukong file
             message = (
                 "the file name is not printable UTF-8, so no manifest can name it as its "
                 "source: rename the file"

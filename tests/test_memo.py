@@ -1,0 +1,57 @@
+"""Work redone over a whole repository on every push is remembered for as many files as fit,
+whatever the repository's size, and old versions of changed files are the first to go."""
+
+from __future__ import annotations
+
+from wukong_core.memo import PassMemo
+
+
+def push(memo: PassMemo[str, str], files: list[str]) -> list[str]:
+    """One pass over a repository, as load_many makes it; the files that had to be parsed."""
+    memo.new_pass()
+    parsed = []
+    for name in files:
+        if memo.get(name) is None:
+            parsed.append(name)
+            memo.put(name, f"parsed {name}")
+    return parsed
+
+
+def test_a_repository_that_fits_is_parsed_once_then_only_what_changed() -> None:
+    memo: PassMemo[str, str] = PassMemo(4)
+    assert push(memo, ["a", "b", "c"]) == ["a", "b", "c"]
+    assert push(memo, ["a", "b", "c"]) == []
+    assert push(memo, ["a", "b2", "c"]) == ["b2"]
+    assert memo.get("b2") == "parsed b2"
+
+
+def test_a_repository_larger_than_the_memo_still_hits_as_many_files_as_fit() -> None:
+    # An LRU memo of 4 over 6 files in the same order every push never hits.
+    memo: PassMemo[str, str] = PassMemo(4)
+    files = ["a", "b", "c", "d", "e", "f"]
+    assert push(memo, files) == files
+    for _ in range(3):
+        assert push(memo, files) == ["e", "f"]
+    assert len(memo) == 4
+
+
+def test_old_versions_of_changed_files_make_room_first() -> None:
+    memo: PassMemo[str, str] = PassMemo(4)
+    push(memo, ["a", "b", "c", "d"])
+    assert push(memo, ["a", "b", "c", "d2"]) == ["d2"]  # d, unused by this push, made room
+    assert push(memo, ["a", "b", "c", "d2"]) == []
+    assert memo.get("d") is None
+
+
+def test_a_small_request_in_between_costs_the_repository_nothing() -> None:
+    memo: PassMemo[str, str] = PassMemo(4)
+    push(memo, ["a", "b", "c"])
+    assert push(memo, ["ci-request"]) == ["ci-request"]
+    assert push(memo, ["a", "b", "c"]) == []
+
+
+def test_clear_forgets_everything() -> None:
+    memo: PassMemo[str, str] = PassMemo(4)
+    push(memo, ["a", "b"])
+    memo.clear()
+    assert len(memo) == 0 and push(memo, ["a"]) == ["a"]
