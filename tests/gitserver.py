@@ -20,6 +20,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _serve(self) -> None:
+        time.sleep(self.server.delay)
         if self._drop_push():
             return
         body = self._read_body()  # always drain, so keep-alive stays in sync
@@ -187,6 +189,7 @@ class _Server(ThreadingHTTPServer):
         self.root = root
         self.requests: list[str] = []
         self.drops: dict[str, str] = {}  # repo name -> "before" | "after": the next push dies
+        self.delay = 0.0  # seconds before each answer: a slow or hung Git host
         self.lock = threading.Lock()
         _SERVERS[self.server_address[1]] = self
 
@@ -217,6 +220,10 @@ class GitServer:
         assert when in ("before", "after"), when
         with _SERVERS[self.port].lock:
             _SERVERS[self.port].drops[name] = when
+
+    def slow_down(self, seconds: float) -> None:
+        """Wait `seconds` before answering each request from now on (0 to stop)."""
+        _SERVERS[self.port].delay = seconds
 
     def path(self, name: str) -> Path:
         return self.root / f"{name}.git"

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 import traceback
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -246,6 +247,20 @@ def test_output_branch_gets_the_render_and_the_source_branch_is_untouched(
     assert f"Wukong-Source-Commit: {newer}" in message
     assert sorted(rendered(server, git_repo, "deploy")) == ["a.yaml", "b.yaml", "c.yaml"]
     assert git_repo.head() == newer
+
+
+def test_a_git_host_too_slow_for_the_delivery_gets_a_clear_error_and_nothing_written(
+    git_repo: GitRepo,
+) -> None:
+    git_repo.server.slow_down(1.0)  # each answer takes a second; the delivery may take 1.5
+    started = time.monotonic()
+    with pytest.raises(GitError, match="did not answer in time") as raised:
+        commit_manifests(request(git_repo, max_seconds=1.5))
+    assert time.monotonic() - started < 3  # not the 60 s each call alone could take
+    assert raised.value.retryable
+    git_repo.server.slow_down(0)
+    assert git_repo.head() == git_repo.initial
+    assert commit_manifests(request(git_repo)).status == "committed"  # the redelivery
 
 
 def test_concurrent_deliveries_leave_exactly_one_render_commit(git_repo: GitRepo) -> None:

@@ -17,6 +17,7 @@ for cold starts that never touch Git. Nothing from dulwich or urllib3 escapes: f
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import time
@@ -78,6 +79,9 @@ class CommitRequest:
     username: str | None = None
     token: str | None = None
     max_attempts: int = 8  # within GitHub's 10 s: ~3.5 s of backoff at most, plus the attempts
+    # The whole delivery, every attempt and HTTP call included: a slow or hung Git host must
+    # not hold a serverless instance until the platform kills it without a JSON answer.
+    max_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -93,16 +97,19 @@ class CommitResult:
 def commit_manifests(request: CommitRequest) -> CommitResult:
     """Render the branch's current head and push the result; retry when the ref moves."""
     url, secrets = _check_request(request)
-    with _open_client(url, request, secrets) as remote:
+    deadline = time.monotonic() + request.max_seconds
+    with _open_client(url, request, secrets, deadline) as remote:
         for attempt in range(1, request.max_attempts + 1):
             result = _attempt(remote, request, attempt)
             if result is not None:
                 return result
-            if attempt < request.max_attempts:
-                time.sleep(_backoff(attempt))
+            pause = _backoff(attempt)
+            if attempt == request.max_attempts or time.monotonic() + pause >= deadline:
+                break
+            time.sleep(pause)
     raise PushRejectedError(
         f"failed to push: refs/heads/{request.branch} kept moving; "
-        f"gave up after {request.max_attempts} attempts",
+        f"gave up after {attempt} attempts",
         retryable=True,
     )
 
@@ -122,6 +129,8 @@ def _check_request(request: CommitRequest) -> tuple[str, list[str]]:
         raise UsageError(f"branch {request.branch!r} is not a valid branch name")
     if request.max_attempts < 1:
         raise UsageError("max_attempts must be at least 1")
+    if not request.max_seconds > 0:
+        raise UsageError("max_seconds must be positive")
     if not _AUTHOR_RE.match(request.author):
         raise UsageError(f"author {request.author!r} must look like 'Name <email>'")
     if not _DELIVERY_RE.match(request.delivery_id):
@@ -197,7 +206,9 @@ class _RefMoved(Exception):
 
 
 @contextmanager
-def _open_client(url: str, request: CommitRequest, secrets: list[str]) -> Iterator[_Remote]:
+def _open_client(
+    url: str, request: CommitRequest, secrets: list[str], deadline: float
+) -> Iterator[_Remote]:
     from dulwich.client import default_urllib3_manager, get_transport_and_path
 
     parts = urlsplit(request.repo_url)
@@ -209,6 +220,7 @@ def _open_client(url: str, request: CommitRequest, secrets: list[str]) -> Iterat
             pool = default_urllib3_manager(
                 None, *_tracking_pools(), base_url=url, timeout=_HTTP_TIMEOUT_S
             )
+            pool.deadline = deadline
         client, path = get_transport_and_path(
             url, operation="push", username=username, password=password, pool_manager=pool
         )
@@ -221,7 +233,7 @@ def _open_client(url: str, request: CommitRequest, secrets: list[str]) -> Iterat
 
 @cache
 def _tracking_pools() -> tuple[type, type]:
-    """urllib3 pool classes that remember every response they hand out.
+    """urllib3 pool classes that remember every response they hand out, and keep time.
 
     dulwich raises on HTTP 401/404/5xx without closing the response, which leaks its socket
     until garbage collection; closing what we opened when the call ends releases it at once.
@@ -230,6 +242,11 @@ def _tracking_pools() -> tuple[type, type]:
 
     class Tracking:
         def urlopen(self, *args: Any, **kwargs: Any) -> Any:
+            # No call may outlast the delivery's deadline, however many came before it.
+            left = min(_HTTP_TIMEOUT_S, self.__dict__.get("deadline", math.inf) - time.monotonic())
+            if left <= 0:
+                raise urllib3.exceptions.TimeoutError("the delivery ran out of time")
+            kwargs["timeout"] = urllib3.Timeout(connect=left, read=left)
             response = super().urlopen(*args, **kwargs)  # type: ignore[misc]
             self.__dict__.setdefault("opened", []).append(response)
             return response
@@ -317,6 +334,9 @@ def _wrap(step: str, e: BaseException, secrets: list[str]) -> GitError:
         cause = "the server refused the credentials (HTTP 401)"
     elif isinstance(e, NotGitRepository):
         cause = "no Git repository at that URL"
+    elif any(isinstance(x, urllib3.exceptions.TimeoutError) for x in (e, e.__context__)):
+        # dulwich raises GitProtocolError from urllib3's timeout
+        cause = "the Git server did not answer in time; redeliver to retry"
     elif isinstance(e, ConnectionError | urllib3.exceptions.ProtocolError) or isinstance(
         e.__context__, ConnectionError | urllib3.exceptions.ProtocolError
     ):
