@@ -98,3 +98,12 @@ def test_a_multiline_value_is_a_literal_block_so_diffs_stay_readable() -> None:
         emit.dump({"data": {"plan.json": "[\n{}\n]\n"}})
         == "data:\n  plan.json: |\n    [\n    {}\n    ]\n"
     )
+
+
+def test_a_container_used_twice_is_written_as_pyyaml_writes_it_with_an_anchor() -> None:
+    shared, empty, items = {"a": 1}, {}, []
+    loop: dict = {"name": "x"}
+    loop["self"] = loop
+    for document in ({"x": shared, "y": shared}, {"x": empty, "y": [empty]},
+                     {"x": items, "y": items}, loop):  # fmt: skip
+        assert emit.dump(document) == emit.pyyaml_dump(document)

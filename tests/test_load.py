@@ -288,6 +288,20 @@ def test_an_alias_bomb_is_refused_without_expanding_it() -> None:
     assert 3 <= line <= 13
 
 
+def test_a_document_of_too_many_plain_strings_is_refused_too() -> None:
+    pairs = ", ".join(f"k{i}: v" for i in range(load.MAX_NODES // 2 + 1))
+    text = HEAD + "metadata: {name: web}\nspec: {cpu: 1}\nx: {" + pairs + "}\n"
+    line, message = only_problem(text)
+    assert f"more than {load.MAX_NODES} values" in message and line == 5
+
+
+def test_strings_nested_too_deep_are_refused_like_lists() -> None:
+    depth = load.MAX_DEPTH
+    text = HEAD + "metadata: {name: web}\nspec: {cpu: 1}\nx: " + "{a: " * depth + "s" + "}" * depth
+    [(_, line, message)] = problems(text + "\n")
+    assert "nest" in message and line == 5
+
+
 @pytest.mark.parametrize("depth", [load.MAX_DEPTH + 1, 100_000])
 def test_deep_nesting_is_refused(depth: int) -> None:
     text = HEAD + "metadata: {name: web}\nspec: {cpu: 1, memory: 1Gi}\nx: " + "[" * depth

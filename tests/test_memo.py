@@ -1,5 +1,5 @@
 """Work redone over a whole repository on every push is remembered for as many files as fit,
-whatever the repository's size, and old versions of changed files are the first to go."""
+whatever the repository's size or what else the instance serves in between."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ def push(memo: PassMemo[str, str], files: list[str]) -> list[str]:
 
 
 def test_a_repository_that_fits_is_parsed_once_then_only_what_changed() -> None:
-    memo: PassMemo[str, str] = PassMemo(4)
+    memo: PassMemo[str, str] = PassMemo(8)
     assert push(memo, ["a", "b", "c"]) == ["a", "b", "c"]
     assert push(memo, ["a", "b", "c"]) == []
     assert push(memo, ["a", "b2", "c"]) == ["b2"]
-    assert memo.get("b2") == "parsed b2"
+    assert push(memo, ["a", "b2", "c"]) == []
 
 
 def test_a_repository_larger_than_the_memo_still_hits_as_many_files_as_fit() -> None:
@@ -32,22 +32,27 @@ def test_a_repository_larger_than_the_memo_still_hits_as_many_files_as_fit() -> 
     assert push(memo, files) == files
     for _ in range(3):
         assert push(memo, files) == ["e", "f"]
+    assert push(memo, ["new", *files]) == ["new", "e", "f"]  # no cascade of misses
     assert len(memo) == 4
 
 
-def test_old_versions_of_changed_files_make_room_first() -> None:
-    memo: PassMemo[str, str] = PassMemo(4)
+def test_old_versions_of_changed_files_make_room_after_a_while() -> None:
+    memo: PassMemo[str, str] = PassMemo(4, keep_passes=2)
     push(memo, ["a", "b", "c", "d"])
-    assert push(memo, ["a", "b", "c", "d2"]) == ["d2"]  # d, unused by this push, made room
-    assert push(memo, ["a", "b", "c", "d2"]) == []
+    assert push(memo, ["a", "b", "c", "d2"]) == ["d2"]  # full: d2 waits for d to go
+    assert push(memo, ["a", "b", "c", "d2"]) == ["d2"]
+    assert push(memo, ["a", "b", "c", "d2"]) == ["d2"]  # d, unused by two pushes, made room
     assert memo.get("d") is None
+    assert push(memo, ["a", "b", "c", "d2"]) == []
 
 
-def test_a_small_request_in_between_costs_the_repository_nothing() -> None:
+def test_small_requests_in_between_cost_the_repository_nothing() -> None:
     memo: PassMemo[str, str] = PassMemo(4)
-    push(memo, ["a", "b", "c"])
-    assert push(memo, ["ci-request"]) == ["ci-request"]
-    assert push(memo, ["a", "b", "c"]) == []
+    files = ["a", "b", "c", "d", "e"]
+    push(memo, files)
+    for request in range(5):
+        assert push(memo, [f"ci-{request}"]) == [f"ci-{request}"]
+    assert push(memo, files) == ["e"]
 
 
 def test_clear_forgets_everything() -> None:

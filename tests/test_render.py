@@ -434,6 +434,8 @@ def test_the_output_directory_never_changes_what_is_written() -> None:
         vms[3]: b"",
         vms[4]: b"\xff\xfe not yaml",
         vms[5]: fresh[vms[5]],
+        vms[6]: b"# edited by hand; render " + fresh[vms[6]].split(b"; render ")[1],
+        vms[7]: fresh[vms[7]].split(b"; render ")[1],  # the stamp alone on the first line
     }
     assert render_tree(ALL_PLANS, presync_hooks(), previous) == fresh
 

@@ -97,11 +97,16 @@ def _literal(text: str, pad: str) -> str:
     return pad + text[:-1].replace("\n", "\n" + pad) + "\n"
 
 
-def _mapping(out: list[str], mapping: dict[str, Any], indent: int, first: str) -> None:
+def _mapping(
+    out: list[str], mapping: dict[str, Any], indent: int, first: str, seen: set[int]
+) -> None:
     """`first` replaces the indentation of the first line: `- ` for a mapping in a list.
 
     The hot loop of a render (~70 lines a VM): the memo is consulted inline, not through a call.
+    `seen` holds the containers written so far: one met twice is written by PyYAML, as an
+    anchor and an alias.
     """
+    _visit(mapping, seen)
     pad = " " * indent
     lead = first
     for key in sorted(mapping):
@@ -128,26 +133,29 @@ def _mapping(out: list[str], mapping: dict[str, Any], indent: int, first: str) -
         elif kind is dict:
             if value:
                 out.append(f"{lead}{name}:\n")
-                _mapping(out, value, indent + 2, " " * (indent + 2))
+                _mapping(out, value, indent + 2, " " * (indent + 2), seen)
             else:
+                _visit(value, seen)
                 out.append(f"{lead}{name}: {{}}\n")
         elif kind is list:
             if value:
                 out.append(f"{lead}{name}:\n")
-                _sequence(out, value, indent)  # PyYAML does not indent a list in a mapping
+                _sequence(out, value, indent, seen)  # PyYAML does not indent it in a mapping
             else:
+                _visit(value, seen)
                 out.append(f"{lead}{name}: []\n")
         else:
             out.append(f"{lead}{name}: {_scalar(value)}\n")
         lead = pad
 
 
-def _sequence(out: list[str], items: list[Any], indent: int) -> None:
+def _sequence(out: list[str], items: list[Any], indent: int, seen: set[int]) -> None:
+    _visit(items, seen)
     pad = " " * indent
     for item in items:
         kind = type(item)
         if kind is dict and item:
-            _mapping(out, item, indent + 2, pad + "- ")
+            _mapping(out, item, indent + 2, pad + "- ", seen)
         elif kind is str:
             text = _written.get(item)
             if text is None:
@@ -159,6 +167,12 @@ def _sequence(out: list[str], items: list[Any], indent: int) -> None:
             raise _NotPlain  # `- {}` and lists of lists: rare, left to PyYAML
         else:
             out.append(f"{pad}- {_scalar(item)}\n")
+
+
+def _visit(container: dict[str, Any] | list[Any], seen: set[int]) -> None:
+    if id(container) in seen:
+        raise _NotPlain
+    seen.add(id(container))
 
 
 def pyyaml_dump(document: Any) -> str:
@@ -173,7 +187,7 @@ def dump(document: Any) -> str:
     if type(document) is dict and document:
         out: list[str] = []
         try:
-            _mapping(out, document, 0, "")
+            _mapping(out, document, 0, "", set())
             return "".join(out)
         except _NotPlain:
             pass

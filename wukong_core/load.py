@@ -65,9 +65,7 @@ class _Builder:
     def build(self, node: yaml.Node, depth: int = 0) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _Refused(
-                f"document expands to more than {MAX_NODES} values (a YAML alias bomb?)", node
-            )
+            raise _too_many(node)
         if depth > MAX_DEPTH:
             raise _Refused(f"document is nested more than {MAX_DEPTH} levels deep", node)
         if isinstance(node, yaml.ScalarNode):
@@ -95,9 +93,12 @@ class _Builder:
     def mapping(self, node: yaml.MappingNode, depth: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         merges = False
+        inline = depth < MAX_DEPTH  # deeper, `build` refuses the children
         for key_node, value_node in node.value:
-            if key_node.tag == _STR and type(key_node) is yaml.ScalarNode:
+            if inline and key_node.tag == _STR and type(key_node) is yaml.ScalarNode:
                 self.count += 1  # the usual key, built inline (a third of all nodes)
+                if self.count > MAX_NODES:
+                    raise _too_many(key_node)
                 key = key_node.value
             elif key_node.tag == MERGE:
                 merges = True
@@ -108,8 +109,10 @@ class _Builder:
                     raise _Refused("mapping keys must be plain scalars", key_node)
             if key in result:
                 raise _Refused(f"duplicate key {key!r}: YAML keys must be unique", key_node)
-            if value_node.tag == _STR and type(value_node) is yaml.ScalarNode:
+            if inline and value_node.tag == _STR and type(value_node) is yaml.ScalarNode:
                 self.count += 1  # likewise the usual value
+                if self.count > MAX_NODES:
+                    raise _too_many(value_node)
                 result[key] = value_node.value
             else:
                 result[key] = self.build(value_node, depth + 1)
@@ -121,6 +124,10 @@ class _Builder:
             for key, value in merged.items():
                 result.setdefault(key, value)
         return result
+
+
+def _too_many(node: yaml.Node) -> _Refused:
+    return _Refused(f"document expands to more than {MAX_NODES} values (a YAML alias bomb?)", node)
 
 
 def _merge_sources(node: yaml.MappingNode) -> list[yaml.Node]:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
+import yaml
+
 from .emit import dump
 from .marks import GENERATED_MARK
 from .plan import DiskPlan, VmPlan, plan_line
@@ -29,7 +31,9 @@ NamespaceExtras = Callable[[str, list[VmPlan]], dict[str, dict[str, Any]]]
 # (`render_tree`). tests/test_render.py keeps a digest of the output per format and fails until
 # it is raised.
 RENDER_FORMAT = 1
-_WRITER = f"wukong render format {RENDER_FORMAT}\n".encode()
+# LibYAML's emitter and PyYAML's own differ on what `emit` leaves to them (keys of 128
+# characters and more): a file written without LibYAML must not pass for one written with it.
+_WRITER = f"wukong render format {RENDER_FORMAT}; libyaml {yaml.__with_libyaml__}\n".encode()
 _STAMP = "; render "
 
 
@@ -52,8 +56,9 @@ def stamp_for(plan: VmPlan, body: bytes) -> str:
 
 
 def _vouched_for(old: bytes, plan: VmPlan) -> bool:
+    """`old` is exactly what `render_vm_file(plan)` writes, header line included."""
     first, _, body = old.partition(b"\n")
-    return first.rpartition(_STAMP.encode())[2] == stamp_for(plan, body).encode()
+    return first + b"\n" == header(plan.file, stamp_for(plan, body)).encode()
 
 
 def _storage(disk: DiskPlan) -> dict[str, Any]:
