@@ -1,6 +1,6 @@
 """Run the performance benchmarks and print each figure as a ratio against its baseline.
 
-    .venv/bin/python bench/run.py                 # every figure (make bench; ~15 min)
+    .venv/bin/python bench/run.py                 # every figure (make bench; ~5 min on 2 cores)
     .venv/bin/python bench/run.py --only P2 P5    # some of them
     .venv/bin/python bench/run.py --quick         # fewer runs, for a first look
 
