@@ -100,10 +100,6 @@ def _cycle_collection_paused() -> Iterator[None]:
         gc.enable()
 
 
-class BranchNotWatched(Exception):
-    """The pushed branch is not one `.wukong.yaml` (or the default branch rule) renders."""
-
-
 def render_repository(
     tree: SourceTree,
     cluster: ClusterView | None = None,

@@ -106,7 +106,8 @@ def plan_parts(plans: list[VmPlan]) -> list[list[VmPlan]]:
     parts: list[list[VmPlan]] = [[]]
     size = 0
     for plan in sorted(plans, key=lambda p: p.name):
-        # As kubectl apply records it: the JSON line, its quotes escaped, plus a separator.
+        # As kubectl apply records it: the JSON line, its quotes escaped, plus a separator
+        # (and room to spare).
         cost = len(json.dumps(plan_line(plan))) + 12
         if parts[-1] and size + cost > MAX_APPLIED_BYTES - APPLY_OVERHEAD:
             parts.append([])

@@ -34,13 +34,12 @@ RENDER_FORMAT = 1
 # LibYAML's emitter and PyYAML's own differ on what `emit` leaves to them (keys of 128
 # characters and more): a file written without LibYAML must not pass for one written with it.
 _WRITER = f"wukong render format {RENDER_FORMAT}; libyaml {yaml.__with_libyaml__}\n".encode()
-_STAMP = "; render "
 
 
 def header(source: str, stamp: str) -> str:
     """A VM file's first line: where it came from, and the stamp that vouches for the rest."""
     one_line = source.replace("\r", "\\r").replace("\n", "\\n")  # the header is one comment line
-    return f"{GENERATED_MARK} from {one_line}; do not edit{_STAMP}{stamp}\n"
+    return f"{GENERATED_MARK} from {one_line}; do not edit; render {stamp}\n"
 
 
 def stamp_for(plan: VmPlan, body: bytes) -> str:
