@@ -22,7 +22,9 @@ CASES = {
 @pytest.mark.parametrize(("text", "kind"), CASES.items())
 def test_a_plain_value_reads_as_the_type_yaml_gives_it(text: str, kind: str) -> None:
     assert plain_tag(text) == f"tag:yaml.org,2002:{kind}"
-    assert plain_tag(text) == plain_tag(text)  # the memoised answer is the same
+    hits = yaml_tags._plain_tag.cache_info().hits
+    assert plain_tag(text) == f"tag:yaml.org,2002:{kind}"  # asked again: from the memo
+    assert yaml_tags._plain_tag.cache_info().hits == hits + 1
 
 
 @settings(max_examples=300, deadline=None)

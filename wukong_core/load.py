@@ -337,8 +337,8 @@ def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Fin
 # request body is parsed afresh instead of pinning its bytes in memory.
 MEMO_SIZE = 4096
 MEMO_MAX_BYTES = 4 * 1024
-_loaded: PassMemo[tuple[bytes | str, str], tuple[tuple[LoadedSpec, ...], tuple[Finding, ...]]]
-_loaded = PassMemo(MEMO_SIZE)
+_Loaded = tuple[tuple[LoadedSpec, ...], tuple[Finding, ...]]
+_loaded: PassMemo[tuple[bytes | str, str], _Loaded] = PassMemo(MEMO_SIZE)
 
 
 def _load_file(data: bytes | str, file: str) -> tuple[Iterable[LoadedSpec], Iterable[Finding]]:
