@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import pipeline
 from .errors import WukongError
+from .extras import require
 from .findings import Finding, exit_code
 from .load import read_paths
 from .marks import GENERATED_MARK
@@ -163,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":
+            require("server", "wukong serve")
             from .api import serve
 
             serve(args.host, args.port)
