@@ -29,8 +29,8 @@ def require(extra: str, feature: str) -> None:
     missing = [name for name in MODULES[extra] if not _findable(name)]
     if missing:
         raise MissingExtraError(
-            f"{feature} needs the {extra} extra ({', '.join(missing)} is not installed): "
-            f"pip install 'wukong[{extra}]'"
+            f"{feature} needs the {extra} extra ({', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed): pip install 'wukong[{extra}]'"
         )
 
 
