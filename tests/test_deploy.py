@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -16,6 +15,7 @@ import yaml
 
 from tests import schemas
 from tests.conftest import ROOT
+from tests.kustomize import kustomize
 from tests.specs import plan_one, wukong
 from wukong_core import cli, presync
 from wukong_core.cluster import RESOURCES
@@ -35,17 +35,6 @@ def _files(folder: Path) -> list[dict[str, Any]]:
         if path.name != "kustomization.yaml":
             objects += [d for d in yaml.safe_load_all(path.read_text()) if d]
     return objects
-
-
-def _build(folder: Path) -> list[dict[str, Any]]:
-    """`kubectl kustomize folder`: what `kubectl apply -k` would create."""
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl is not installed: the kustomize builds are not checked")
-    result = subprocess.run(
-        ["kubectl", "kustomize", str(folder)], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return [d for d in yaml.safe_load_all(result.stdout) if d]
 
 
 def _one(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -82,7 +71,7 @@ VALIDATOR_OBJECTS = [
 def test_the_validator_install_is_the_namespace_the_account_and_the_read_only_role():
     """What every destination cluster needs for the PreSync hooks, and nothing else: no
     Deployment, and no Secret that would have to exist first."""
-    objects = _build(VALIDATOR)
+    objects = kustomize(VALIDATOR)
     assert _kinds(objects) == VALIDATOR_OBJECTS
     binding = _one(objects, "ClusterRoleBinding")
     assert binding["subjects"] == [
@@ -104,7 +93,7 @@ def test_the_rendered_hook_runs_where_the_validator_install_put_its_account():
 
 
 def test_the_function_install_includes_the_validator_and_reads_no_cluster_by_default():
-    objects = _build(FUNCTION)
+    objects = kustomize(FUNCTION)
     assert _kinds(objects) == sorted(
         [
             *VALIDATOR_OBJECTS,
@@ -122,7 +111,7 @@ def test_the_function_install_includes_the_validator_and_reads_no_cluster_by_def
 
 
 def test_the_in_cluster_overlay_binds_the_same_role_and_lets_the_function_read():
-    objects = _build(IN_CLUSTER)
+    objects = kustomize(IN_CLUSTER)
     assert _one(objects, "ConfigMap")["data"]["WUKONG_CLUSTER"] == "in-cluster"
     assert _one(objects, "ServiceAccount", "wukong")["automountServiceAccountToken"] is True
     binding = _one(objects, "ClusterRoleBinding", "wukong")
@@ -157,7 +146,7 @@ def test_every_object_passes_the_official_schemas_there_are(folder, reference_di
     metadata is an ObjectMeta (checked against the Job schema's, strictly) and the Deployment's
     pod template is a PodTemplateSpec (the Job's). Namespace, ServiceAccount, the RBAC kinds,
     ConfigMap, Service, NetworkPolicy and the Deployment's own spec have no schema there."""
-    for obj in _build(folder):
+    for obj in kustomize(folder):
         where = f"{obj['kind']} {obj['metadata']['name']}"
         assert (
             schemas.errors(reference_dir, schemas.JOB, obj["metadata"], schemas.OBJECT_META) == []
