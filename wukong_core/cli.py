@@ -31,7 +31,6 @@ from .worktree import read_config, read_tree, repo_root, write_tree
 
 USAGE_ERROR = 2
 MISMATCH = 1  # `render --check`: the output folder is not what the specs render
-OFFLINE_NOTE = "validated offline: no cluster checks ran"
 
 
 def _cluster_flags(parser: argparse.ArgumentParser) -> None:
@@ -134,18 +133,25 @@ def read_plans(path: Path) -> list[VmPlan]:
 
 
 def _print_report(
-    findings: list[Finding], fmt: str, cluster: str, vms: Sequence[VmPlan] = ()
+    findings: list[Finding], fmt: str, cluster: str | None, vms: Sequence[VmPlan] = ()
 ) -> None:
-    if fmt == "text" and cluster == pipeline.OFFLINE:
-        print(OFFLINE_NOTE, file=sys.stderr)
+    """`cluster`: what was validated against (None: nothing was, the run stopped before)."""
+    if fmt == "text" and cluster is not None:
+        print(_validated(cluster), file=sys.stderr)
     sys.stdout.write(formatter(fmt)(findings, vms))
     _step_summary(fmt, as_markdown(findings, vms))
 
 
-def _report_to_stderr(findings: list[Finding], cluster: str) -> None:
+def _validated(cluster: str) -> str:
+    """What was checked against, and what could not be (an older snapshot)."""
+    offline = cluster == pipeline.OFFLINE
+    return f"validated {'offline: no cluster checks ran' if offline else f'against {cluster}'}"
+
+
+def _report_to_stderr(findings: list[Finding], cluster: str | None) -> None:
     """`wukong diff` keeps stdout for the patch."""
-    if cluster == pipeline.OFFLINE:
-        print(OFFLINE_NOTE, file=sys.stderr)
+    if cluster is not None:
+        print(_validated(cluster), file=sys.stderr)
     if findings:
         sys.stderr.write(as_text(findings))
 
@@ -178,9 +184,9 @@ def _validate_or_render(args: argparse.Namespace) -> int:
     config, problems = read_config(root)
     if problems:  # a broken .wukong.yaml: reported like any spec, in the asked format
         if args.command == "diff":
-            _report_to_stderr(problems, "")
+            _report_to_stderr(problems, None)
         else:
-            _print_report(problems, args.format, "")
+            _print_report(problems, args.format, None)
         return exit_code(problems)
     extras = _extras(args, config)  # bad hook settings fail before any cluster read
     view = _open_cluster(args)
