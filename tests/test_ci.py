@@ -107,10 +107,12 @@ def _workflow(name: str) -> dict:
     return {("on" if key is True else key): value for key, value in document.items()}
 
 
-def test_ci_runs_the_readme_test_command() -> None:
-    (job,) = _workflow("ci.yaml")["jobs"].values()
-    assert job["steps"][-1]["run"] == ".ci/run"
+def test_ci_runs_the_readme_test_command_and_the_action_on_the_examples() -> None:
+    jobs = _workflow("ci.yaml")["jobs"]
+    assert jobs["test"]["steps"][-1]["run"] == ".ci/run"
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
+    # actionlint checks the inputs of a local action against action.yml
+    assert jobs["action"]["steps"][-1]["uses"] == "./"
 
 
 def test_a_version_tag_publishes_the_image_the_hooks_pull_for_both_architectures() -> None:
