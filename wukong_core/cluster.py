@@ -198,6 +198,7 @@ class RetryPolicy:
 
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+_SKIPPED = "was unreachable earlier in this run"
 PARALLEL_READS = 8  # well inside the API server's default max-requests-inflight (400)
 
 
@@ -239,6 +240,11 @@ class LiveCluster:
         with ThreadPoolExecutor(max_workers=min(PARALLEL_READS, len(todo))) as pool:
             for key, result in zip(todo, pool.map(self._read, todo), strict=True):
                 self._cache[key] = result
+        if self._down is not None:  # reads that started together failed for the one cause,
+            for key in todo:  # whichever thread found it first: "skipped" would hide it
+                result = self._cache[key]
+                if isinstance(result, ClusterError) and _SKIPPED in str(result):
+                    self._cache[key] = self._down
 
     def list(self, resource: str, namespace: str | None = None) -> list[Obj]:
         key = (resource, namespace)
@@ -260,7 +266,7 @@ class LiveCluster:
         if self._down is not None:
             raise ClusterError(
                 f"failed to list {_what(resource, namespace)}: skipped, the API server at "
-                f"{self._host()} was unreachable earlier in this run"
+                f"{self._host()} {_SKIPPED}"
             )
         scope = f"/namespaces/{namespace}" if namespace is not None and res.namespaced else ""
         path = f"{res.prefix}{scope}/{resource}"
