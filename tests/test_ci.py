@@ -232,7 +232,8 @@ def test_the_component_script_writes_both_reports_and_fails_on_errors(
     workspace: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     script, variables = component_script(package=str(ROOT), **{"check-rendered": True})
-    env = clean_env(TMPDIR=str(tmp_path_factory.mktemp("gitlab-tmp")), **variables)
+    # The job image's python3 is this run's Python (3.11 or later, which the image must have).
+    env = _with_tools() | {"TMPDIR": str(tmp_path_factory.mktemp("gitlab-tmp")), **variables}
     shell = shutil.which("sh") or "bash"
     done = subprocess.run(
         [shell, "-c", script], cwd=workspace, env=env, capture_output=True, text=True,

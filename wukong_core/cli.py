@@ -26,7 +26,7 @@ from .load import read_paths
 from .plan import VmPlan, plans_from_json
 from .presync import DEFAULT_IMAGE, DEFAULT_JOB_NAMESPACE, NamespaceExtras, presync_hooks
 from .repoconfig import RepoConfig
-from .report import FORMATS, as_markdown, as_text, formatter
+from .report import FORMATS, annotation, as_markdown, as_text, formatter
 from .worktree import read_config, read_tree, repo_root, write_tree
 
 USAGE_ERROR = 2
@@ -238,8 +238,9 @@ def _check(found: list[Change], folder: str, fmt: str) -> int:
         print(f"  {change.kind:8} {folder}/{change.path}", file=sys.stderr)
     if fmt == "github":
         for change in found:
-            print(f"::error file={folder}/{change.path},title=wukong render --check::"
-                  f"{change.kind} by a render of the specs: {fix}")  # fmt: skip
+            message = f"{change.kind} by a render of the specs: {fix}"
+            sys.stdout.write(annotation("error", message, "wukong render --check",
+                                        f"{folder}/{change.path}"))  # fmt: skip
         lines = "".join(f"- {c.kind} `{folder}/{c.path}`\n" for c in found)
         _step_summary(fmt, f"\n**`{folder}/` is not what the specs render**: {fix}.\n\n{lines}")
     return MISMATCH

@@ -59,13 +59,19 @@ _GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.
 
 def as_github(findings: Sequence[Finding]) -> str:
     """GitHub Actions workflow commands; they annotate the spec line in the pull request."""
-    out = []
-    for f in _sorted(findings):
-        props = [f"title={_escape_property(f.code)}"]
-        if f.file:
-            props = [f"file={_escape_property(f.file)}", f"line={f.line}", *props]
-        out.append(f"::{_GITHUB_LEVEL[f.severity]} {','.join(props)}::{_escape_data(f.message)}")
-    return "".join(line + "\n" for line in out)
+    return "".join(
+        annotation(_GITHUB_LEVEL[f.severity], f.message, f.code, f.file, f.line)
+        for f in _sorted(findings)
+    )
+
+
+def annotation(level: str, message: str, title: str, file: str = "", line: int = 0) -> str:
+    """One GitHub Actions workflow command (`::error file=…,line=…,title=…::message`)."""
+    props = [f"title={_escape_property(title)}"]
+    if file:
+        where = [f"file={_escape_property(file)}"] + ([f"line={line}"] if line else [])
+        props = where + props
+    return f"::{level} {','.join(props)}::{_escape_data(message)}\n"
 
 
 # Characters XML 1.0 forbids even as character references: a report holding one is unreadable.
