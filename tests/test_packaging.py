@@ -9,6 +9,7 @@ build, its dependencies from the package index.
 from __future__ import annotations
 
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def test_the_light_install_validates_against_a_snapshot_as_the_full_one_does(bar
             str(EXAMPLES / "cluster-snapshot.yaml"), "--format", "json")  # fmt: skip
     light = _wukong(bare, *args)
     full = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "wukong"), *args],
+        [sys.executable, "-m", "wukong_core", *args],  # the full install that runs the tests
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert light.returncode == full.returncode and light.stdout == full.stdout, light.stderr
