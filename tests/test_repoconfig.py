@@ -65,7 +65,7 @@ def test_unknown_key_lists_the_allowed_keys() -> None:
     allowed = (
         "branches, hookImage, hookNamespace, namespace, outputBranch, outputPath, presyncHooks"
     )
-    with pytest.raises(SpecError, match=f"allowed keys: {allowed}, specPath$"):
+    with pytest.raises(SpecError, match=f"allowed keys: {allowed}, protectDisks, specPath$"):
         parse_repo_config(b"output: x\n")
 
 
