@@ -46,6 +46,10 @@ CODES: dict[str, Severity] = {
     "namespace.not-found": Severity.WARNING,
     "cluster.unreachable": Severity.ERROR,
     "cluster.forbidden": Severity.ERROR,
+    # Data safety: what a render does to the disks of the VMs it replaces (`safety`).
+    "vm.removed": Severity.WARNING,
+    "vm.renamed": Severity.WARNING,
+    "disk.change-ignored": Severity.WARNING,
 }
 
 
