@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wukong_core.errors import SpecError
 from wukong_core.spec import PROTECT_DISKS, ProtectDisks
@@ -78,6 +78,12 @@ class _Model(BaseModel):
     hook_namespace: str | None = Field(None, alias="hookNamespace")
     branches: list[str] = Field(default_factory=list, alias="branches")
     protect_disks: ProtectDisks = Field("confirm", alias="protectDisks")
+
+    @field_validator("protect_disks", mode="before")
+    @classmethod
+    def _unquoted_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `off` as false: that is what the user wrote, not a boolean.
+        return "off" if value is False else value
 
 
 def parse_repo_config(data: bytes | None) -> RepoConfig:

@@ -52,10 +52,6 @@ _DEFAULT_CLASS = (
     "storageclass.kubevirt.io/is-default-virt-class",
     "storageclass.kubernetes.io/is-default-class",
 )
-_ORPHAN = (
-    "orphan them first: remove the ownerReferences of their DataVolumes and PVCs, or let "
-    "Argo CD prune with PrunePropagationPolicy=orphan"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +179,18 @@ def _claims(before: _Before) -> str:
     return f"PersistentVolumeClaim{'s' if len(before.templates) > 1 else ''} {names}"
 
 
+def _orphan(before: _Before) -> str:
+    """How to take the disks out of the prune. Not by deleting ownerReferences: while the VM
+    exists, KubeVirt adopts every orphan DataVolume its templates name again (virt-controller
+    `ClaimMatchedDataVolumes`). Deleting the VM with orphan propagation unowns them for good."""
+    namespace, _, name = before.key.partition("/")
+    return (
+        f"orphan them before the prune: stop the VM, then delete it yourself with `kubectl "
+        f"delete vm {name} -n {namespace} --cascade=orphan` (its DataVolumes and PVCs stay, "
+        "unowned), or let Argo CD prune with PrunePropagationPolicy=orphan"
+    )
+
+
 def _fate(before: _Before) -> str:
     """What Argo CD does to the VM and its disks, by the sync options the VM carries."""
     claims = _claims(before)
@@ -207,7 +215,7 @@ def _removed(before: _Before) -> Finding:
     came = f" (from {before.source})" if before.source else ""
     message = (
         f"VM {before.key}{came} is no longer rendered: {_fate(before)}. To keep the disks, "
-        f"restore its spec, or {_ORPHAN}, before the prune"
+        f"restore its spec, or {_orphan(before)}"
     )
     return Finding("vm.removed", message, before.file, before.line, before.key)
 
@@ -224,9 +232,9 @@ def _renamed(before: _Before, successors: list[VmPlan]) -> Finding:
     )
     message = (
         f"{first.file} now renders {new} instead of VM {before.key}; the new VM gets new disks "
-        f"and the old one is pruned: {_fate(before)}. To keep the data, {_ORPHAN} (they are "
-        "owned, PVC -> DataVolume -> VirtualMachine, so the prune deletes them even when the "
-        f"new VM attaches them), {attach}"
+        f"and the old one is pruned: {_fate(before)}. To keep the data: the old PVCs are owned "
+        "(PVC -> DataVolume -> VirtualMachine), so the prune deletes them even when the new VM "
+        f"attaches them; {_orphan(before)}; {attach}"
     )
     return Finding("vm.renamed", message, first.file, first.line, first.key)
 
@@ -327,9 +335,9 @@ def _fixes(
     plan: VmPlan, disk: DiskPlan, old: Obj, changes: _Changes, cluster: _Cluster | None
 ) -> str:
     fixes = []
-    if "image" in changes or "source" in changes:
+    for field in changes.keys() & {"image", "source"}:
         fixes.append(
-            "To start from the new source, add it as a disk of another name (this one keeps "
+            f"To start from the new {field}, add it as a disk of another name (this one keeps "
             "its data until you remove it)."
         )
     if "size" in changes:
