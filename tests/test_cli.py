@@ -15,7 +15,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from tests.conftest import ROOT
-from tests.kube import namespace, write_snapshot
+from tests.kube import namespace, storage_class, write_snapshot
 from tests.specs import as_yaml, plan_one, wukong
 from wukong_core.cli import main
 from wukong_core.plan import plans_to_json
@@ -426,7 +426,8 @@ def test_the_presync_plan_reports_what_the_sync_does_to_live_vms(
     live = render_vm(db)
     live["metadata"] |= {"uid": "0b5e-db", "creationTimestamp": "2026-11-20T10:00:00Z"}
     live["metadata"]["annotations"]["vm.novasphere.dev/source"] = "specs/db.yaml"
-    snapshot = write_snapshot(repo / "cluster.yaml", [namespace("vms"), live])
+    cluster = [namespace("vms"), storage_class("standard", default=True), live]
+    snapshot = write_snapshot(repo / "cluster.yaml", cluster)
     (repo / "plan.json").write_text(plans_to_json([plan_one(wukong("web", "vms", disks=BOOTABLE))]))
     argv = ["validate", "--plan", "plan.json", "--cluster-snapshot", str(snapshot)]
     assert main([*argv, "--format", "json"]) == 0

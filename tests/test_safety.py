@@ -296,12 +296,10 @@ def test_a_disk_not_created_yet_takes_the_new_template(make_view: Any) -> None:
 def test_a_disk_being_imported_has_the_default_class_cdi_picks(make_view: Any) -> None:
     # The DataVolume exists, its PVC not yet: CDI gives it the virtualization default class
     # before the Kubernetes default.
-    virt = _expandable("virt", True)
-    virt["metadata"]["annotations"] = {"storageclass.kubevirt.io/is-default-virt-class": "true"}
     view = make_view(
         namespace("vms"),
         _expandable("standard", False, default=True),
-        virt,
+        _expandable("virt", True, virt_default=True),
         datavolume("vms", "web-system", phase="ImportScheduled"),
     )
     [found] = compare(plans_of(web()), _bigger(), view)

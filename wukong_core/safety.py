@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from .cdi_storage import default_class
 from .cluster_checks import ClusterView
 from .errors import ClusterError
 from .findings import Finding
@@ -46,12 +47,6 @@ from .render import (
 CODES = ("vm.removed", "vm.renamed", "disk.change-ignored")  # what a render does to data
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _VM_HEADER = f"{GENERATED_MARK} from ".encode()
-# Which StorageClass CDI gives a DataVolume that names none (CDI `GetStorageClassByNameWith
-# VirtFallback`): the virtualization default first, then the Kubernetes default.
-_DEFAULT_CLASS = (
-    "storageclass.kubevirt.io/is-default-virt-class",
-    "storageclass.kubernetes.io/is-default-class",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,12 +428,8 @@ class _Cluster:
         if classes is None:
             return "", None
         if not name:
-            name = next((n for a in _DEFAULT_CLASS for n, c in classes.items() if _is(c, a)), "")
+            name = obj_name(default_class(classes) or {})
         storage_class = classes.get(name)
         if storage_class is None:
             return name, None
         return name, storage_class.get("allowVolumeExpansion") is True
-
-
-def _is(obj: Obj, annotation: str) -> bool:
-    return (dig(obj, "metadata", "annotations") or {}).get(annotation) == "true"
