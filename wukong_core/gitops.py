@@ -337,7 +337,7 @@ def _message(
     # Exactly DESIGN's form, "1 VMs" included: CI scripts match on it.
     head = f"wukong: render {vm_count} VMs from {source_sha[:7]}"
     # One line each, so `git log` lists them and no line break can start a paragraph.
-    body = "".join(" ".join(line.split("\n")) + "\n" for line in summary if line.strip())
+    body = "".join(" ".join(line.splitlines()) + "\n" for line in summary if line.strip())
     return head + "\n\n" + (body + "\n" if body else "") + "\n".join(trailers) + "\n"
 
 

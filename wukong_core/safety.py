@@ -13,9 +13,11 @@ both states, before and after; this module says what changes for data:
 
 `compare_output` compares with the previous output folder (`wukong render -o OUT`, commit-back's
 parent commit), `compare_cluster` with the VirtualMachines in the cluster (the PreSync Job).
-Only what changed is parsed: a VM file the render writes again byte for byte is the same VM, and
-a commit-back keeps every VM file whose render stamp still holds, so a push that edits 20 of
-10,000 specs parses about 20 previous files.
+Only what changed is parsed: a VM file the render writes again byte for byte is the same VM (a
+commit-back keeps every VM file whose render stamp still holds), and one whose
+dataVolumeTemplates text is unchanged has the same disks. A push that edits 20 of 10,000 specs
+parses only the files whose disks it changed; a new render format, which rewrites every VM
+file, costs a text search per file.
 """
 
 from __future__ import annotations
