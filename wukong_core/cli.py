@@ -18,7 +18,9 @@ from .load import read_paths
 from .marks import GENERATED_MARK
 from .plan import VmPlan, plans_from_json
 from .presync import DEFAULT_IMAGE, DEFAULT_JOB_NAMESPACE, NamespaceExtras, presync_hooks
+from .repoconfig import RepoConfig
 from .report import FORMATS, formatter
+from .spec import PROTECT_DISKS
 
 USAGE_ERROR = 2
 
@@ -54,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="validate specs and write VirtualMachine manifests")
     render.add_argument("paths", nargs="+", metavar="PATH", help="spec files or directories")
     render.add_argument("-o", "--output", required=True, metavar="OUT", help="output directory")
+    render.add_argument(
+        "--protect-disks",
+        choices=PROTECT_DISKS,
+        help="VMs that own disks: Argo CD prunes or deletes them only after a person confirms "
+        "(confirm, the default; Argo CD >= 2.14), never (never), or like anything else (off)",
+    )
     _cluster_flags(render)
     _report_flags(render)
     _hook_flags(render)
@@ -91,20 +99,42 @@ def _open_cluster(args: argparse.Namespace):  # -> ClusterView | None
     return open_cluster(cluster_source(args), context=args.context)
 
 
+def read_output(out: Path) -> dict[str, bytes]:
+    """What the output directory holds now, by path relative to it: what a render replaces."""
+    if not out.is_dir():
+        return {}
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.yaml"))}
+
+
 def write_tree(out: Path, files: dict[str, bytes]) -> None:
     """Replace Wukong's files under `out`; files without the generated header are kept.
 
-    Each file is written to a temporary name and renamed, so a reader never sees half a file.
+    Every file is first written to a temporary name, then all are renamed: a failed write
+    (a full disk, a read-only file) leaves the directory as it was, and a reader never sees
+    half a file.
     """
     root = out.resolve()
     targets = {name: (root / name).resolve() for name in files}
     outside = [name for name, target in targets.items() if not target.is_relative_to(root)]
     if outside:  # checked before anything is written
         raise WukongError(f"refusing to write {outside[0]!r} outside {out}")
-    for name, target in targets.items():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.tmp")
-        temporary.write_bytes(files[name])
+    written: list[tuple[Path, Path]] = []
+    created: list[Path] = []
+    try:
+        for name, target in targets.items():
+            missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+            created += reversed(missing)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{target.name}.tmp")
+            written.append((temporary, target))
+            temporary.write_bytes(files[name])
+    except OSError:
+        for temporary, _ in written:
+            temporary.unlink(missing_ok=True)
+        for directory in reversed(created):
+            directory.rmdir()
+        raise
+    for temporary, target in written:
         temporary.replace(target)
     wanted = set(targets.values())
     for path in sorted(root.rglob("*.yaml")):
@@ -141,21 +171,26 @@ def _validate_or_render(args: argparse.Namespace) -> int:
     view = _open_cluster(args)
     if args.command == "validate" and args.plan:
         plans = read_plans(Path(args.plan))
-        findings = pipeline.validate_plans(plans, view)
+        findings = pipeline.validate_presync(plans, view)
         _print_report(findings, args.format, view.source if view else pipeline.OFFLINE)
         return exit_code(findings)
     if not args.paths:
         raise WukongError("give spec files or directories, or --plan FILE")
     sources = list(read_paths(args.paths))
+    rendering = args.command == "render"
     outcome = pipeline.run(
         sources,
         cluster=view,
         default_namespace=args.namespace,
-        render=args.command == "render",
+        render=rendering,
         extras=extras,
+        previous=read_output(Path(args.output)) if rendering else None,
+        output=args.output.rstrip("/") + "/" if rendering else "",
+        # The flag, else the repository's setting (its default until `render` reads the file).
+        protect_disks=getattr(args, "protect_disks", None) or RepoConfig.protect_disks,
     )
     _print_report(outcome.findings, args.format, outcome.cluster)
-    if args.command == "render" and outcome.ok:
+    if rendering and outcome.ok:
         write_tree(Path(args.output), outcome.files)
         print(f"rendered {len(outcome.plans)} VMs into {args.output}", file=sys.stderr)
     return exit_code(outcome.findings)
