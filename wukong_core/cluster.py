@@ -225,7 +225,7 @@ class LiveCluster:
         self.retry = retry
         self.page_size = page_size
         self._cache: dict[tuple[str, str | None], list[Obj] | ClusterError] = {}
-        self._down: ClusterError | None = None  # set once the server proved unreachable
+        self._down: _Broken | None = None  # why the server proved unreachable, once it did
 
     def prefetch(self, keys: Iterable[tuple[str, str | None]]) -> None:
         """Read the lists in parallel: each costs a round trip to the API server, and the
@@ -257,10 +257,10 @@ class LiveCluster:
     def _list_all(self, resource: str, namespace: str | None) -> list[Obj]:
         res = _resource(resource)
         if self._down is not None:
-            raise ClusterError(
-                f"failed to list {_what(resource, namespace)}: skipped, the API server at "
-                f"{self._host()} was unreachable earlier in this run"
-            )
+            # Parallel reads race to find the server gone; whichever the checks report first
+            # must still say why.
+            error = self._unreachable(self._down, resource, namespace)
+            raise ClusterError(f"{error} (not tried again in this run)", kind=error.kind)
         scope = f"/namespaces/{namespace}" if namespace is not None and res.namespaced else ""
         path = f"{res.prefix}{scope}/{resource}"
         items: list[Obj] = []
@@ -298,8 +298,8 @@ class LiveCluster:
                 status, headers, body = self._call(path, query)
             except _Broken as e:
                 if not e.retryable or last:
-                    self._down = self._unreachable(e, resource, namespace)
-                    raise self._down from e.__cause__
+                    self._down = e
+                    raise self._unreachable(e, resource, namespace) from e.__cause__
                 time.sleep(backoff)
                 continue
             if status not in RETRY_STATUSES or last:
