@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import EXAMPLES, ROOT
+from tests.specs import as_yaml, wukong
 from wukong_core import api_webhook
 
 if TYPE_CHECKING:
@@ -419,3 +420,98 @@ def test_secrets_never_reach_responses_or_logs(client, git_server, monkeypatch, 
     for text in bodies + records:
         for secret in secrets:
             assert secret not in text
+
+
+# --- data safety: what each render commit does to the VMs' disks --------------------------------
+
+SYSTEM = {"name": "system", "size": "20Gi", "image": "docker://quay.io/containerdisks/fedora:41"}
+DATA = {"name": "data", "size": "10Gi"}
+WEB = as_yaml(wukong("web", "vms", disks=[SYSTEM, DATA])).encode()
+# Attaches its PVC and owns none: deleting it deletes no data.
+DB = as_yaml(wukong("db", "vms", disks=[{"name": "system", "existingPVC": {"name": "db-root"}}]))
+SAFETY_REPO = {
+    "wukong/web.yaml": WEB,
+    "wukong/db.yaml": DB.encode(),
+    "rendered/NOTES.md": b"mine\n",
+}
+CONFIRM = b"argocd.argoproj.io/sync-options: Prune=confirm,Delete=confirm\n"
+
+
+def _edit(**spec: Any) -> bytes:
+    """web.yaml edited: `spec` overrides cpu, memory or disks; name and namespace too."""
+    name, ns = spec.pop("name", "web"), spec.pop("ns", "vms")
+    return as_yaml(wukong(name, ns, disks=spec.pop("disks", [SYSTEM, DATA]), **spec)).encode()
+
+
+def _message(server: GitServer, name: str, branch: str = "main") -> tuple[str, list[str], str]:
+    """The head commit's message as (subject, body lines, trailer paragraph)."""
+    paragraphs = server.log(name, branch)[0].split("\n\n")
+    body = paragraphs[1].splitlines() if len(paragraphs) == 3 else []
+    return paragraphs[0], body, paragraphs[-1]
+
+
+def _lines(findings: list[dict[str, Any]]) -> list[str]:
+    return [f"{f['file']}:{f['line']}: warning {f['code']}: {f['message']}" for f in findings]
+
+
+@pytest.mark.parametrize(
+    ("edit", "delete", "expected"),
+    [
+        ({}, ("wukong/web.yaml",), [("vm.removed", "rendered/vms/web.yaml", 1, "vms/web")]),
+        ({"wukong/web.yaml": _edit(name="web2")}, (),
+         [("vm.renamed", "wukong/web.yaml", 1, "vms/web2")]),
+        ({"wukong/web.yaml": _edit(ns="prod")}, (),
+         [("vm.renamed", "wukong/web.yaml", 1, "prod/web")]),
+        ({"wukong/web.yaml": _edit(disks=[{**SYSTEM, "size": "40Gi", "image": "docker://x/y:2"},
+                                          DATA])}, (),
+         [("disk.change-ignored", "wukong/web.yaml", 10, "vms/web")]),
+        ({"wukong/web.yaml": _edit(cpu=4)}, (), []),
+        ({}, ("wukong/db.yaml",), []),
+    ],
+    ids=["delete-spec", "rename", "move-namespace", "size-and-image", "cpu-only",
+         "delete-vm-without-own-disks"],
+)  # fmt: skip
+def test_each_render_commit_says_what_it_does_to_data(
+    client, git_server, edit: dict[str, bytes], delete: tuple[str, ...], expected: list[tuple]
+) -> None:  # type: ignore[no-untyped-def]
+    name = _repo(git_server, SAFETY_REPO)
+    first = _push(client, git_server, name).get_json()
+    # A first render into an empty output folder has nothing to compare with.
+    assert (first["status"], first["findings"]) == ("committed", [])
+    rendered = git_server.files(name, "main")
+    assert CONFIRM in rendered["rendered/vms/web.yaml"]
+    assert b"sync-options" not in rendered["rendered/vms/db.yaml"]
+    assert _message(git_server, name)[1] == []
+
+    source = git_server.human_push(name, edit, delete=delete)
+    response = _push(client, git_server, name, delivery="d-2")
+    body = response.get_json()
+    assert (response.status_code, body["status"]) == (200, "committed")  # warnings never stop it
+    found = body["findings"]
+    assert [(f["code"], f["file"], f["line"], f["object"]) for f in found] == expected
+    assert all(f["severity"] == "warning" for f in found)
+    subject, lines, trailers = _message(git_server, name)
+    assert subject == f"wukong: render {body['vm_count']} VMs from {source[:7]}"
+    assert lines == _lines(found)
+    assert trailers == f"Wukong-Source-Commit: {source}\nWukong-Delivery: d-2"
+    after = git_server.files(name, "main")
+    assert after["rendered/NOTES.md"] == b"mine\n", "a file Wukong did not write stays"
+    for vm_file in (p for p in after if p.startswith("rendered/") and "/web" in p):
+        assert CONFIRM in after[vm_file]  # renamed, moved or edited: still protected
+
+
+def test_the_output_branch_is_what_a_render_is_compared_with(client, git_server) -> None:  # type: ignore[no-untyped-def]
+    name = _repo(git_server, {**SAFETY_REPO, ".wukong.yaml": b"outputBranch: deploy\n"})
+    assert _push(client, git_server, name).get_json()["findings"] == []
+    source = git_server.human_push(name, {}, delete=("wukong/web.yaml",))
+    body = _push(client, git_server, name, delivery="d-2").get_json()
+    assert [(f["code"], f["object"]) for f in body["findings"]] == [("vm.removed", "vms/web")]
+    assert _message(git_server, name, "deploy")[1] == _lines(body["findings"])
+    assert git_server.head(name) == source, "the source branch is never written"
+
+
+def test_protect_disks_in_the_repository_config(client, git_server) -> None:  # type: ignore[no-untyped-def]
+    name = _repo(git_server, {**SAFETY_REPO, ".wukong.yaml": b"protectDisks: never\n"})
+    _push(client, git_server, name)
+    web = git_server.files(name, "main")["rendered/vms/web.yaml"]
+    assert b"argocd.argoproj.io/sync-options: Prune=false,Delete=false\n" in web

@@ -170,7 +170,9 @@ def test_each_offline_finding_has_its_code_severity_place_and_fix(code: str) -> 
 
 def test_every_offline_code_of_the_design_is_covered() -> None:
     cluster = ("pvc.", "storageclass.", "namespace.", "cluster.", "clone.source-", "clone.too-")
-    offline = {code for code in CODES if not code.startswith(cluster)}
+    # What a render does to data compares two renders (tests/test_safety.py), not one spec.
+    data_safety = {"vm.removed", "vm.renamed", "disk.change-ignored"}
+    offline = {code for code in CODES if not code.startswith(cluster)} - data_safety
     assert offline | {"pvc.shared-in-repo"} == set(CASES)
 
 

@@ -15,9 +15,11 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from tests.conftest import ROOT
+from tests.kube import namespace, storage_class, write_snapshot
 from tests.specs import as_yaml, plan_one, wukong
 from wukong_core.cli import main
 from wukong_core.plan import plans_to_json
+from wukong_core.render import render_vm
 
 OFFLINE_NOTE = "validated offline: no cluster checks ran\n"
 EMPTY = (
@@ -430,7 +432,7 @@ def test_a_broken_repository_config_is_a_finding_on_it(
     assert capsys.readouterr().out == (
         "::error file=.wukong.yaml,line=2,title=spec.invalid::ouputPath: unknown key "
         "'ouputPath'; allowed keys: branches, hookImage, hookNamespace, namespace, outputBranch, "
-        "outputPath, presyncHooks, specPath\n"
+        "outputPath, presyncHooks, protectDisks, specPath\n"
     )
     assert not (clone / OUT).exists()
 
@@ -475,7 +477,9 @@ def test_check_fails_naming_each_file_and_writes_nothing(
     capsys.readouterr()
     assert main(["render", "--check", "--offline"]) == 1
     out, err = capsys.readouterr()
-    assert out == "0 error(s), 0 warning(s), 0 info\n"
+    # what the render would do to data is reported, as a render reports it (safety)
+    assert out.startswith(f"{OUT}/data/db.yaml:1: warning vm.removed: VM data/db (from vms/db")
+    assert out.endswith("\n0 error(s), 1 warning(s), 0 info\n")
     assert err == (
         f"{OFFLINE_NOTE}wukong: {OUT}/ is not what the specs render (run `wukong render` and "
         "commit the result):\n"
@@ -527,7 +531,8 @@ def test_diff_lists_the_vms_then_a_patch_that_git_applies(
     capsys.readouterr()
     assert main(["diff", "--offline"]) == 0
     out, err = capsys.readouterr()
-    assert err == OFFLINE_NOTE
+    assert err.startswith(OFFLINE_NOTE + f"{OUT}/data/db.yaml:1: warning vm.removed: VM data/db")
+    assert err.endswith("\n0 error(s), 1 warning(s), 0 info\n")  # on stderr: stdout is the patch
     assert files_of(clone) == before  # diff writes nothing
     head, _, patch = out.partition("--- ")
     assert head == (
@@ -645,3 +650,96 @@ def test_render_check_in_github_format_puts_the_stale_files_in_the_summary(
     assert text.startswith("### Wukong: passed\n\n2 VMs; 0 error(s)")
     assert f"**`{OUT}/` is not what the specs render**" in text
     assert f"- added `{OUT}/team/web.yaml`\n" in text
+
+
+# -- render: what it does to data ---------------------------------------------------------
+
+
+REMOVED_DB = (
+    "out/data/db.yaml:1: warning vm.removed: VM data/db (from specs/db.yaml) is no longer "
+    "rendered: once its prune is confirmed, Argo CD deletes it and the disks it owns with it "
+    "(PersistentVolumeClaim data/db-system); while the prune waits for confirmation, the "
+    "Application's sync stays running and holds back its other changes. To keep the disks, "
+    "restore its spec, or orphan them before the prune: stop the VM, then delete it yourself "
+    "with `kubectl delete vm db -n data --cascade=orphan` (its DataVolumes and PVCs stay, "
+    "unowned), or let Argo CD prune with PrunePropagationPolicy=orphan\n"
+)
+
+
+def test_render_compares_with_what_out_holds_and_still_writes(
+    repo: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["render", "specs", "-o", "out", "--offline"]) == 0
+    assert capsys.readouterr().out == "0 error(s), 0 warning(s), 0 info\n"  # a first render
+    (repo / "specs" / "db.yaml").unlink()
+    bigger = [{**BOOTABLE[0], "size": "40Gi"}]
+    (repo / "specs" / "web.yaml").write_text(as_yaml(wukong("web", "vms", disks=bigger)))
+    assert main(["render", "specs", "-o", "out", "--offline"]) == 0  # warnings never stop it
+    lines = capsys.readouterr().out.splitlines(keepends=True)
+    assert lines[0] == REMOVED_DB
+    assert lines[1].startswith(
+        "specs/web.yaml:10: warning disk.change-ignored: disk 'system' of VM vms/web changes "
+        "size 20Gi -> 40Gi, but its DataVolume vms/web-system exists already"
+    )
+    assert lines[2:] == ["0 error(s), 2 warning(s), 0 info\n"]
+    assert not (repo / "out" / "data").exists()
+    assert b"storage: 40Gi" in (repo / "out" / "vms" / "web.yaml").read_bytes()
+    assert main(["render", "specs", "-o", "out", "--offline"]) == 0  # compared with itself
+    assert capsys.readouterr().out == "0 error(s), 0 warning(s), 0 info\n"
+
+
+@pytest.mark.parametrize(
+    ("flag", "options"),
+    [
+        ([], "sync-options: Prune=confirm,Delete=confirm\n"),
+        (["--protect-disks", "confirm"], "sync-options: Prune=confirm,Delete=confirm\n"),
+        (["--protect-disks", "never"], "sync-options: Prune=false,Delete=false\n"),
+        (["--protect-disks", "off"], None),
+    ],
+)  # fmt: skip
+def test_protect_disks_chooses_what_argo_cd_may_do_to_vms_that_own_disks(
+    repo: Path, flag: list[str], options: str | None
+) -> None:
+    attached = [{"name": "data", "existingPVC": {"name": "shared"}}]
+    (repo / "specs" / "db.yaml").write_text(as_yaml(wukong("db", "data", disks=attached)))
+    assert main(["render", "specs", "-o", "out", "--offline", "--no-hooks", *flag]) == 0
+    web = (repo / "out" / "vms" / "web.yaml").read_text()
+    assert (options in web) if options else ("sync-options" not in web)
+    assert "sync-options" not in (repo / "out" / "data" / "db.yaml").read_text()
+
+
+def test_a_render_that_cannot_write_leaves_out_as_it_was(
+    repo: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["render", "specs", "-o", "out", "--offline"]) == 0
+    before = {name: (repo / "out" / name).read_bytes() for name in tree(repo / "out")}
+    (repo / "specs" / "api.yaml").write_text(as_yaml(wukong("api", "vms", cpu=2, disks=BOOTABLE)))
+    (repo / "specs" / "new.yaml").write_text(as_yaml(wukong("new", "zz", disks=BOOTABLE)))
+    (repo / "out" / "zz").write_text("a user's file where the namespace directory would go\n")
+    capsys.readouterr()
+    assert main(["render", "specs", "-o", "out", "--offline"]) == 2
+    assert capsys.readouterr().err.endswith(f"wukong: File exists: {repo / 'out' / 'zz'}\n")
+    before["zz"] = b"a user's file where the namespace directory would go\n"
+    assert {name: (repo / "out" / name).read_bytes() for name in tree(repo / "out")} == before
+
+
+def test_the_presync_plan_reports_what_the_sync_does_to_live_vms(
+    repo: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # The PreSync Job's view: `db` owns a disk and runs in the cluster, but the plan has no db.
+    db = plan_one(wukong("db", "vms", disks=BOOTABLE))
+    live = render_vm(db)
+    live["metadata"] |= {"uid": "0b5e-db", "creationTimestamp": "2026-11-20T10:00:00Z"}
+    live["metadata"]["annotations"]["vm.novasphere.dev/source"] = "specs/db.yaml"
+    cluster = [namespace("vms"), storage_class("standard", default=True), live]
+    snapshot = write_snapshot(repo / "cluster.yaml", cluster)
+    (repo / "plan.json").write_text(plans_to_json([plan_one(wukong("web", "vms", disks=BOOTABLE))]))
+    argv = ["validate", "--plan", "plan.json", "--cluster-snapshot", str(snapshot)]
+    assert main([*argv, "--format", "json"]) == 0
+    [found] = json.loads(capsys.readouterr().out)["findings"]
+    assert (found["code"], found["severity"], found["object"]) == (
+        "vm.removed",
+        "warning",
+        "vms/db",
+    )
+    assert "PersistentVolumeClaim vms/db-system" in found["message"]

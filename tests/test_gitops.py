@@ -433,3 +433,40 @@ def test_a_user_file_where_the_output_folder_goes_is_never_overwritten(git_repo:
 
     with pytest.raises(GitError, match="'rendered' is a file, not a folder"):
         commit_manifests(request(git_repo))
+
+
+def test_the_summary_is_the_body_between_the_subject_and_the_trailers(git_repo: GitRepo) -> None:
+    # What a render does to data, one line each; the trailers stay the last paragraph.
+    def summarised(tree: SourceTree) -> RenderOutput:
+        out = render_specs(tree)
+        lines = ("wukong/a.yaml:3: warning vm.renamed: a\nb", "", "x:1: warning vm.removed: c")
+        return RenderOutput(out.output_path, out.files, [], out.vm_count, summary=lines)
+
+    source = git_repo.initial
+    commit_manifests(request(git_repo, summarised, delivery_id="d-1"))
+    [message] = render_commits(git_repo.server, git_repo)
+    assert message == (
+        f"wukong: render 2 VMs from {source[:7]}\n\n"
+        "wukong/a.yaml:3: warning vm.renamed: a b\nx:1: warning vm.removed: c\n\n"
+        f"Wukong-Source-Commit: {source}\nWukong-Delivery: d-1"
+    )
+    assert is_render_commit(message)
+
+
+def test_a_renderer_reads_the_output_branch_it_will_commit_on(git_repo: GitRepo) -> None:
+    server = git_repo.server
+    server.human_push(git_repo.name, {".wukong.yaml": b"outputBranch: deploy\n"})
+    seen: list[tuple[str, list[str]]] = []
+
+    def reading(tree: SourceTree) -> RenderOutput:
+        deploy = tree.branch("deploy")
+        seen.append(("", []) if deploy is None else (deploy.sha, sorted(deploy.files_under(""))))
+        return render_specs(tree)
+
+    first = commit_manifests(request(git_repo, reading))
+    server.human_push(git_repo.name, {"wukong/c.yaml": b"kind: Wukong\n"})
+    commit_manifests(request(git_repo, reading))
+    assert seen[0] == ("", [])  # no output branch yet: it will start from the source commit
+    assert seen[1][0] == first.commit_sha
+    assert "rendered/a.yaml" in seen[1][1] and "wukong/c.yaml" not in seen[1][1]
+    assert SourceTree.from_files("0" * 40, {}).branch("deploy") is None

@@ -25,6 +25,7 @@ from wukong_core.render import (
     GENERATED_MARK,
     KUSTOMIZATION,
     SOURCE_ANNOTATION,
+    SYNC_OPTIONS,
     render_datavolume_template,
     render_tree,
     render_vm,
@@ -214,6 +215,57 @@ def test_metadata_labels_annotations_and_run_strategy() -> None:
     assert "running" not in vm["spec"]
 
 
+# -- what Argo CD may do to a VM that owns disks ------------------------------------------------
+
+
+OWNED = {"name": "system", "size": "20Gi", "image": IMAGE}
+ATTACHED = {"name": "data", "existingPVC": {"name": "attached"}}
+
+
+def _options(*disks: dict, protect: str = "confirm", own: str | None = None) -> str | None:
+    plan = plan_one(wukong("web", "vms", disks=disks))
+    if own is not None:
+        plan = replace(plan, annotations=((SYNC_OPTIONS, own),))
+    plan = replace(plan, protect_disks=protect)
+    return render_vm(plan)["metadata"]["annotations"].get(SYNC_OPTIONS)
+
+
+@pytest.mark.parametrize(
+    ("disks", "protect", "options"),
+    [
+        ((OWNED, ATTACHED), "confirm", "Prune=confirm,Delete=confirm"),
+        ((OWNED,), "never", "Prune=false,Delete=false"),
+        ((OWNED,), "off", None),
+        ((ATTACHED,), "confirm", None),  # deleting it deletes no data
+        ((), "confirm", None),
+        (({"name": "c", "existingPVC": {"name": "x", "namespace": "backups"}},), "confirm",
+         "Prune=confirm,Delete=confirm"),  # a clone is a new disk the VM owns
+    ],
+)  # fmt: skip
+def test_a_vm_that_owns_disks_asks_argo_cd_before_deleting_them(
+    disks: tuple, protect: str, options: str | None
+) -> None:
+    assert _options(*disks, protect=protect) == options
+
+
+@pytest.mark.parametrize(
+    ("own", "protect", "options"),
+    [
+        ("ServerSideApply=true", "confirm", "ServerSideApply=true,Prune=confirm,Delete=confirm"),
+        (" ServerSideApply=true , Prune=false", "confirm",
+         "ServerSideApply=true,Prune=false,Delete=confirm"),  # the spec's own Prune stays alone
+        ("Delete=false,Prune=confirm", "never", "Delete=false,Prune=confirm"),
+        ("Validate=false", "off", "Validate=false"),
+        (" Validate=false ", "off", " Validate=false "),  # nothing added: kept as written
+    ],
+)  # fmt: skip
+def test_the_spec_s_own_sync_options_are_merged_not_overwritten(
+    own: str, protect: str, options: str
+) -> None:
+    assert _options(OWNED, protect=protect, own=own) == options
+    assert _options(ATTACHED, protect=protect, own=own) == own
+
+
 @pytest.mark.parametrize("strategy", ["Always", "RerunOnFailure", "Once", "Manual", "Halted"])
 def test_the_run_strategy_is_always_written(strategy: str) -> None:
     assert render_one(runStrategy=strategy)["spec"]["runStrategy"] == strategy
@@ -401,7 +453,7 @@ def test_the_same_plans_render_the_same_bytes_in_any_order() -> None:
 # -- files already in the output directory ---------------------------------------------------------
 
 # What Wukong writes for ALL_PLANS (VM files, their stamps left out), per RENDER_FORMAT.
-WRITTEN = {1: "4569629eb6fda6ff"}
+WRITTEN = {1: "4569629eb6fda6ff", 2: "8cc1f6ff1ad03a90"}
 
 
 def _vm_files(files: dict[str, bytes]) -> dict[str, bytes]:

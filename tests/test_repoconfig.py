@@ -50,6 +50,8 @@ def test_output_path_is_normalised(written: str, normalised: str) -> None:
         (b"namespace: Not_A_Label\n", "namespace", 1, "not a valid namespace"),
         (b"outputBranch: 'feature..x'\n", "outputBranch", 1, "not a valid branch name"),
         (b"outputBranch: has space\n", "outputBranch", 1, "not a valid branch name"),
+        (b"protectDisks: yes\n", "protectDisks", 1, "must be confirm, never or off"),
+        (b"\nprotectDisks: Never\n", "protectDisks", 2, "must be confirm, never or off"),
     ],
 )
 def test_bad_config_names_field_line_and_fix(data: bytes, field: str, line: int, says: str) -> None:
@@ -65,7 +67,7 @@ def test_unknown_key_lists_the_allowed_keys() -> None:
     allowed = (
         "branches, hookImage, hookNamespace, namespace, outputBranch, outputPath, presyncHooks"
     )
-    with pytest.raises(SpecError, match=f"allowed keys: {allowed}, specPath$"):
+    with pytest.raises(SpecError, match=f"allowed keys: {allowed}, protectDisks, specPath$"):
         parse_repo_config(b"output: x\n")
 
 
@@ -112,3 +114,9 @@ def test_only_the_default_branch_is_rendered_unless_branches_are_listed() -> Non
     assert not listed.watches("feature/x", "main")
     with pytest.raises(SpecError, match=r"^\.wukong\.yaml:1: branches: must be a list"):
         parse_repo_config(b"branches: main\n")
+
+
+@pytest.mark.parametrize("mode", ["confirm", "never", "off"])
+def test_protect_disks_is_read_and_confirm_by_default(mode: str) -> None:
+    assert RepoConfig().protect_disks == "confirm"
+    assert parse_repo_config(f"protectDisks: {mode}\n".encode()).protect_disks == mode

@@ -27,6 +27,7 @@ from .plan import VmPlan, plans_from_json
 from .presync import DEFAULT_IMAGE, DEFAULT_JOB_NAMESPACE, NamespaceExtras, presync_hooks
 from .repoconfig import RepoConfig
 from .report import FORMATS, annotation, as_markdown, as_text, formatter
+from .spec import PROTECT_DISKS
 from .worktree import read_config, read_tree, repo_root, write_tree
 
 USAGE_ERROR = 2
@@ -61,6 +62,13 @@ def _namespace_flag(parser: argparse.ArgumentParser) -> None:
 def _render_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="default: .wukong.yaml specPath")
     parser.add_argument("-o", "--output", metavar="OUT", help="default: .wukong.yaml outputPath")
+    parser.add_argument(
+        "--protect-disks",
+        choices=PROTECT_DISKS,
+        help="VMs that own disks: Argo CD prunes or deletes them only after a person confirms "
+        "(confirm, the default; Argo CD >= 2.14), never (never), or like anything else (off); "
+        "default: .wukong.yaml protectDisks",
+    )
     _cluster_flags(parser)
     hooks = parser.add_argument_group("Argo CD PreSync validation hook (one per namespace)")
     hooks.add_argument(
@@ -192,26 +200,30 @@ def _validate_or_render(args: argparse.Namespace) -> int:
     view = _open_cluster(args)
     if args.command == "validate" and args.plan:
         plans = read_plans(Path(args.plan))
-        findings = pipeline.validate_plans(plans, view)
+        findings = pipeline.validate_presync(plans, view)
         _print_report(findings, args.format, view.source if view else pipeline.OFFLINE, plans)
         return exit_code(findings)
     paths = args.paths or [_spec_folder(root, config)]
     out = Path(args.output) if getattr(args, "output", None) else root / config.output_path
-    current = read_tree(out) if args.command != "validate" else {}
+    rendering = args.command != "validate"
+    current = read_tree(out) if rendering else None  # None: nothing to compare with
     outcome = pipeline.run(
         read_paths(paths),
         cluster=view,
         default_namespace=args.namespace or config.default_namespace,
-        render=args.command != "validate",
+        render=rendering,
         extras=extras,
         previous=current,
+        output=_shown(out, root) + "/" if rendering else "",
+        protect_disks=getattr(args, "protect_disks", None) or config.protect_disks,
     )
+    found = changes(current or {}, outcome.files)
     if args.command == "diff":
-        return _diff(outcome, changes(current, outcome.files), _shown(out, root))
+        return _diff(outcome, found, _shown(out, root))
     _print_report(outcome.findings, args.format, outcome.cluster, outcome.plans)
     if args.command == "render" and outcome.ok:
         if args.check:
-            return _check(changes(current, outcome.files), _shown(out, root), args.format)
+            return _check(found, _shown(out, root), args.format)
         write_tree(out, outcome.files, current)
         print(f"rendered {len(outcome.plans)} VMs into {_shown(out, root)}", file=sys.stderr)
     return exit_code(outcome.findings)

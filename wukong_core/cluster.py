@@ -198,7 +198,6 @@ class RetryPolicy:
 
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
-_SKIPPED = "was unreachable earlier in this run"
 PARALLEL_READS = 8  # well inside the API server's default max-requests-inflight (400)
 
 
@@ -227,7 +226,7 @@ class LiveCluster:
         self.retry = retry
         self.page_size = page_size
         self._cache: dict[tuple[str, str | None], list[Obj] | ClusterError] = {}
-        self._down: ClusterError | None = None  # set once the server proved unreachable
+        self._down: _Broken | None = None  # why the server proved unreachable, once it did
 
     def prefetch(self, keys: Iterable[tuple[str, str | None]]) -> None:
         """Read the lists in parallel: each costs a round trip to the API server, and the
@@ -240,11 +239,6 @@ class LiveCluster:
         with ThreadPoolExecutor(max_workers=min(PARALLEL_READS, len(todo))) as pool:
             for key, result in zip(todo, pool.map(self._read, todo), strict=True):
                 self._cache[key] = result
-        if self._down is not None:  # reads that started together failed for the one cause,
-            for key in todo:  # whichever thread found it first: "skipped" would hide it
-                result = self._cache[key]
-                if isinstance(result, ClusterError) and _SKIPPED in str(result):
-                    self._cache[key] = self._down
 
     def list(self, resource: str, namespace: str | None = None) -> list[Obj]:
         key = (resource, namespace)
@@ -264,10 +258,10 @@ class LiveCluster:
     def _list_all(self, resource: str, namespace: str | None) -> list[Obj]:
         res = _resource(resource)
         if self._down is not None:
-            raise ClusterError(
-                f"failed to list {_what(resource, namespace)}: skipped, the API server at "
-                f"{self._host()} {_SKIPPED}"
-            )
+            # Parallel reads race to find the server gone; whichever the checks report first
+            # must still say why.
+            error = self._unreachable(self._down, resource, namespace)
+            raise ClusterError(f"{error} (not tried again in this run)", kind=error.kind)
         scope = f"/namespaces/{namespace}" if namespace is not None and res.namespaced else ""
         path = f"{res.prefix}{scope}/{resource}"
         items: list[Obj] = []
@@ -305,8 +299,8 @@ class LiveCluster:
                 status, headers, body = self._call(path, query)
             except _Broken as e:
                 if not e.retryable or last:
-                    self._down = self._unreachable(e, resource, namespace)
-                    raise self._down from e.__cause__
+                    self._down = e
+                    raise self._unreachable(e, resource, namespace) from e.__cause__
                 time.sleep(backoff)
                 continue
             if status not in RETRY_STATUSES or last:

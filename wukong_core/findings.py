@@ -53,6 +53,10 @@ CODES: dict[str, Severity] = {
     "cluster.forbidden": Severity.ERROR,
     "cluster.cdi-missing": Severity.ERROR,
     "cluster.kubevirt-missing": Severity.ERROR,
+    # Data safety: what a render does to the disks of the VMs it replaces (`safety`).
+    "vm.removed": Severity.WARNING,
+    "vm.renamed": Severity.WARNING,
+    "disk.change-ignored": Severity.WARNING,
 }
 
 

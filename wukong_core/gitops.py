@@ -64,6 +64,8 @@ class RenderOutput:
     findings: list[Finding]
     vm_count: int
     output_branch: str | None = None  # None = the branch that was pushed
+    # Lines for the commit message's body, one each: what the commit does to data.
+    summary: tuple[str, ...] = ()
 
 
 Renderer = Callable[[SourceTree], RenderOutput]
@@ -268,7 +270,23 @@ def _attempt(remote: _Remote, request: CommitRequest, attempt: int) -> CommitRes
     repo = MemoryRepo()  # fresh per attempt: nothing stale can leak into a retry
     source_sha = remote.fetch(repo, request.branch, required=True)
     assert source_sha is not None
-    source = SourceTree(source_sha, repo.object_store, repo[_b(source_sha)].tree)
+    # Each branch is fetched once per attempt: the output branch the renderer reads (what its
+    # render replaces) is the very head the push then compares and swaps.
+    heads: dict[str, str | None] = {request.branch: source_sha}
+
+    def head(branch: str) -> str | None:
+        if branch not in heads:
+            heads[branch] = remote.fetch(repo, branch, required=False)
+        return heads[branch]
+
+    def tree_of(branch: str) -> SourceTree | None:
+        sha = head(branch)
+        if sha is None:
+            return None
+        return SourceTree(sha, repo.object_store, repo[_b(sha)].tree, tree_of)
+
+    source = tree_of(request.branch)
+    assert source is not None
     out = request.renderer(source)
 
     def result(status: Any, commit: str | None = None) -> CommitResult:
@@ -278,16 +296,14 @@ def _attempt(remote: _Remote, request: CommitRequest, attempt: int) -> CommitRes
         return result("failed-checks")
     target = out.output_branch or request.branch
     # The ref we compare-and-swap: the source head itself, or the output branch (maybe absent).
-    target_head = source_sha
-    if target != request.branch:
-        target_head = remote.fetch(repo, target, required=False)
+    target_head = head(target)
     parent = target_head or source_sha  # a new output branch starts from the source commit
     parent_tree = repo[_b(parent)].tree
     with _step("build tree", remote.secrets):
         tree = replace_output(repo.object_store, parent_tree, out.output_path, out.files)
     if tree == parent_tree and target_head is not None:
         return result("unchanged")
-    new = _write_commit(repo, request, source_sha, tree, parent, out.vm_count)
+    new = _write_commit(repo, request, source_sha, tree, parent, out)
     # A separate output branch must not get a render of specs that moved on meanwhile.
     expect = {} if target == request.branch else {request.branch: source_sha}
     if not remote.push(repo, target, target_head, new, expect):
@@ -296,7 +312,7 @@ def _attempt(remote: _Remote, request: CommitRequest, attempt: int) -> CommitRes
 
 
 def _write_commit(repo: MemoryRepo, request: CommitRequest, source_sha: str, tree: bytes,
-                  parent: str, vm_count: int) -> str:  # fmt: skip
+                  parent: str, out: RenderOutput) -> str:  # fmt: skip
     from dulwich.objects import Commit
 
     commit = Commit()
@@ -305,19 +321,24 @@ def _write_commit(repo: MemoryRepo, request: CommitRequest, source_sha: str, tre
     commit.author = commit.committer = _b(request.author)
     commit.author_time = commit.commit_time = int(time.time())
     commit.author_timezone = commit.commit_timezone = 0
-    commit.message = _b(_message(source_sha, vm_count, request.delivery_id))
+    commit.message = _b(_message(source_sha, out.vm_count, request.delivery_id, out.summary))
     repo.object_store.add_object(commit)
     return commit.id.decode()
 
 
-def _message(source_sha: str, vm_count: int, delivery_id: str) -> str:
-    """`wukong: render N VMs from <short sha>`, a blank line, then the trailers."""
+def _message(
+    source_sha: str, vm_count: int, delivery_id: str, summary: tuple[str, ...] = ()
+) -> str:
+    """`wukong: render N VMs from <short sha>`, a blank line, the summary's lines (if any) and
+    a blank line, then the trailers, which stay the last paragraph."""
     trailers = [f"{SOURCE_TRAILER}: {source_sha}"]
     if delivery_id:
         trailers.append(f"{DELIVERY_TRAILER}: {delivery_id}")
     # Exactly DESIGN's form, "1 VMs" included: CI scripts match on it.
     head = f"wukong: render {vm_count} VMs from {source_sha[:7]}"
-    return head + "\n\n" + "\n".join(trailers) + "\n"
+    # One line each, so `git log` lists them and no line break can start a paragraph.
+    body = "".join(" ".join(line.splitlines()) + "\n" for line in summary if line.strip())
+    return head + "\n\n" + (body + "\n" if body else "") + "\n".join(trailers) + "\n"
 
 
 def _b(text: str) -> bytes:

@@ -12,6 +12,7 @@ file there (a user's notes, patches) is kept.
 from __future__ import annotations
 
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,10 @@ class SourceTree:
     sha: str
     _store: BaseObjectStore = field(repr=False, compare=False)
     _tree: bytes = field(repr=False, compare=False)
+    # Other branches of the same repository, fetched on demand (gitops sets this).
+    _branches: Callable[[str], SourceTree | None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @classmethod
     def from_files(cls, sha: str, files: dict[str, bytes]) -> SourceTree:
@@ -43,6 +48,11 @@ class SourceTree:
             store,
             _build_tree(store, {p: (_FILE_MODE, _blob(store, d)) for p, d in files.items()}),
         )
+
+    def branch(self, name: str) -> SourceTree | None:
+        """The head of branch `name` of the same repository: None when there is no such
+        branch, or this tree came from no repository (`from_files`)."""
+        return self._branches(name) if self._branches else None
 
     def read(self, path: str) -> bytes | None:
         """The file's bytes, or None when there is no regular file at `path`."""

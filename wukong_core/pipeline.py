@@ -22,6 +22,10 @@ from .plan import DEFAULT_NAMESPACE, VmPlan, plan_vm
 from .presync import DEFAULT_IMAGE, DEFAULT_JOB_NAMESPACE, presync_hooks
 from .render import NamespaceExtras, render_tree
 from .repoconfig import CONFIG_FILE, RepoConfig, parse_repo_config
+from .report import text_line
+from .safety import CODES as DATA_SAFETY
+from .safety import compare_cluster, compare_output
+from .spec import ProtectDisks
 
 OFFLINE = "offline"
 
@@ -39,7 +43,9 @@ class Outcome:
 
 
 def plan_specs(
-    specs: Iterable[LoadedSpec], default_namespace: str | None = None
+    specs: Iterable[LoadedSpec],
+    default_namespace: str | None = None,
+    protect_disks: ProtectDisks = "confirm",
 ) -> tuple[list[VmPlan], list[Finding]]:
     """Plan every spec that passes its own checks; the others yield only their findings."""
     namespace_default = default_namespace or DEFAULT_NAMESPACE
@@ -51,7 +57,9 @@ def plan_specs(
         findings += problems
         if has_errors(problems):
             continue
-        plan = plan_vm(loaded.spec, loaded.file, loaded.line, loaded.disk_lines, namespace)
+        plan = plan_vm(
+            loaded.spec, loaded.file, loaded.line, loaded.disk_lines, namespace, protect_disks
+        )
         plans.append(plan)
         findings += check_plan(plan)
     return plans, findings
@@ -64,6 +72,16 @@ def validate_plans(plans: list[VmPlan], cluster: ClusterView | None) -> list[Fin
     return findings
 
 
+def validate_presync(plans: list[VmPlan], cluster: ClusterView | None) -> list[Finding]:
+    """The PreSync Job: the plans' checks, and what syncing them does to the data of the VMs
+    live in their namespaces (`safety.compare_cluster`), which its log shows while Argo CD
+    waits for a prune to be confirmed (a hook is deleted only once the sync succeeded)."""
+    findings = validate_plans(plans, cluster)
+    if cluster is not None:
+        findings += compare_cluster(plans, cluster)
+    return sorted(findings, key=Finding.sort_key)
+
+
 def run(
     sources: Iterable[tuple[str, bytes | str]],
     *,
@@ -72,16 +90,23 @@ def run(
     render: bool = True,
     extras: NamespaceExtras | None = None,
     previous: Mapping[str, bytes] | None = None,
+    output: str = "",
+    protect_disks: ProtectDisks = "confirm",
 ) -> Outcome:
+    """`previous` is what the output folder (`output`, as the user names it) holds now: the
+    render keeps its VM files whose stamps hold and reports what replacing it does to data
+    (`safety`). None: nothing to compare with (the HTTP /render answers manifests only)."""
     with _cycle_collection_paused():
         specs, findings = load_many(sources)
-        plans, plan_findings = plan_specs(specs, default_namespace)
+        plans, plan_findings = plan_specs(specs, default_namespace, protect_disks)
         findings += plan_findings + validate_plans(plans, cluster)
-        findings.sort(key=Finding.sort_key)
         label = OFFLINE if cluster is None else cluster.source
         if not render or has_errors(findings):
-            return Outcome(plans, findings, {}, label)
-        return Outcome(plans, findings, render_tree(plans, extras, previous), label)
+            return Outcome(plans, sorted(findings, key=Finding.sort_key), {}, label)
+        files = render_tree(plans, extras, previous)
+        if previous is not None:
+            findings += compare_output(previous, files, plans, output, cluster)
+        return Outcome(plans, sorted(findings, key=Finding.sort_key), files, label)
 
 
 @contextmanager
@@ -147,13 +172,19 @@ def render_repository(
             config.hook_image or DEFAULT_IMAGE, config.hook_namespace or DEFAULT_JOB_NAMESPACE
         )
     output = config.output_path.strip("/") + "/"
-    previous = {p.removeprefix(output): d for p, d in tree.files_under(output).items()}
+    # What the render replaces: the output folder of the commit it will be committed on.
+    parent = tree
+    if config.output_branch and config.output_branch != branch:
+        parent = tree.branch(config.output_branch) or tree  # a new branch starts from `tree`
+    previous = {p.removeprefix(output): d for p, d in parent.files_under(output).items()}
     outcome = run(
         sources,
         cluster=cluster,
         default_namespace=config.default_namespace,
         extras=extras,
         previous=previous,
+        output=output,
+        protect_disks=config.protect_disks,
     )
     return RenderOutput(
         output_path=config.output_path,
@@ -161,6 +192,7 @@ def render_repository(
         findings=sorted(unnamable + outcome.findings, key=Finding.sort_key),
         vm_count=len(outcome.plans),
         output_branch=config.output_branch,
+        summary=tuple(text_line(f) for f in outcome.findings if f.code in DATA_SAFETY),
     )
 
 

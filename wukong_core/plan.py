@@ -13,7 +13,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Literal
 
-from .spec import Disk, Wukong
+from .spec import Disk, ProtectDisks, Wukong
 
 DiskKind = Literal["import", "blank", "attach", "clone"]
 DEFAULT_NAMESPACE = "default"
@@ -63,6 +63,7 @@ class VmPlan:
     disks: tuple[DiskPlan, ...]
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
+    protect_disks: ProtectDisks = "confirm"
 
     @property
     def key(self) -> str:
@@ -119,6 +120,7 @@ def plan_vm(
     line: int,
     disk_lines: Sequence[int],
     default_namespace: str = DEFAULT_NAMESPACE,
+    protect_disks: ProtectDisks = "confirm",
 ) -> VmPlan:
     """Plan one VM. The spec must have passed the spec checks (one source per disk, one boot)."""
     meta = spec.metadata
@@ -139,6 +141,7 @@ def plan_vm(
         disks=disks,
         labels=tuple(sorted(meta.labels.items())),
         annotations=tuple(sorted(meta.annotations.items())),
+        protect_disks=protect_disks,
     )
 
 

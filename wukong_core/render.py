@@ -17,10 +17,22 @@ import yaml
 from .emit import dump
 from .marks import GENERATED_MARK
 from .plan import DiskPlan, VmPlan, plan_line
+from .spec import ProtectDisks
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "wukong"}
 SOURCE_ANNOTATION = "vm.novasphere.dev/source"
 KUSTOMIZATION = "kustomization.yaml"
+# Argo CD's per-resource sync options: a comma-separated list, white space trimmed (Argo CD,
+# "Sync Options"; gitops-engine `resource.GetAnnotationCSVs`).
+SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+# What `protect_disks` asks of Argo CD for a VM that owns disks, which a prune or a cascading
+# Application deletion would garbage-collect with it. `confirm` waits for a person (Argo CD
+# v2.14 and later); `never` leaves the VM in place until it is deleted by hand.
+PROTECTION: dict[ProtectDisks, tuple[str, ...]] = {
+    "confirm": ("Prune=confirm", "Delete=confirm"),
+    "never": ("Prune=false", "Delete=false"),
+    "off": (),
+}
 
 # Extra files for one namespace directory (the PreSync hook): plans -> {file name: object}.
 NamespaceExtras = Callable[[str, list[VmPlan]], dict[str, dict[str, Any]]]
@@ -30,7 +42,7 @@ NamespaceExtras = Callable[[str, list[VmPlan]], dict[str, dict[str, Any]]]
 # so that every VM file is written afresh once: a commit-back keeps files whose stamps still hold
 # (`render_tree`). tests/test_render.py keeps a digest of the output per format and fails until
 # it is raised.
-RENDER_FORMAT = 1
+RENDER_FORMAT = 2
 # LibYAML's emitter and PyYAML's own differ on what `emit` leaves to them (keys of 128
 # characters and more): a file written without LibYAML must not pass for one written with it.
 _WRITER = f"wukong render format {RENDER_FORMAT}; libyaml {yaml.__with_libyaml__}\n".encode()
@@ -86,6 +98,23 @@ def _labels(vm: str) -> dict[str, str]:
     return {**MANAGED_BY, "app.kubernetes.io/name": vm}
 
 
+def owns_disks(plan: VmPlan) -> bool:
+    """The VM owns storage (a dataVolumeTemplate): deleting it deletes those disks."""
+    return any(disk.kind != "attach" for disk in plan.disks)
+
+
+def sync_options(plan: VmPlan) -> str | None:
+    """The VM's `argocd.argoproj.io/sync-options`: the spec's own options first, then the
+    protection its plan asks for, each only where the spec sets no option of that name itself
+    (a spec's own `Prune=false` stays the only Prune option). None: no annotation."""
+    own = dict(plan.annotations).get(SYNC_OPTIONS)
+    ours = PROTECTION[plan.protect_disks] if owns_disks(plan) else ()
+    options = [o.strip() for o in (own or "").split(",") if o.strip()]
+    named = {o.partition("=")[0].strip() for o in options}
+    added = [o for o in ours if o.partition("=")[0] not in named]
+    return ",".join(options + added) if added else own
+
+
 def render_datavolume_template(disk: DiskPlan, vm: str) -> dict[str, Any]:
     # The labels travel to the DataVolume and its PVC, so re-validation recognises the VM's
     # own disks (pvc.name-taken) even before ownerReferences are set.
@@ -118,6 +147,9 @@ def render_vm(plan: VmPlan) -> dict[str, Any]:
     """A kubevirt.io/v1 VirtualMachine; new storage lives in its dataVolumeTemplates."""
     labels = {**dict(plan.labels), **_labels(plan.name)}
     annotations = {**dict(plan.annotations), SOURCE_ANNOTATION: plan.file}
+    options = sync_options(plan)
+    if options is not None:
+        annotations[SYNC_OPTIONS] = options
     devices: dict[str, Any] = {}
     if plan.disks:
         devices["disks"] = [_device(d) for d in plan.disks]

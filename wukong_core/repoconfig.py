@@ -8,6 +8,8 @@
     presyncHooks: true         # write the Argo CD PreSync validation hook per namespace
     hookImage: ghcr.io/novasphere/wukong:0.1.0   # the hook Job's image (default: this release)
     hookNamespace: wukong-system                 # where the hook Job runs (deploy/ creates it)
+    protectDisks: confirm      # VMs that own disks: Argo CD prunes them only after a person
+                               # confirms (confirm), never (never), or like anything else (off)
 
 Paths are normalised to "dir/sub/" (no "./", one trailing "/") so that callers can join and
 compare them as plain strings.
@@ -21,9 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wukong_core.errors import SpecError
+from wukong_core.spec import PROTECT_DISKS, ProtectDisks
 
 CONFIG_FILE = ".wukong.yaml"
 _KEYS = (
@@ -34,6 +37,7 @@ _KEYS = (
     "outputBranch",
     "outputPath",
     "presyncHooks",
+    "protectDisks",
     "specPath",
 )
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -53,6 +57,7 @@ class RepoConfig:
     hook_image: str | None = None  # None: the presync module's default for this release
     hook_namespace: str | None = None
     branches: tuple[str, ...] = ()  # empty: only the repository's default branch
+    protect_disks: ProtectDisks = "confirm"
 
     def watches(self, branch: str, default_branch: str) -> bool:
         """Is a push to `branch` rendered? Feature branches must never write the output."""
@@ -72,6 +77,13 @@ class _Model(BaseModel):
     hook_image: str | None = Field(None, alias="hookImage")
     hook_namespace: str | None = Field(None, alias="hookNamespace")
     branches: list[str] = Field(default_factory=list, alias="branches")
+    protect_disks: ProtectDisks = Field("confirm", alias="protectDisks")
+
+    @field_validator("protect_disks", mode="before")
+    @classmethod
+    def _unquoted_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `off` as false: that is what the user wrote, not a boolean.
+        return "off" if value is False else value
 
 
 def parse_repo_config(data: bytes | None) -> RepoConfig:
@@ -108,6 +120,7 @@ def parse_repo_config(data: bytes | None) -> RepoConfig:
         image,
         model.hook_namespace,
         tuple(model.branches),
+        model.protect_disks,
     )
 
 
@@ -135,9 +148,11 @@ def _explain(e: ValidationError, lines: dict[str, int]) -> SpecError:
     key = str(err["loc"][0]) if err["loc"] else ""
     if err["type"] == "extra_forbidden":
         return _error(key, lines, f"unknown key {key!r}; allowed keys: {', '.join(_KEYS)}")
-    kind = {"presyncHooks": "true or false", "branches": "a list of branch names"}.get(
-        key, "a string"
-    )
+    kind = {
+        "presyncHooks": "true or false",
+        "branches": "a list of branch names",
+        "protectDisks": f"{', '.join(PROTECT_DISKS[:-1])} or {PROTECT_DISKS[-1]}",
+    }.get(key, "a string")
     return _error(key, lines, f"must be {kind}, like {_example(key)}")
 
 
@@ -151,6 +166,7 @@ def _example(key: str) -> str:
         "branches": "[main, 'release/*']",
         "hookImage": "'ghcr.io/novasphere/wukong:0.1.0'",
         "hookNamespace": "'wukong-system'",
+        "protectDisks": "confirm",
     }.get(key, "'text'")
 
 

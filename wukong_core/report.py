@@ -23,11 +23,14 @@ def _sorted(findings: Sequence[Finding]) -> list[Finding]:
     return sorted(findings, key=Finding.sort_key)
 
 
+def text_line(f: Finding) -> str:
+    """`file:line: severity code: message`, the form of a compiler's diagnostics."""
+    where = f"{f.file}:{f.line}: " if f.file else ""
+    return f"{where}{f.severity.value} {f.code}: {f.message}"
+
+
 def as_text(findings: Sequence[Finding]) -> str:
-    lines = []
-    for f in _sorted(findings):
-        where = f"{f.file}:{f.line}: " if f.file else ""
-        lines.append(f"{where}{f.severity.value} {f.code}: {f.message}")
+    lines = [text_line(f) for f in _sorted(findings)]
     counts = summarize(findings)
     lines.append(
         f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info"

@@ -40,6 +40,9 @@ RunStrategy = Literal["Always", "RerunOnFailure", "Once", "Manual", "Halted"]
 AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
 VolumeMode = Literal["Filesystem", "Block"]
 Bus = Literal["virtio", "sata", "scsi"]
+# `.wukong.yaml protectDisks` / `--protect-disks`: how Argo CD may delete a VM that owns disks.
+ProtectDisks = Literal["confirm", "never", "off"]
+PROTECT_DISKS: tuple[ProtectDisks, ...] = ("confirm", "never", "off")
 
 
 class _Strict(BaseModel):

@@ -50,7 +50,9 @@ def write_tree(
     stale files deleted, the user's kept. `current` is what `read_tree(out)` returned, when the
     caller has it. Returns what changed.
 
-    Each file is written to a temporary name and renamed, so a reader never sees half a file.
+    Every file is first written to a temporary name, then all are renamed: a failed write (a
+    full disk, a user's file where a folder must go) leaves the folder as it was, and a reader
+    never sees half a file.
     """
     root = out.resolve()
     targets = {name: (root / name).resolve() for name in files}
@@ -58,15 +60,31 @@ def write_tree(
     if outside:  # checked before anything is written
         raise WukongError(f"refusing to write {outside[0]!r} outside {out}")
     todo = changes(read_tree(out) if current is None else current, files)
+    written: list[tuple[Path, Path]] = []
+    created: list[Path] = []
+    try:
+        for change in todo:
+            if change.new is None:
+                continue
+            target = root / change.path
+            missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+            created += reversed(missing)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{target.name}.tmp")
+            written.append((temporary, target))
+            temporary.write_bytes(change.new)
+    except OSError:
+        for temporary, _ in written:
+            temporary.unlink(missing_ok=True)
+        for directory in reversed(created):
+            directory.rmdir()
+        raise
+    for temporary, target in written:
+        temporary.replace(target)
     for change in todo:
-        target = root / change.path
         if change.new is None:
+            target = root / change.path
             target.unlink()
             if target.parent != root and not any(target.parent.iterdir()):
                 target.parent.rmdir()  # a namespace that no longer has VMs
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.tmp")
-        temporary.write_bytes(change.new)
-        temporary.replace(target)
     return todo
