@@ -40,6 +40,9 @@ RunStrategy = Literal["Always", "RerunOnFailure", "Once", "Manual", "Halted"]
 AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
 VolumeMode = Literal["Filesystem", "Block"]
 Bus = Literal["virtio", "sata", "scsi"]
+Device = Literal["disk", "cdrom"]
+# QEMU's bootindex is a signed 32-bit integer; KubeVirt passes bootOrder through to it.
+MAX_BOOT_ORDER = 2**31 - 1
 
 
 class _Strict(BaseModel):
@@ -53,7 +56,10 @@ class ExistingPVC(_Strict):
     namespace: DnsLabel | None = Field(
         default=None, description="Default: the VM's namespace. Another namespace means a clone."
     )
-    readOnly: bool = False
+    readOnly: bool | None = Field(
+        default=None,
+        description="Mount it read-only. Default: false for a disk; a CD-ROM is always read-only.",
+    )
     clone: bool = Field(
         default=False, description="Copy into a new PVC even in the same namespace."
     )
@@ -73,9 +79,21 @@ class Disk(_Strict):
         default=None, description="Unset: the CDI StorageProfile decides."
     )
     volumeMode: VolumeMode | None = None
-    bus: Bus = "virtio"
+    device: Device = Field(
+        default="disk", description="disk, or cdrom: read-only, from an image or existingPVC."
+    )
+    bus: Bus | None = Field(
+        default=None, description="Default: virtio for a disk, sata for a CD-ROM (sata or scsi)."
+    )
     boot: bool | None = Field(
-        default=None, description="The boot disk; default: the disk named `system`."
+        default=None,
+        description="The boot disk (bootOrder 1); default: the disk named `system` when no disk "
+        "sets boot or bootOrder.",
+    )
+    bootOrder: Annotated[int, Field(ge=1, le=MAX_BOOT_ORDER)] | None = Field(
+        default=None,
+        description="Boot sequence, lowest first; once a disk has one, KubeVirt tries no disk "
+        "without one.",
     )
 
 
