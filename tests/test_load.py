@@ -65,11 +65,13 @@ def test_the_line_of_each_disk_is_where_its_list_item_starts() -> None:
     assert spec.disk_lines == (8, 10, 12)
 
 
+# Lines 1-7 of a spec; its first disk goes on line 8.
+DISKS_FROM_LINE_8 = HEAD + "metadata: {name: web}\nspec:\n  cpu: 1\n  memory: 1Gi\n  disks:\n"
+
+
 def test_each_disk_field_has_its_own_line_for_findings_to_point_at() -> None:
     spec = load_one(
-        HEAD
-        + "metadata: {name: web}\n"  # 3
-        + "spec:\n  cpu: 1\n  memory: 1Gi\n  disks:\n"  # 4-7
+        DISKS_FROM_LINE_8
         + "  - name: iso\n"  # 8
         + "    device: cdrom\n"  # 9
         + "    bootOrder: 2\n"  # 10
@@ -410,9 +412,7 @@ def test_disks_merged_in_keep_the_lines_where_they_are_written() -> None:
 
 def test_a_merged_disk_field_is_found_where_it_is_written_and_own_fields_win() -> None:
     spec = load_one(
-        HEAD
-        + "metadata: {name: web}\n"  # 3
-        + "spec:\n  cpu: 1\n  memory: 1Gi\n  disks:\n"  # 4-7
+        DISKS_FROM_LINE_8
         + "  - &iso\n"  # 8
         + "    name: iso\n"  # 9
         + "    device: cdrom\n"  # 10

@@ -143,6 +143,8 @@ def _boot_problems(disks: list[Disk], obj: str) -> list[tuple[str, int, str, str
     problems = []
     at: dict[int, list[int]] = defaultdict(list)
     for i, disk in enumerate(disks):
+        if disk.boot is None and disk.bootOrder is None:
+            continue
         order = disk.bootOrder or (1 if disk.boot else 0)
         if order:
             at[order].append(i)
