@@ -43,6 +43,7 @@ SERVED = {
     "virtualmachines": ("kubevirt.io", "v1", "VirtualMachine"),
     "virtualmachineinstances": ("kubevirt.io", "v1", "VirtualMachineInstance"),
     "datavolumes": ("cdi.kubevirt.io", "v1beta1", "DataVolume"),
+    "storageprofiles": ("cdi.kubevirt.io", "v1beta1", "StorageProfile"),
 }
 BUILT_IN_GROUPS = {"", "storage.k8s.io"}
 
@@ -142,7 +143,7 @@ class FakeApi:
         self.fail(resource, 403, namespace, times=1000)
 
     def delay(self, resource: str, seconds: float, times: int = 1) -> None:
-        async def slow(request: kmock.Request) -> Obj:
+        async def slow(request: kmock.Request) -> Any:
             await asyncio.sleep(seconds)
             return self._serve_list(request)
 
@@ -179,12 +180,15 @@ class FakeApi:
         if rest:
             metadata["continue"] = _encode_continue(self._rv, start + limit)
             metadata["remainingItemCount"] = len(rest)
-        return {
+        body = {
             "kind": f"{kind}List",
             "apiVersion": _api_version(group, version),
             "metadata": metadata,
             "items": page,
         }
+        # kmock copies the status of a returned Response onto the fallback reaction itself, so
+        # after one 404 every later answer would be a 404: each answer states its own status.
+        return kmock.Response(status=200, payload=body)
 
 
 def _in(obj: Obj, namespace: str | None) -> bool:
@@ -334,15 +338,77 @@ def namespace(name: str) -> Obj:
     }
 
 
-def storage_class(name: str, binding: str = "Immediate", default: bool = False) -> Obj:
-    annotations = {"storageclass.kubernetes.io/is-default-class": "true"} if default else None
+def storage_class(
+    name: str,
+    binding: str = "Immediate",
+    default: bool = False,
+    virt_default: bool = False,
+    beta_default: bool = False,
+    provisioner: str = "rbd.csi.ceph.com",
+    created: str = "2026-11-20T10:00:00Z",
+) -> Obj:
+    """A StorageClass; `default`, `virt_default` and `beta_default` set the annotations that
+    Kubernetes (GA and beta) and CDI (virtualization default) read."""
+    marks = {
+        "storageclass.kubernetes.io/is-default-class": default,
+        "storageclass.kubevirt.io/is-default-virt-class": virt_default,
+        "storageclass.beta.kubernetes.io/is-default-class": beta_default,
+    }
+    annotations = {key: "true" for key, on in marks.items() if on}
+    meta = _meta(name, annotations=annotations, _kind="StorageClass")
+    meta["creationTimestamp"] = created
     return {
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",
-        "metadata": _meta(name, annotations=annotations, _kind="StorageClass"),
-        "provisioner": "rbd.csi.ceph.com",
+        "metadata": meta,
+        "provisioner": provisioner,
         "reclaimPolicy": "Delete",
         "volumeBindingMode": binding,
+    }
+
+
+RBD_CLAIM_PROPERTY_SETS = (
+    ("ReadWriteMany", "Block"),
+    ("ReadWriteOnce", "Block"),
+    ("ReadWriteOnce", "Filesystem"),
+)  # what CDI's storagecapabilities table knows for rbd.csi.ceph.com
+
+
+def storage_profile(
+    sc: Obj,
+    sets: tuple[tuple[str, str], ...] = RBD_CLAIM_PROPERTY_SETS,
+    spec_sets: tuple[tuple[str, str], ...] = (),
+) -> Obj:
+    """The StorageProfile CDI keeps for StorageClass `sc` (cluster-scoped, named like the
+    class): status.claimPropertySets from `spec_sets` when an admin set them, else `sets`, CDI's
+    own knowledge of the provisioner (empty for one it does not know, e.g. local-path)."""
+    name = sc["metadata"]["name"]
+
+    def as_sets(pairs: tuple[tuple[str, str], ...]) -> list[Obj]:
+        return [{"accessModes": [mode], "volumeMode": volume} for mode, volume in pairs]
+
+    labels = {
+        "app": "containerized-data-importer",
+        "app.kubernetes.io/component": "storage",
+        "app.kubernetes.io/managed-by": "cdi-controller",
+        "cdi.kubevirt.io": "",
+    }
+    cdi = {"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "CDI", "metadata": _meta("cdi")}
+    status: Obj = {
+        "storageClass": name,
+        "provisioner": sc["provisioner"],
+        "cloneStrategy": "copy",
+        "dataImportCronSourceFormat": "pvc",
+    }
+    claim_sets = as_sets(spec_sets or sets)
+    if claim_sets:
+        status["claimPropertySets"] = claim_sets
+    return {
+        "apiVersion": "cdi.kubevirt.io/v1beta1",
+        "kind": "StorageProfile",
+        "metadata": _meta(name, labels=labels, ownerReferences=owner(cdi), _kind="StorageProfile"),
+        "spec": {"claimPropertySets": as_sets(spec_sets)} if spec_sets else {},
+        "status": status,
     }
 
 
@@ -355,10 +421,15 @@ def pvc(
     deleting: bool = False,
     owners: list[Obj] | None = None,
     labels: dict[str, str] | None = None,
+    size: str = "10Gi",
+    volume_mode: str = "Filesystem",
+    annotations: dict[str, str] | None = None,
+    data_source_ref: Obj | None = None,
 ) -> Obj:
     meta = _meta(
         name,
         ns,
+        annotations=annotations,
         finalizers=["kubernetes.io/pvc-protection"],
         ownerReferences=owners,
         labels=labels,
@@ -367,15 +438,18 @@ def pvc(
     )
     spec: Obj = {
         "accessModes": list(modes),
-        "resources": {"requests": {"storage": "10Gi"}},
-        "volumeMode": "Filesystem",
+        "resources": {"requests": {"storage": size}},
+        "volumeMode": volume_mode,
     }
     if storage_class is not None:
         spec["storageClassName"] = storage_class
+    if data_source_ref is not None:  # the API server mirrors it into dataSource
+        spec["dataSource"] = dict(data_source_ref)
+        spec["dataSourceRef"] = dict(data_source_ref)
     status: Obj = {"phase": phase}
     if phase == "Bound":
         spec["volumeName"] = f"pvc-{meta['uid']}"
-        status.update(accessModes=list(modes), capacity={"storage": "10Gi"})
+        status.update(accessModes=list(modes), capacity={"storage": size})
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
@@ -386,25 +460,30 @@ def pvc(
 
 
 def _volumes(
-    rw: tuple[str, ...], ro: tuple[str, ...], dvs: tuple[str, ...]
+    rw: tuple[str, ...], ro: tuple[str, ...], dvs: tuple[str, ...], cdroms: tuple[str, ...]
 ) -> tuple[list[Obj], list[Obj]]:
-    """(disks, volumes) of a VM template mounting PVCs read-write, read-only, or DataVolumes."""
+    """(disks, volumes) of a VM template mounting PVCs read-write, read-only, DataVolumes, and
+    PVCs as CD-ROMs (always read-only)."""
     disks: list[Obj] = []
     volumes: list[Obj] = []
-    for i, (claim, read_only, is_dv) in enumerate(
-        [(c, False, False) for c in rw]
-        + [(c, True, False) for c in ro]
-        + [(c, False, True) for c in dvs]
-    ):
+    plan = (
+        [(c, "rw") for c in rw] + [(c, "ro") for c in ro] + [(c, "dv") for c in dvs]
+        + [(c, "cdrom") for c in cdroms]
+    )  # fmt: skip
+    for i, (claim, how) in enumerate(plan):
         vol = f"disk{i}"
-        disks.append(
-            {"name": vol, "disk": {"bus": "virtio", **({"readonly": True} if read_only else {})}}
-        )
-        if is_dv:
+        if how == "cdrom":
+            disks.append({"name": vol, "cdrom": {"bus": "sata", "readonly": True}})
+        else:
+            target = {"bus": "virtio", **({"readonly": True} if how == "ro" else {})}
+            disks.append({"name": vol, "disk": target})
+        if how == "dv":
             volumes.append({"name": vol, "dataVolume": {"name": claim}})
         else:
-            source = {"claimName": claim, **({"readOnly": True} if read_only else {})}
-            volumes.append({"name": vol, "persistentVolumeClaim": source})
+            read_only = {"readOnly": True} if how in ("ro", "cdrom") else {}
+            volumes.append(
+                {"name": vol, "persistentVolumeClaim": {"claimName": claim, **read_only}}
+            )
     return disks, volumes
 
 
@@ -415,9 +494,11 @@ def vm(
     ro: tuple[str, ...] = (),
     dvs: tuple[str, ...] = (),
     running: bool = False,
+    cdroms: tuple[str, ...] = (),
 ) -> Obj:
-    """A VirtualMachine mounting PVCs `rw` read-write, `ro` read-only, DataVolumes `dvs`."""
-    disks, volumes = _volumes(rw, ro, dvs)
+    """A VirtualMachine mounting PVCs `rw` read-write, `ro` read-only, DataVolumes `dvs`, and
+    PVCs `cdroms` as CD-ROMs."""
+    disks, volumes = _volumes(rw, ro, dvs, cdroms)
     template = {
         "domain": {"cpu": {"cores": 1}, "memory": {"guest": "1Gi"}, "devices": {"disks": disks}}
     }
@@ -433,8 +514,9 @@ def vm(
     }
 
 
-def vmi(machine: Obj) -> Obj:
-    """The running VirtualMachineInstance of VirtualMachine `machine`."""
+def vmi(machine: Obj, phase: str = "Running") -> Obj:
+    """The VirtualMachineInstance of VirtualMachine `machine` (KubeVirt names it after the VM
+    and makes the VM its controller), in `phase`."""
     meta = machine["metadata"]
     return {
         "apiVersion": "kubevirt.io/v1",
@@ -443,25 +525,67 @@ def vmi(machine: Obj) -> Obj:
             meta["name"], meta["namespace"], ownerReferences=owner(machine), _kind="VMI"
         ),
         "spec": machine["spec"]["template"]["spec"],
-        "status": {"phase": "Running", "nodeName": "node-1"},
+        "status": {"phase": phase, "nodeName": "node-1"},
     }
 
 
-def launcher_pod(instance: Obj) -> Obj:
-    """The virt-launcher pod of VirtualMachineInstance `instance`."""
+LAUNCHER_IMAGE = "quay.io/kubevirt/virt-launcher:v1.6.2"
+
+
+def launcher_pod(instance: Obj, block: tuple[str, ...] = (), phase: str = "Running") -> Obj:
+    """The virt-launcher pod of VirtualMachineInstance `instance`, as KubeVirt's template
+    service renders it (pkg/virt-controller/services/template.go, rendervolumes.go): owned by
+    the VMI, labelled kubevirt.io=virt-launcher, each PVC or DataVolume a pod volume (readOnly
+    only when the VMI's PVC source says so), mounted by the `compute` container, never readOnly,
+    at /var/run/kubevirt-private/vmi-disks/<volume>, or a block device /dev/<volume> for the
+    claims in `block`."""
     meta = instance["metadata"]
-    labels = {"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": meta["name"]}
-    volumes = [
-        {
-            "name": v["name"],
-            "persistentVolumeClaim": v.get("persistentVolumeClaim")
-            or {"claimName": v["dataVolume"]["name"]},
-        }
-        for v in instance["spec"]["volumes"]
+    labels = {
+        "kubevirt.io": "virt-launcher",
+        "kubevirt.io/created-by": meta["uid"],
+        "vm.kubevirt.io/name": meta["name"],
+    }
+    volumes: list[Obj] = [{"name": "private", "emptyDir": {}}, {"name": "public", "emptyDir": {}}]
+    mounts = [
+        {"name": "private", "mountPath": "/var/run/kubevirt-private"},
+        {"name": "public", "mountPath": "/var/run/kubevirt"},
     ]
-    return pod(
-        meta["namespace"], f"virt-launcher-{meta['name']}-abcde", volumes, labels, owner(instance)
-    )
+    devices: list[Obj] = []
+    for volume in instance["spec"]["volumes"]:
+        source = volume.get("persistentVolumeClaim") or {"claimName": volume["dataVolume"]["name"]}
+        volumes.append({"name": volume["name"], "persistentVolumeClaim": source})
+        if source["claimName"] in block:
+            devices.append({"name": volume["name"], "devicePath": f"/dev/{volume['name']}"})
+        else:
+            path = f"/var/run/kubevirt-private/vmi-disks/{volume['name']}"
+            mounts.append({"name": volume["name"], "mountPath": path})
+    compute: Obj = {
+        "name": "compute",
+        "image": LAUNCHER_IMAGE,
+        "command": ["/usr/bin/virt-launcher-monitor", "--name", meta["name"]],
+        "volumeMounts": mounts,
+    }
+    if devices:
+        compute["volumeDevices"] = devices
+    name = f"virt-launcher-{meta['name']}-abcde"
+    return pod(meta["namespace"], name, volumes, labels, owner(instance), phase, [compute])
+
+
+def hotplug_pod(launcher: Obj, claim: str, volume: str) -> Obj:
+    """The attachment pod KubeVirt starts for a hotplugged volume (RenderHotplugAttachmentPod
+    Template): owned by the virt-launcher pod, one `hotplug-disk` container mounting it."""
+    mounts = [
+        {"name": "hotplug-disks", "mountPath": "/path", "mountPropagation": "HostToContainer"},
+        {"name": volume, "mountPath": f"/{volume}"},
+    ]
+    container = {"name": "hotplug-disk", "image": LAUNCHER_IMAGE, "volumeMounts": mounts}
+    volumes = [
+        {"name": "hotplug-disks", "emptyDir": {}},
+        {"name": volume, "persistentVolumeClaim": {"claimName": claim}},
+    ]
+    ns = launcher["metadata"]["namespace"]
+    labels = {"kubevirt.io": "hotplug-disk"}
+    return pod(ns, "hp-volume-x7k2p", volumes, labels, owner(launcher), "Running", [container])
 
 
 def pod(
@@ -471,34 +595,149 @@ def pod(
     labels: dict[str, str] | None = None,
     owners: list[Obj] | None = None,
     phase: str = "Running",
+    containers: list[Obj] | None = None,
+    init_containers: list[Obj] | None = None,
 ) -> Obj:
-    container = {"name": "main", "image": "registry.example.com/app:1.0"}
+    main = {"name": "main", "image": "registry.example.com/app:1.0"}
+    spec: Obj = {"containers": containers or [main], "volumes": volumes, "nodeName": "node-1"}
+    if init_containers:
+        spec["initContainers"] = init_containers
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": _meta(name, ns, labels=labels, ownerReferences=owners, _kind="Pod"),
-        "spec": {"containers": [container], "volumes": volumes, "nodeName": "node-1"},
+        "spec": spec,
         "status": {"phase": phase},
     }
 
 
-def pod_using(ns: str, name: str, claim: str, read_only: bool = False) -> Obj:
-    """A plain pod mounting PVC `claim`."""
+def _container(name: str, volume: str, use: str | None) -> Obj:
+    """A container using `volume`: "rw" or "ro" mounted, "block" as a device, None not at all."""
+    container: Obj = {"name": name, "image": "registry.example.com/app:1.0"}
+    if use == "block":
+        container["volumeDevices"] = [{"name": volume, "devicePath": "/dev/data"}]
+    elif use is not None:
+        mount = {
+            "name": volume,
+            "mountPath": "/data",
+            **({"readOnly": True} if use == "ro" else {}),
+        }
+        container["volumeMounts"] = [mount]
+    return container
+
+
+def pod_using(
+    ns: str,
+    name: str,
+    claim: str,
+    read_only: bool = False,
+    mount: str | None = "rw",
+    init_mount: str | None = None,
+    phase: str = "Running",
+    labels: dict[str, str] | None = None,
+) -> Obj:
+    """A plain pod with PVC `claim` as volume "data" (`read_only`: the pod volume says so),
+    its container using it as `mount` says, and an init container as `init_mount` says."""
     source = {"claimName": claim, **({"readOnly": True} if read_only else {})}
-    return pod(ns, name, [{"name": "data", "persistentVolumeClaim": source}])
+    init = [_container("init", "data", init_mount)] if init_mount else None
+    return pod(
+        ns,
+        name,
+        [{"name": "data", "persistentVolumeClaim": source}],
+        labels=labels,
+        phase=phase,
+        containers=[_container("main", "data", mount)],
+        init_containers=init,
+    )
 
 
 def datavolume(
-    ns: str, name: str, phase: str = "Succeeded", owners: list[Obj] | None = None
+    ns: str,
+    name: str,
+    phase: str = "Succeeded",
+    owners: list[Obj] | None = None,
+    size: str = "10Gi",
 ) -> Obj:
-    progress = "100.0%" if phase == "Succeeded" else "42.0%"
+    """A DataVolume importing a registry image with CDI's populators, in `phase`."""
+    progress = {"Succeeded": "100.0%", "PendingPopulation": "N/A", "WaitForFirstConsumer": "N/A"}
+    done = phase == "Succeeded"
+    bound = "Bound" if done else "Pending"
+
+    def condition(kind: str, status: bool, reason: str, message: str = "") -> Obj:
+        return {
+            "type": kind,
+            "status": "True" if status else "False",
+            "reason": reason,
+            "message": message,
+            "lastHeartbeatTime": "2026-11-20T10:05:00Z",
+            "lastTransitionTime": "2026-11-20T10:05:00Z",
+        }
+
     return {
         "apiVersion": "cdi.kubevirt.io/v1beta1",
         "kind": "DataVolume",
-        "metadata": _meta(name, ns, ownerReferences=owners, _kind="DataVolume"),
+        "metadata": _meta(
+            name,
+            ns,
+            annotations={"cdi.kubevirt.io/storage.usePopulator": "true"},
+            ownerReferences=owners,
+            _kind="DataVolume",
+        ),
         "spec": {
             "source": {"registry": {"url": "docker://quay.io/containerdisks/fedora:41"}},
-            "storage": {"resources": {"requests": {"storage": "10Gi"}}},
+            "storage": {"resources": {"requests": {"storage": size}}},
         },
-        "status": {"phase": phase, "progress": progress, "claimName": name},
+        "status": {
+            "phase": phase,
+            "progress": progress.get(phase, "42.0%"),
+            "claimName": name,
+            "conditions": [
+                condition("Bound", done, bound, f"PVC {name} {bound}"),
+                condition("Ready", done, "" if done else phase),
+                condition("Running", phase.endswith("InProgress"), "Completed" if done else ""),
+            ],
+        },
     }
+
+
+def populated_pvc(
+    dv: Obj,
+    phase: str = "Bound",
+    storage_class: str = "fast",
+    modes: tuple[str, ...] = ("ReadWriteOnce",),
+) -> Obj:
+    """The PVC CDI makes for DataVolume `dv` with its import populator: named and owned by
+    the DataVolume, dataSourceRef to the VolumeImportSource `volume-import-source-<dv uid>`,
+    CDI's annotations and labels; Pending until CDI has filled it and bound it."""
+    meta = dv["metadata"]
+    done = dv["status"]["phase"] == "Succeeded"
+    annotations = {
+        "cdi.kubevirt.io/storage.contentType": "kubevirt",
+        "cdi.kubevirt.io/storage.usePopulator": "true",
+        "cdi.kubevirt.io/storage.populator.progress": dv["status"]["progress"],
+        "volume.kubernetes.io/storage-provisioner": "rbd.csi.ceph.com",
+    }
+    if done:
+        annotations["cdi.kubevirt.io/storage.pod.phase"] = "Succeeded"
+    labels = {
+        "app": "containerized-data-importer",
+        "app.kubernetes.io/component": "storage",
+        "app.kubernetes.io/managed-by": "cdi-controller",
+    }
+    source = {
+        "apiGroup": "cdi.kubevirt.io",
+        "kind": "VolumeImportSource",
+        "name": f"volume-import-source-{meta['uid']}",
+    }
+    return pvc(
+        meta["namespace"],
+        meta["name"],
+        modes,
+        phase=phase,
+        storage_class=storage_class,
+        owners=owner(dv),
+        labels=labels,
+        size=dv["spec"]["storage"]["resources"]["requests"]["storage"],
+        annotations=annotations,
+        data_source_ref=source,
+    )

@@ -4,7 +4,6 @@ HTTP from the fake API server in tests/kube.py."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -22,11 +21,14 @@ from tests.kube import (
     FakeApi,
     closed_port,
     datavolume,
+    hotplug_pod,
     launcher_pod,
     namespace,
     pod_using,
+    populated_pvc,
     pvc,
     storage_class,
+    storage_profile,
     vm,
     vmi,
     write_kubeconfig,
@@ -253,15 +255,27 @@ def test_connection_reset_is_retried(kube_api: FakeApi, kubeconfig: Path) -> Non
     assert len(kube_api.requests) == 2
 
 
-def test_kubevirt_not_installed_reads_as_no_virtual_machines(
-    kube_api: FakeApi, kubeconfig: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("resource", "namespace", "served_as"),
+    [
+        ("virtualmachines", "vms", "virtualmachines.kubevirt.io/v1"),
+        ("virtualmachineinstances", "vms", "virtualmachineinstances.kubevirt.io/v1"),
+        ("datavolumes", "vms", "datavolumes.cdi.kubevirt.io/v1beta1"),
+        ("storageprofiles", None, "storageprofiles.cdi.kubevirt.io/v1beta1"),
+    ],
+)
+def test_an_api_group_that_is_not_installed_is_not_served_never_empty(
+    kube_api: FakeApi, kubeconfig: Path, resource: str, namespace: str | None, served_as: str
 ) -> None:
+    """A 404 on a KubeVirt or CDI list is "not installed", not "none exist" (the checks turn it
+    into cluster.kubevirt-missing or cluster.cdi-missing); the core API still answers."""
+    kube_api.add(pvc("vms", "a"))
     kube_api.missing_groups |= {"kubevirt.io", "cdi.kubevirt.io"}
     view = live(kubeconfig)
-    with caplog.at_level(logging.WARNING, logger="wukong_core.cluster"):
-        assert view.list("virtualmachines", "vms") == []
-        assert view.list("datavolumes", "vms") == []
-    assert "kubevirt.io not installed" in caplog.text
+    with pytest.raises(ClusterError, match=f"does not serve {served_as}") as e:
+        view.list(resource, namespace)
+    assert (e.value.kind, e.value.resource) == ("not-served", resource)
+    assert names(view.list("persistentvolumeclaims", "vms")) == ["a"]
 
 
 def test_missing_core_resource_is_an_error(kube_api: FakeApi, kubeconfig: Path) -> None:
@@ -304,7 +318,8 @@ def test_100_specs_in_5_namespaces_list_each_resource_once_per_namespace(
     kube_api: FakeApi, kubeconfig: Path
 ) -> None:
     spaces = [f"team-{n}" for n in range(5)]
-    kube_api.add(*(namespace(ns) for ns in [*spaces, "backups"]), storage_class("fast"))
+    fast = storage_class("fast", default=True)
+    kube_api.add(*(namespace(ns) for ns in [*spaces, "backups"]), fast, storage_profile(fast))
     for i in range(100):
         ns = spaces[i % 5]
         kube_api.add(pvc(ns, f"data-{i}", ("ReadWriteMany",)), pvc("backups", f"backup-{i}"))
@@ -322,8 +337,8 @@ def test_100_specs_in_5_namespaces_list_each_resource_once_per_namespace(
         "pods",
     }
     expected = {(res, ns) for res in per_namespace for ns in spaces}
-    expected |= {("persistentvolumeclaims", "backups"), ("datavolumes", "backups")}
-    expected |= {("namespaces", None), ("storageclasses", None)}
+    expected |= {(res, "backups") for res in ("persistentvolumeclaims", "datavolumes", "pods")}
+    expected |= {("namespaces", None), ("storageclasses", None), ("storageprofiles", None)}
     assert set(reads) == expected
     per_resource = dict(sorted(Counter(r for r, _ in reads).items()))
     print(f"\n100 specs in 5 namespaces: {len(kube_api.requests)} requests, {per_resource}")
@@ -344,7 +359,42 @@ def test_snapshot_reads_kubectl_list_yaml_and_json(tmp_path: Path) -> None:
         assert names(view.list("virtualmachines", "vms")) == ["x"]
         assert names(view.list("storageclasses")) == ["fast"]
         assert view.list("pods", "vms") == [] and view.list("persistentvolumeclaims", "other") == []
-    assert from_yaml.source == f"snapshot {tmp_path / 's.yaml'}"
+    assert from_yaml.source.startswith(f"snapshot {tmp_path / 's.yaml'} (holds no StorageProfiles")
+
+
+def test_a_snapshot_with_storage_profiles_reads_them(tmp_path: Path) -> None:
+    fast = storage_class("fast")
+    path = write_snapshot(tmp_path / "s.yaml", [fast, storage_profile(fast)])
+    view = SnapshotCluster.from_file(path)
+    assert view.source == f"snapshot {path}"
+    assert names(view.list("storageprofiles")) == ["fast"]
+
+
+def test_an_older_snapshot_without_storage_profiles_skips_that_check_and_says_so(
+    tmp_path: Path,
+) -> None:
+    """Recorded with the command of an earlier release: the StorageProfile check cannot run, the
+    others do, and the source every report carries names what was skipped and the command that
+    records it."""
+    local = storage_class("local", default=True, provisioner="rancher.io/local-path")
+    view = SnapshotCluster.from_file(
+        write_snapshot(tmp_path / "old.yaml", [namespace("vms"), local])
+    )
+    assert "holds no StorageProfiles: the checks that need them were skipped" in view.source
+    assert "kubectl get pvc,storageclass,storageprofile,namespace," in view.source
+    with pytest.raises(ClusterError) as e:
+        view.list("storageprofiles")
+    assert e.value.kind == "not-recorded"
+    doc = {
+        "apiVersion": "vm.novasphere.dev/v1alpha1",
+        "kind": "Wukong",
+        "metadata": {"name": "web", "namespace": "vms"},
+        "spec": {"cpu": 1, "memory": "1Gi", "disks": [{"name": "system", "size": "10Gi"}]},
+    }
+    plan = plan_vm(Wukong.model_validate(doc), "wukong/web.yaml", 1, [10])
+    assert check_cluster([plan], view) == []
+    recorded = SnapshotCluster([namespace("vms"), local, storage_profile(local, sets=())])
+    assert [f.code for f in check_cluster([plan], recorded)] == ["storageclass.incomplete-profile"]
 
 
 @pytest.mark.parametrize(
@@ -389,11 +439,15 @@ def example_objects() -> list[dict[str, Any]]:
 
 
 def test_example_specs_validate_against_the_example_snapshot() -> None:
+    """Only warnings: the two attached PVCs that are not ReadWriteMany (db-vm's ReadOnlyMany ISO
+    too, which is why the recorded db-vm is not LiveMigratable)."""
     findings = check_cluster(example_plans(), open_cluster(f"snapshot:{EXAMPLE_SNAPSHOT}"))
-    assert [(f.code, f.object) for f in findings] == [("pvc.not-migratable", "vms/hybrid-vm")], (
-        findings
-    )
-    assert "existing-data-pvc" in findings[0].message
+    assert sorted((f.code, f.object) for f in findings) == [
+        ("pvc.not-migratable", "vms/db-vm"),
+        ("pvc.not-migratable", "vms/hybrid-vm"),
+    ], findings
+    messages = " ".join(f.message for f in findings)
+    assert "existing-data-pvc" in messages and "shared-iso" in messages
 
 
 def test_the_live_api_with_the_same_objects_gives_the_same_findings(
@@ -406,6 +460,8 @@ def test_the_live_api_with_the_same_objects_gives_the_same_findings(
 
 def test_example_snapshot_has_what_the_examples_need() -> None:
     view = SnapshotCluster.from_file(EXAMPLE_SNAPSHOT)
+    assert view.source == f"snapshot {EXAMPLE_SNAPSHOT}"  # recorded with StorageProfiles
+    assert names(view.list("storageprofiles")) == ["fast", "standard"]
     assert names(view.list("namespaces")) == ["backups", "default", "kube-system", "vms"]
     classes = {o["metadata"]["name"]: o["volumeBindingMode"] for o in view.list("storageclasses")}
     assert classes == {"fast": "Immediate", "standard": "WaitForFirstConsumer"}
@@ -460,18 +516,28 @@ needs_reference = pytest.mark.skipif(
 
 
 def fixture_objects() -> list[dict[str, Any]]:
-    machine = vm("vms", "db", rw=("a",), ro=("iso",), dvs=("db-root",), running=True)
+    machine = vm("vms", "db", rw=("a",), ro=("iso",), dvs=("db-root",), running=True,
+                 cdroms=("install",))  # fmt: skip
     instance = vmi(machine)
+    launcher = launcher_pod(instance, block=("a",))
+    importing = datavolume("vms", "db-root", "ImportInProgress")
+    waiting = datavolume("vms", "web-root", "PendingPopulation")
     return [
         namespace("vms"),
-        storage_class("fast"),
-        pvc("vms", "a", ("ReadWriteMany",), owners=None),
+        storage_class("fast", virt_default=True),
+        pvc("vms", "a", ("ReadWriteMany",), owners=None, volume_mode="Block"),
         pvc("vms", "p", phase="Pending", storage_class=None, deleting=True),
+        populated_pvc(importing, "Pending"),
+        populated_pvc(waiting, "Pending", storage_class="standard"),
         machine,
         instance,
-        launcher_pod(instance),
+        vmi(vm("vms", "done", rw=("b",), running=True), phase="Succeeded"),
+        launcher,
+        hotplug_pod(launcher, "hot", "hot-disk"),
         pod_using("vms", "p", "a", read_only=True),
-        datavolume("vms", "db-root", "ImportInProgress"),
+        pod_using("vms", "q", "a", mount="block", init_mount="ro"),
+        importing,
+        waiting,
     ]
 
 

@@ -10,29 +10,37 @@ import pytest
 from tests.kube import (
     FakeApi,
     datavolume,
+    hotplug_pod,
     launcher_pod,
     namespace,
     owner,
-    pod,
     pod_using,
+    populated_pvc,
     pvc,
     storage_class,
+    storage_profile,
     vm,
     vmi,
 )
 from wukong_core.cluster_checks import check_cluster
 from wukong_core.findings import Finding
 from wukong_core.plan import VmPlan, plan_vm
+from wukong_core.render import render_datavolume_template
 from wukong_core.spec import API_VERSION, Wukong
 
 pytest_plugins = ["tests.kube"]
 
+FAST = storage_class("fast")
+STANDARD = storage_class("standard", "WaitForFirstConsumer", default=True)
 BASE = (
     namespace("vms"),
     namespace("backups"),
-    storage_class("fast"),
-    storage_class("standard", "WaitForFirstConsumer", default=True),
+    FAST,
+    STANDARD,
+    storage_profile(FAST),
+    storage_profile(STANDARD),
 )
+LOCAL_PATH = storage_class("local", "WaitForFirstConsumer", provisioner="rancher.io/local-path")
 
 
 # --- plans in the user's terms ------------------------------------------------------------------
@@ -54,18 +62,27 @@ def attach(claim: str, read_only: bool = False, disk: str = "data") -> dict[str,
     return {"name": disk, "existingPVC": {"name": claim, "readOnly": read_only}}
 
 
-def clone(claim: str, ns: str, disk: str = "system") -> dict[str, Any]:
-    return {"name": disk, "existingPVC": {"name": claim, "namespace": ns}}
+def clone(claim: str, ns: str, disk: str = "system", **fields: Any) -> dict[str, Any]:
+    return {"name": disk, "existingPVC": {"name": claim, "namespace": ns}, **fields}
 
 
-def image(disk: str = "system", storage_class: str | None = None) -> dict[str, Any]:
+def image(disk: str = "system", storage_class: str | None = None, **fields: Any) -> dict[str, Any]:
     d = {"name": disk, "size": "10Gi", "image": "docker://quay.io/containerdisks/fedora:41"}
-    return d | ({"storageClass": storage_class} if storage_class else {})
+    return d | ({"storageClass": storage_class} if storage_class else {}) | fields
 
 
-def check(make_view: Any, plans: list[VmPlan] | VmPlan, *objects: dict[str, Any]) -> list[Finding]:
-    view = make_view(*BASE, *objects)
+def check(
+    make_view: Any,
+    plans: list[VmPlan] | VmPlan,
+    *objects: dict[str, Any],
+    base: tuple[dict[str, Any], ...] = BASE,
+) -> list[Finding]:
+    view = make_view(*base, *objects)
     return check_cluster(plans if isinstance(plans, list) else [plans], view)
+
+
+def is_live(request: pytest.FixtureRequest) -> bool:
+    return request.node.callspec.params["make_view"] == "live"
 
 
 def codes(findings: list[Finding]) -> list[str]:
@@ -124,7 +141,49 @@ def test_pvc_wait_for_first_consumer(make_view: Any) -> None:
     pending = pvc("vms", "data", ("ReadWriteMany",), phase="Pending", storage_class="standard")
     found = check(make_view, wukong("db", attach("data")), pending)
     assert codes(found) == ["pvc.wait-for-first-consumer"]
-    assert found[0].severity.value == "info"
+    assert found[0].severity.value == "info" and "when the VM starts" in found[0].message
+
+
+@pytest.mark.parametrize("phase", ["PendingPopulation", "WaitForFirstConsumer"])
+def test_a_datavolume_waiting_for_its_first_consumer_needs_the_vm_to_start(
+    make_view: Any, phase: str
+) -> None:
+    """CDI fills a WaitForFirstConsumer PVC only once a pod uses it: the VM must start for it to
+    become ready, the opposite of "the VM cannot start before it Succeeded"."""
+    dv = datavolume("vms", "data", phase)
+    claim = populated_pvc(dv, "Pending", storage_class="standard", modes=("ReadWriteMany",))
+    found = check(make_view, wukong("db", attach("data")), dv, claim)
+    f = only(found, "pvc.wait-for-first-consumer")
+    assert codes(found) == ["pvc.wait-for-first-consumer"] and f.severity.value == "info"
+    assert f"DataVolume vms/data is {phase}" in f.message and "when the VM starts" in f.message
+    assert "cannot start" not in f.message
+
+
+def test_a_pvc_cdi_is_filling_is_populating_not_pending(make_view: Any) -> None:
+    """Pending with an Immediate class, but CDI's import is under way: that clears by itself."""
+    dv = datavolume("vms", "data", "ImportInProgress")
+    claim = populated_pvc(dv, "Pending", storage_class="fast", modes=("ReadWriteMany",))
+    found = check(make_view, wukong("db", attach("data")), dv, claim)
+    assert codes(found) == ["pvc.populating"]
+    assert "DataVolume vms/data is ImportInProgress, 42.0%" in found[0].message
+
+
+@pytest.mark.parametrize("kind", ["VolumeImportSource", "VolumeUploadSource", "VolumeCloneSource"])
+def test_a_pvc_a_cdi_populator_fills_is_populating_not_pending(make_view: Any, kind: str) -> None:
+    source = {"apiGroup": "cdi.kubevirt.io", "kind": kind, "name": "my-source"}
+    claim = pvc(
+        "vms", "data", ("ReadWriteMany",), phase="Pending", data_source_ref=source,
+        annotations={"cdi.kubevirt.io/storage.populator.progress": "13.5%"},
+    )  # fmt: skip
+    found = check(make_view, wukong("db", attach("data")), claim)
+    assert codes(found) == ["pvc.populating"]
+    assert f"CDI fills it from {kind} my-source (13.5%)" in found[0].message
+
+
+def test_a_pending_pvc_of_another_populator_is_pending(make_view: Any) -> None:
+    source = {"apiGroup": "example.com", "kind": "Backup", "name": "b"}
+    claim = pvc("vms", "data", ("ReadWriteMany",), phase="Pending", data_source_ref=source)
+    assert codes(check(make_view, wukong("db", attach("data")), claim)) == ["pvc.pending"]
 
 
 def test_pvc_access_mode_read_only_many_attached_read_write(make_view: Any) -> None:
@@ -170,16 +229,45 @@ def test_pvc_in_use_by_a_plain_pod(make_view: Any) -> None:
 
 
 def test_finished_pod_is_not_a_user(make_view: Any) -> None:
-    done = pod(
-        "vms",
-        "job-done",
-        [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}],
-        phase="Succeeded",
-    )
+    done = pod_using("vms", "job-done", "data", phase="Succeeded")
     found = check(
         make_view, wukong("db", attach("data")), pvc("vms", "data", ("ReadWriteMany",)), done
     )
     assert found == []
+
+
+def test_a_finished_vmi_uses_nothing(make_view: Any) -> None:
+    """A VMI created on its own (no VM) that has shut down holds no volume."""
+    instance = vmi(vm("vms", "batch", rw=("data",), running=True), phase="Succeeded")
+    instance["metadata"].pop("ownerReferences")
+    found = check(
+        make_view, wukong("db", attach("data")), pvc("vms", "data", ("ReadWriteMany",)), instance
+    )
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ({"mount": "ro"}, []),  # every container mounts it readOnly: a reader
+        ({"mount": "ro", "init_mount": "rw"}, ["pvc.in-use"]),  # the init container writes
+        ({"mount": "block"}, ["pvc.in-use"]),  # a block device is never read-only
+    ],
+)
+def test_a_pod_reads_only_when_every_container_mounts_read_only(
+    make_view: Any, how: dict[str, Any], expected: list[str]
+) -> None:
+    user = pod_using("vms", "reporting", "data", **how)
+    plan = wukong("db", attach("data", read_only=True))
+    assert codes(check(make_view, plan, pvc("vms", "data", ("ReadWriteMany",)), user)) == expected
+
+
+def test_every_user_of_a_read_only_many_pvc_reads(make_view: Any) -> None:
+    """A ReadOnlyMany volume is mounted read-only on every node, whatever a pod asks."""
+    user = pod_using("vms", "indexer", "iso")
+    plan = wukong("db", attach("iso", read_only=True))
+    found = check(make_view, plan, pvc("vms", "iso", ("ReadOnlyMany",)), user)
+    assert codes(found) == ["pvc.not-migratable"]
 
 
 def test_stopped_vm_is_a_user(make_view: Any) -> None:
@@ -191,13 +279,21 @@ def test_stopped_vm_is_a_user(make_view: Any) -> None:
 
 
 @pytest.mark.parametrize("modes", [("ReadWriteOncePod",), ("ReadWriteMany",)])
-def test_own_vm_vmi_and_launcher_pod_are_not_other_users(
+def test_own_vm_vmi_launcher_and_hotplug_pods_are_not_other_users(
     make_view: Any, modes: tuple[str, ...]
 ) -> None:
-    mine = vm("vms", "db", rw=("data",), running=True)  # the earlier render of this very spec
+    mine = vm("vms", "db", rw=("data", "extra"), running=True)  # this very spec's earlier render
     instance = vmi(mine)
-    objects = [pvc("vms", "data", modes), mine, instance, launcher_pod(instance)]
-    found = check(make_view, wukong("db", attach("data")), *objects)
+    launcher = launcher_pod(instance)
+    objects = [
+        pvc("vms", "data", modes),
+        pvc("vms", "extra", modes),
+        mine,
+        instance,
+        launcher,
+        hotplug_pod(launcher, "extra", "disk1"),
+    ]
+    found = check(make_view, wukong("db", attach("data"), attach("extra", disk="extra")), *objects)
     assert [c for c in codes(found) if c != "pvc.not-migratable"] == []
 
 
@@ -241,18 +337,31 @@ def test_read_only_sharing_depends_on_the_access_mode(
     assert [c for c in codes(found) if c != "pvc.not-migratable"] == expected
 
 
-def test_pvc_not_migratable(make_view: Any) -> None:
-    found = check(make_view, wukong("db", attach("data")), pvc("vms", "data", ("ReadWriteOnce",)))
+@pytest.mark.parametrize(
+    ("modes", "read_only"),
+    [(("ReadWriteOnce",), False), (("ReadWriteOnce",), True), (("ReadOnlyMany",), True)],
+)
+def test_pvc_not_migratable(make_view: Any, modes: tuple[str, ...], read_only: bool) -> None:
+    """KubeVirt live-migrates only a VM whose every PVC is ReadWriteMany, read-only ones too."""
+    plan = wukong("db", attach("data", read_only=read_only))
+    found = check(make_view, plan, pvc("vms", "data", modes))
     assert codes(found) == ["pvc.not-migratable"]
     assert found[0].severity.value == "warning" and "live-migrate" in found[0].message
 
 
+def test_a_read_write_many_pvc_migrates(make_view: Any) -> None:
+    plan = wukong("db", attach("data", read_only=True))
+    assert check(make_view, plan, pvc("vms", "data", ("ReadWriteMany",))) == []
+
+
 def test_pvc_populating(make_view: Any) -> None:
-    objects = [
-        pvc("vms", "data", ("ReadWriteMany",)),
-        datavolume("vms", "data", "ImportInProgress"),
-    ]
-    found = check(make_view, wukong("db", attach("data")), *objects)
+    """CDI without populators: the PVC is Bound while CDI's importer pod (owned by the PVC, so
+    no user of it) writes into it."""
+    dv = datavolume("vms", "data", "ImportInProgress")
+    claim = populated_pvc(dv, "Bound", modes=("ReadWriteMany",))
+    importer = pod_using("vms", "importer-data", "data")
+    importer["metadata"]["ownerReferences"] = owner(claim)
+    found = check(make_view, wukong("db", attach("data")), dv, claim, importer)
     assert codes(found) == ["pvc.populating"]
     assert "ImportInProgress, 42.0%" in found[0].message
 
@@ -313,10 +422,226 @@ def test_clone_source_must_exist(
     assert "backups/backup-1" in found[0].message
 
 
-def test_clone_needs_no_write_access(make_view: Any) -> None:
-    source = pvc("backups", "iso", ("ReadOnlyMany",))
-    user = vm("backups", "reader", rw=("iso",))
-    assert check(make_view, wukong("restored", clone("iso", "backups")), source, user) == []
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        (pvc("backups", "backup-1", phase="Pending", storage_class="fast"), "kubectl describe"),
+        (
+            pvc("backups", "backup-1", phase="Pending", storage_class="standard"),
+            "binds on first use",
+        ),
+    ],
+)
+def test_clone_source_not_ready(make_view: Any, source: dict[str, Any], why: str) -> None:
+    found = check(make_view, wukong("restored", clone("backup-1", "backups")), source)
+    f = only(found, "clone.source-not-ready")
+    assert codes(found) == ["clone.source-not-ready"] and f.severity.value == "error"
+    assert "backups/backup-1, which is Pending, not Bound" in f.message and why in f.message
+
+
+def test_a_clone_source_waiting_for_its_first_consumer_is_not_ready(make_view: Any) -> None:
+    """CDI clones only a Bound source, and nothing will consume this one."""
+    dv = datavolume("backups", "golden", "PendingPopulation")
+    source = populated_pvc(dv, "Pending", storage_class="standard")
+    found = check(make_view, wukong("restored", clone("golden", "backups")), dv, source)
+    assert codes(found) == ["clone.source-not-ready"]
+    assert "DataVolume backups/golden is PendingPopulation" in found[0].message
+
+
+def test_a_clone_source_cdi_is_filling_is_populating(make_view: Any) -> None:
+    dv = datavolume("backups", "golden", "ImportInProgress")
+    source = populated_pvc(dv, "Pending")
+    found = check(make_view, wukong("restored", clone("golden", "backups")), dv, source)
+    assert codes(found) == ["pvc.populating"]
+    assert "CDI clones it once that is done" in found[0].message
+
+
+def test_clone_source_in_use_by_a_running_vm(make_view: Any) -> None:
+    """The source's VM runs: its virt-launcher pod mounts the PVC read-write, and CDI waits."""
+    machine = vm("backups", "web", rw=("web-disk",), running=True)
+    instance = vmi(machine)
+    launcher = launcher_pod(instance)
+    objects = [pvc("backups", "web-disk"), machine, instance, launcher]
+    found = check(make_view, wukong("restored", clone("web-disk", "backups")), *objects)
+    f = only(found, "clone.source-in-use")
+    assert codes(found) == ["clone.source-in-use"] and f.severity.value == "warning"
+    assert f"Pod backups/{launcher['metadata']['name']} of VM backups/web" in f.message
+
+
+def test_clone_source_in_use_by_a_block_consumer(make_view: Any) -> None:
+    writer = pod_using("backups", "db-0", "web-disk", mount="block")
+    found = check(
+        make_view, wukong("restored", clone("web-disk", "backups")), pvc("backups", "web-disk"),
+        writer,
+    )  # fmt: skip
+    assert "Pod backups/db-0 writes" in only(found, "clone.source-in-use").message
+
+
+def test_a_clone_source_that_is_only_read_or_not_running_is_free(make_view: Any) -> None:
+    """CDI's rule: only pods that are not Succeeded or Failed and whose containers mount the
+    PVC without readOnly hold a clone up; a stopped VM holds nothing."""
+    objects = [
+        pvc("backups", "iso", ("ReadWriteMany",)),
+        vm("backups", "installer", cdroms=("iso",)),  # stopped
+        pod_using("backups", "reader", "iso", mount="ro"),
+        pod_using("backups", "volume-ro", "iso", read_only=True),
+        pod_using("backups", "done", "iso", phase="Succeeded"),
+        pod_using("backups", "seed", "iso", mount="ro", init_mount="rw"),  # init containers done
+    ]
+    assert check(make_view, wukong("restored", clone("iso", "backups")), *objects) == []
+
+
+@pytest.mark.parametrize(
+    ("source_mode", "disk", "expected"),
+    [
+        ("Filesystem", {"size": "10Gi"}, ["clone.too-small"]),
+        ("Filesystem", {"size": "19.5Gi"}, []),  # CDI adds 6 % filesystem overhead first
+        ("Filesystem", {"size": "19.5Gi", "volumeMode": "Block"}, ["clone.too-small"]),
+        ("Block", {"size": "19.5Gi"}, ["clone.too-small"]),  # compared as written
+        ("Block", {"size": "20Gi"}, []),
+        ("Block", {}, []),  # no size: the source's
+    ],
+)
+def test_clone_too_small(
+    make_view: Any, source_mode: str, disk: dict[str, Any], expected: list[str]
+) -> None:
+    source = pvc("backups", "backup-1", size="20Gi", volume_mode=source_mode)
+    found = check(make_view, wukong("restored", clone("backup-1", "backups", **disk)), source)
+    assert codes(found) == expected
+    if expected:
+        assert found[0].severity.value == "error" and "at least 20Gi" in found[0].message
+
+
+def test_wukong_never_asks_cdi_for_a_permissive_clone() -> None:
+    """`cdi.kubevirt.io/permissiveClone` on the DataVolume would skip CDI's size check."""
+    plan = wukong("restored", clone("backup-1", "backups", size="10Gi"))
+    template = render_datavolume_template(plan.disks[0], plan.name)
+    assert "annotations" not in template["metadata"]
+
+
+# --- new disks: which StorageClass, and does its StorageProfile fill the access mode -------------
+
+
+@pytest.mark.parametrize(
+    ("classes", "disk", "expected"),
+    [
+        ((storage_class("fast"),), {}, ["storageclass.no-default"]),
+        ((storage_class("fast", virt_default=True),), {}, []),
+        ((storage_class("fast", default=True),), {}, []),
+        # CDI reads only the GA annotation; Kubernetes' admission also the beta one, which
+        # names the class of a PVC that has its access mode already.
+        ((storage_class("fast", beta_default=True),), {}, ["storageclass.no-default"]),
+        ((storage_class("fast", beta_default=True),), {"accessMode": "ReadWriteOnce"}, []),
+        ((storage_class("fast"),), {"storageClass": "fast"}, []),
+    ],
+)
+def test_storageclass_no_default(
+    make_view: Any, classes: tuple[dict[str, Any], ...], disk: dict[str, Any], expected: list[str]
+) -> None:
+    base = (namespace("vms"), *classes, *(storage_profile(c) for c in classes))
+    found = check(make_view, wukong("web", image(**disk)), base=base)
+    assert codes(found) == expected
+    if expected:
+        assert "names no StorageClass" in found[0].message
+        assert "storageclass.kubevirt.io/is-default-virt-class" in found[0].message
+
+
+LOCAL_PROFILE = storage_profile(LOCAL_PATH, sets=())  # CDI knows no modes for local-path
+
+
+@pytest.mark.parametrize(
+    ("disk", "profile", "expected"),
+    [
+        ({}, LOCAL_PROFILE, ["storageclass.incomplete-profile"]),
+        ({"accessMode": "ReadWriteOnce"}, LOCAL_PROFILE, []),  # CDI needs no profile then
+        ({"accessMode": "ReadWriteOnce", "volumeMode": "Block"}, LOCAL_PROFILE, []),
+        ({"volumeMode": "Filesystem"}, LOCAL_PROFILE, ["storageclass.incomplete-profile"]),
+        # an admin's spec.claimPropertySets complete the profile
+        ({}, storage_profile(LOCAL_PATH, spec_sets=(("ReadWriteOnce", "Filesystem"),)), []),
+        ({"volumeMode": "Block"}, storage_profile(LOCAL_PATH, (("ReadWriteOnce", "Filesystem"),)),
+         ["storageclass.incomplete-profile"]),
+        ({"volumeMode": "Block"}, storage_profile(LOCAL_PATH), []),
+    ],
+)  # fmt: skip
+def test_storageclass_incomplete_profile(
+    make_view: Any, disk: dict[str, Any], profile: dict[str, Any], expected: list[str]
+) -> None:
+    base = (namespace("vms"), LOCAL_PATH, profile)
+    found = check(make_view, wukong("web", image(storage_class="local", **disk)), base=base)
+    assert codes(found) == expected
+    if expected:
+        f = found[0]
+        assert 'the StorageProfile of StorageClass "local"' in f.message
+        assert "kubectl patch storageprofile local" in f.message
+
+
+def test_the_default_class_cdi_picks_is_the_one_whose_profile_counts(make_view: Any) -> None:
+    """The virtualization default wins over the Kubernetes default (getFallbackStorageClass)."""
+    k8s_default = storage_class("standard", default=True)
+    virt_default = storage_class("local", "WaitForFirstConsumer", virt_default=True,
+                                 provisioner="rancher.io/local-path")  # fmt: skip
+    base = (namespace("vms"), k8s_default, virt_default, storage_profile(k8s_default),
+            storage_profile(virt_default, sets=()))  # fmt: skip
+    found = check(make_view, wukong("web", image()), base=base)
+    assert codes(found) == ["storageclass.incomplete-profile"]
+    assert 'the default StorageClass "local"' in found[0].message
+
+
+def test_a_new_disk_of_a_vm_waits_for_its_first_consumer(make_view: Any) -> None:
+    mine = vm("vms", "web", dvs=("web-system",))
+    dv = datavolume("vms", "web-system", "PendingPopulation", owners=owner(mine))
+    claim = populated_pvc(dv, "Pending", storage_class="standard")
+    found = check(make_view, wukong("web", image()), mine, dv, claim)
+    assert codes(found) == ["pvc.wait-for-first-consumer"]
+    assert "CDI fills it when the VM starts" in found[0].message
+
+
+# --- a cluster without KubeVirt or CDI ----------------------------------------------------------
+
+
+def test_cluster_kubevirt_missing(make_view: Any, request: pytest.FixtureRequest) -> None:
+    """Live: the API answers 404 for kubevirt.io. A snapshot is what kubectl printed, and kubectl
+    refuses `get vm,vmi` where they are not served, so a snapshot without VMs just has none."""
+    if is_live(request):
+        request.getfixturevalue("kube_api").missing_groups.add("kubevirt.io")
+    plans = [wukong("db", attach("data")), wukong("web", image())]
+    found = check(make_view, plans, pvc("vms", "data", ("ReadWriteMany",)))
+    if not is_live(request):
+        assert found == []
+        return
+    f = only(found, "cluster.kubevirt-missing")
+    assert codes(found) == ["cluster.kubevirt-missing"] and f.severity.value == "error"
+    assert (f.file, f.line) == ("wukong/db.yaml", 1)
+    assert "does not serve virtualmachines.kubevirt.io/v1" in f.message
+
+
+def test_cluster_cdi_missing(make_view: Any, request: pytest.FixtureRequest) -> None:
+    if is_live(request):
+        request.getfixturevalue("kube_api").missing_groups.add("cdi.kubevirt.io")
+    plans = [
+        wukong("db", attach("data")),  # needs no DataVolume
+        wukong("web", image(), image("data")),
+        wukong("restored", clone("backup-1", "backups")),
+    ]
+    objects = (pvc("vms", "data", ("ReadWriteMany",)), pvc("backups", "backup-1"))
+    no_default = (namespace("vms"), namespace("backups"), FAST)  # CDI would pick the class
+    found = check(make_view, plans, *objects, base=no_default)
+    if not is_live(request):  # CDI is there: how it would complete the new disks is checked
+        assert set(codes(found)) == {"storageclass.no-default"}
+        return
+    f = only(found, "cluster.cdi-missing")
+    assert codes(found) == ["cluster.cdi-missing"] and f.severity.value == "error"
+    assert (f.file, f.line) == ("wukong/restored.yaml", 10)  # the first disk that needs CDI
+    assert "does not serve cdi.kubevirt.io" in f.message and "install CDI" in f.message
+
+
+@pytest.mark.parametrize("make_view", ["live"], indirect=True)
+def test_a_cluster_without_cdi_passes_plans_that_need_no_datavolume(
+    kube_api: FakeApi, make_view: Any
+) -> None:
+    kube_api.missing_groups.add("cdi.kubevirt.io")
+    found = check(make_view, wukong("db", attach("data")), pvc("vms", "data", ("ReadWriteMany",)))
+    assert found == []
 
 
 def test_findings_are_in_a_stable_order(make_view: Any) -> None:

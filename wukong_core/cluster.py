@@ -1,8 +1,9 @@
 """ClusterView implementations: a recorded snapshot file, and the live API (read only).
 
     open_cluster("offline")            -> None: no cluster checks
-    open_cluster("snapshot:PATH")      -> SnapshotCluster (`kubectl get pvc,storageclass,namespace,
-                                          vm,vmi,datavolume,pod -A -o yaml`, YAML or JSON)
+    open_cluster("snapshot:PATH")      -> SnapshotCluster (`kubectl get pvc,storageclass,
+                                          storageprofile,namespace,vm,vmi,datavolume,pod -A
+                                          -o yaml`, YAML or JSON)
     open_cluster("kubeconfig:PATH", context) / open_cluster("in-cluster") -> LiveCluster
 
 LiveCluster lists each (resource, namespace) once, paginated, as raw JSON through the official
@@ -10,12 +11,20 @@ client's `ApiClient` (`CoreV1Api` and its models cost over a second to import an
 deserialise into). `kubernetes` and `urllib3` are imported inside functions, so importing this
 module stays cheap for the offline paths. Every failure becomes a `ClusterError` whose message
 names the read and, for RBAC, the grant; it never carries tokens or kubeconfig contents.
+
+A kind that is not there is not the same as a kind with no objects. Live, an API group that is
+not installed answers 404, which becomes a `not-served` ClusterError (the checks report
+cluster.kubevirt-missing or cluster.cdi-missing), never "none exist". A snapshot records what
+kubectl printed: kubectl refuses the whole command when one of the kinds it is asked for is not
+served, so a snapshot holds every kind of the command, and a kind absent from it has no objects.
+The one exception is StorageProfiles, which older snapshots were not asked for: a snapshot with
+StorageClasses but no StorageProfile (CDI keeps one per class) did not record them, so reading
+them is `not-recorded`, the checks that need them are skipped, and `source` says so.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,8 +42,6 @@ __all__ = [
     "SnapshotCluster",
     "open_cluster",
 ]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,9 @@ RESOURCES: dict[str, Resource] = {
         "VirtualMachineInstance", "kubevirt.io", "v1", True, optional=True
     ),
     "datavolumes": Resource("DataVolume", "cdi.kubevirt.io", "v1beta1", True, optional=True),
+    "storageprofiles": Resource(
+        "StorageProfile", "cdi.kubevirt.io", "v1beta1", namespaced=False, optional=True
+    ),
 }
 _BY_KIND = {(r.kind, r.group): name for name, r in RESOURCES.items()}
 
@@ -80,14 +90,18 @@ def _what(resource: str, namespace: str | None) -> str:
 # --- snapshot -----------------------------------------------------------------------------------
 
 
-SNAPSHOT_COMMAND = "kubectl get pvc,storageclass,namespace,vm,vmi,datavolume,pod -A -o yaml"
+SNAPSHOT_COMMAND = (
+    "kubectl get pvc,storageclass,storageprofile,namespace,vm,vmi,datavolume,pod -A -o yaml"
+)
+# Kinds an older snapshot command did not ask for -> the kind that proves they would be there:
+# CDI keeps a StorageProfile for every StorageClass, so classes without profiles were not recorded.
+LATER_KINDS = {"storageprofiles": "storageclasses"}
 
 
 class SnapshotCluster:
     """A recorded cluster: the `v1` `List` that `kubectl get ... -A -o yaml` prints."""
 
     def __init__(self, items: Iterable[Obj], source: str = "snapshot") -> None:
-        self.source = source
         self._index: dict[tuple[str, str | None], list[Obj]] = {}
         for obj in items:
             group = str(obj.get("apiVersion", "")).rpartition("/")[0]
@@ -96,6 +110,17 @@ class SnapshotCluster:
                 continue  # recorded with more kinds than Wukong reads: not its business
             namespace = obj["metadata"].get("namespace") if RESOURCES[resource].namespaced else None
             self._index.setdefault((resource, namespace), []).append(obj)
+        recorded = {resource for resource, _ in self._index}
+        self.unrecorded = [
+            later
+            for later, proof in LATER_KINDS.items()
+            if proof in recorded and later not in recorded
+        ]
+        self.source = source + "".join(
+            f" (holds no {RESOURCES[r].kind}s: the checks that need them were skipped; record "
+            f"them with `{SNAPSHOT_COMMAND}`)"
+            for r in self.unrecorded
+        )
 
     @classmethod
     def from_file(cls, path: str | Path) -> SnapshotCluster:
@@ -110,6 +135,12 @@ class SnapshotCluster:
         """Nothing to do: the recording is in memory already."""
 
     def list(self, resource: str, namespace: str | None = None) -> list[Obj]:
+        if resource in self.unrecorded:
+            raise ClusterError(
+                f"the cluster snapshot holds no {RESOURCES[resource].kind}s (recorded with an "
+                f"older command?)",
+                kind="not-recorded", resource=resource,
+            )  # fmt: skip
         if namespace is not None or not _resource(resource).namespaced:
             return list(self._index.get((resource, namespace), []))
         keys = sorted((k for k in self._index if k[0] == resource), key=lambda k: k[1] or "")
@@ -240,9 +271,12 @@ class LiveCluster:
             if status == 410 and token and not restarted:
                 items, token, restarted = [], "", True  # continue token expired: start over
                 continue
-            if status == 404 and res.optional:
-                log.warning("%s is not served (%s not installed?): none exist", resource, res.group)
-                return []
+            if status == 404 and res.optional:  # the API group is not installed
+                raise ClusterError(
+                    f"failed to list {_what(resource, namespace)}: the API server at "
+                    f"{self._host()} does not serve {resource}.{res.group}/{res.version}",
+                    kind="not-served", resource=resource, namespace=namespace or "",
+                )  # fmt: skip
             if status != 200:
                 raise _status_error(status, body, resource, namespace, self._host())
             page_items, token = _page(body, resource, namespace, self._host())

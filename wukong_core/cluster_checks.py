@@ -1,10 +1,11 @@
 """Plans + a read-only view of the cluster -> findings. Pure: no I/O of its own.
 
 What the cluster says about each disk (DESIGN section 4): does the PVC exist and in what state,
-who else uses it, may this VM mount it as planned, is a generated name taken. Every read goes
-through `_Reads`, which lists each (resource, namespace) at most once, lazily, and turns a failed
-read into one `cluster.*` finding; checks that need a failed read report nothing, so a PVC that
-could not be looked up is never reported as missing.
+who else uses it, may this VM mount it as planned, can CDI clone and fill what the plan asks
+for, is a generated name taken. Every read goes through `_Reads`, which lists each (resource,
+namespace) at most once, lazily, and turns a failed read into one `cluster.*` finding; checks
+that need a failed read report nothing, so a PVC that could not be looked up is never reported
+as missing. The rules follow KubeVirt v1.6 and CDI v1.63 (the functions named below are CDI's).
 
 `ClusterView` lives here, with its consumer, because the layer contract puts this module below
 `cluster` (the edge that implements it); `wukong_core.cluster` re-exports it.
@@ -13,17 +14,20 @@ could not be looked up is never reported as missing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
+from .cdi_storage import Filling, clone_too_small, filling, storage_class_problems
 from .errors import ClusterError
-from .findings import Finding
+from .findings import Finding, has_errors
 from .plan import DiskPlan, VmPlan
 from .pvc_users import Obj, PvcUser, dig, index_users, obj_labels, obj_name, obj_owner
 
 WRITABLE_MODES = {"ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"}
 SHARED_READ_MODES = {"ReadOnlyMany", "ReadWriteMany"}
 WUKONG_LABELS = ("app.kubernetes.io/managed-by", "wukong")
+KUBEVIRT_RESOURCES = {"virtualmachines", "virtualmachineinstances"}
+CDI_RESOURCES = {"datavolumes", "storageprofiles"}
 
 
 class ClusterView(Protocol):
@@ -69,14 +73,18 @@ _VM_NAMESPACE_READS = (
 
 def _lists_needed(plans: list[VmPlan]) -> list[tuple[str, str | None]]:
     """Every list the checks of `plans` may read: all of a VM's namespace (its disks, their
-    users), the PVCs and DataVolumes of clone sources, and the two cluster-wide lists."""
+    users), the PVCs, DataVolumes and pods of clone sources, and the cluster-wide lists."""
     keys: set[tuple[str, str | None]] = {("namespaces", None), ("storageclasses", None)}
     for plan in plans:
         keys.update((resource, plan.namespace) for resource in _VM_NAMESPACE_READS)
         for disk in plan.disks:
             if disk.kind == "clone":
-                keys.add(("persistentvolumeclaims", disk.pvc_namespace))
-                keys.add(("datavolumes", disk.pvc_namespace))
+                keys.update(
+                    (resource, disk.pvc_namespace)
+                    for resource in ("persistentvolumeclaims", "datavolumes", "pods")
+                )
+            if disk.kind != "attach" and not disk.access_mode:
+                keys.add(("storageprofiles", None))
     return sorted(keys, key=lambda k: (k[1] or "", k[0]))
 
 
@@ -88,36 +96,56 @@ class _Where:
 
 class _Reads:
     """Each (resource, namespace) listed once; a failed read becomes one finding, reported where
-    it was first needed. An unreachable API server is reported once, not once per read."""
+    it was first needed. Facts about the whole cluster (unreachable, KubeVirt or CDI missing)
+    are reported once, not once per read."""
 
     def __init__(self, view: ClusterView) -> None:
         self.view = view
         self.results: dict[tuple[str, str | None], dict[str, Obj] | None] = {}
         self.failures: list[Finding] = []
-        self.unreachable = False
+        self.not_served: set[str] = set()  # resources whose API group is not installed
+        self._once: set[str] = set()
 
     def get(self, resource: str, namespace: str | None, where: _Where) -> dict[str, Obj] | None:
-        """name -> object, or None when the read failed (and was reported)."""
+        """name -> object, or None when the read failed (and was reported) or the snapshot did
+        not record that kind. A kind the API does not serve has no objects: {}."""
         key = (resource, namespace)
         if key not in self.results:
             try:
                 items = self.view.list(resource, namespace)
                 self.results[key] = {obj_name(o): o for o in items}
             except ClusterError as e:
-                self.results[key] = None
+                self.results[key] = {} if e.kind == "not-served" else None
                 self._report(e, where)
         return self.results[key]
 
+    @property
+    def cdi_missing(self) -> bool:
+        return bool(self.not_served & CDI_RESOURCES)
+
+    def report_once(self, code: str, message: str, where: _Where) -> None:
+        if code not in self._once:
+            self._once.add(code)
+            self.failures.append(_finding(code, message, where.plan, where.line))
+
     def _report(self, error: ClusterError, where: _Where) -> None:
+        cluster = f"(cluster: {self.view.source})"
+        if error.kind == "not-recorded":
+            return  # the view's source says which checks this skipped
+        if error.kind == "not-served":
+            self.not_served.add(error.resource)
+            if error.resource in KUBEVIRT_RESOURCES:
+                message = (
+                    f"{error}: KubeVirt is not installed, so VM {where.plan.key} and every other "
+                    f"VirtualMachine would be refused; install KubeVirt before the sync {cluster}"
+                )
+                self.report_once("cluster.kubevirt-missing", message, where)
+            return  # CDI: reported by the first disk that needs a DataVolume
+        message = f"{error}; nothing that depends on it was checked {cluster}"
         if error.kind == "forbidden":
-            code = "cluster.forbidden"
+            self.failures.append(_finding("cluster.forbidden", message, where.plan, where.line))
         else:
-            code = "cluster.unreachable"
-            if self.unreachable:
-                return
-            self.unreachable = True
-        message = f"{error}; nothing that depends on it was checked (cluster: {self.view.source})"
-        self.failures.append(_finding(code, message, where.plan, where.line))
+            self.report_once("cluster.unreachable", message, where)
 
 
 class _Context:
@@ -132,10 +160,16 @@ class _Context:
     def datavolumes(self, namespace: str, where: _Where) -> dict[str, Obj] | None:
         return self.reads.get("datavolumes", namespace, where)
 
-    def users_of(self, namespace: str, claim: str, where: _Where) -> list[PvcUser]:
+    def users_of(
+        self,
+        namespace: str,
+        claim: str,
+        where: _Where,
+        resources: Iterable[str] = ("virtualmachines", "virtualmachineinstances", "pods"),
+    ) -> list[PvcUser]:
         """Who in the cluster mounts PVC `claim`: VMs (running or not), VMIs, live pods."""
         found: list[PvcUser] = []
-        for resource in ("virtualmachines", "virtualmachineinstances", "pods"):
+        for resource in resources:
             key = (resource, namespace)
             if key not in self.users:
                 objs = self.reads.get(resource, namespace, where)
@@ -148,7 +182,9 @@ class _Context:
 
 
 def _check_namespace(ctx: _Context, plan: VmPlan) -> list[Finding]:
-    namespaces = ctx.reads.get("namespaces", None, _Where(plan, plan.line))
+    where = _Where(plan, plan.line)
+    ctx.reads.get("virtualmachines", plan.namespace, where)  # is KubeVirt there at all?
+    namespaces = ctx.reads.get("namespaces", None, where)
     if namespaces is None or plan.namespace in namespaces:
         return []
     message = (
@@ -161,6 +197,16 @@ def _check_namespace(ctx: _Context, plan: VmPlan) -> list[Finding]:
 def _check_disk(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
     if disk.kind == "attach":
         return _check_attach(ctx, plan, disk)
+    where = _Where(plan, disk.line)
+    ctx.datavolumes(plan.namespace, where)  # is CDI there at all?
+    if ctx.reads.cdi_missing:
+        message = (
+            f"the API server does not serve cdi.kubevirt.io (CDI is not installed), and disk "
+            f'"{disk.name}" of VM {plan.key} needs a DataVolume (every image, blank and cloned '
+            f"disk is one): nothing would ever fill it; install CDI before the sync "
+            f"(cluster: {ctx.reads.view.source})"
+        )
+        ctx.reads.report_once("cluster.cdi-missing", message, where)
     out: list[Finding] = []
     if disk.kind == "clone":
         out += _check_clone_source(ctx, plan, disk)
@@ -183,40 +229,24 @@ def _check_attach(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
     pvc, ref = found
     if pvc is None:
         fix = "create it first, or correct existingPVC.name"
-        return [
-            _finding(
-                "pvc.not-found",
-                f'{ref} (disk "{disk.name}") does not exist; {fix}',
-                plan,
-                disk.line,
-            )
-        ]
+        message = f'{ref} (disk "{disk.name}") does not exist; {fix}'
+        return [_finding("pvc.not-found", message, plan, disk.line)]
     out = _check_state(plan, disk, pvc, ref)
     if out:
         return out
-    out += _check_pending(ctx, plan, disk, pvc, ref)
+    out += _check_readiness(ctx, plan, disk, pvc, ref)
     out += _check_sharing(ctx, plan, disk, pvc, ref)
+    if has_errors(out):
+        return out  # a disk that cannot be attached as planned has no migration to speak of
     modes = _modes(pvc)
-    if not disk.read_only and modes & WRITABLE_MODES and "ReadWriteMany" not in modes:
+    if modes and "ReadWriteMany" not in modes:
         message = (
-            f'{ref} (disk "{disk.name}") is attached read-write without ReadWriteMany (modes: '
-            f"{_mode_list(pvc)}): VM {plan.key} cannot live-migrate; use a ReadWriteMany PVC "
-            "if it must"
+            f'{ref} (disk "{disk.name}") is not ReadWriteMany (modes: {_mode_list(pvc)}): VM '
+            f"{plan.key} cannot live-migrate, as KubeVirt migrates only VMs whose every PVC, "
+            "read-only ones included, is ReadWriteMany; use a ReadWriteMany PVC if it must"
         )
         out.append(_finding("pvc.not-migratable", message, plan, disk.line))
-    return out + _check_populating(ctx, plan, disk, disk.pvc_namespace, disk.pvc_name)
-
-
-def _check_clone_source(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
-    found = _existing_pvc(ctx, plan, disk)
-    if found is None:
-        return []
-    pvc, ref = found
-    if pvc is None:
-        message = f'disk "{disk.name}" clones {ref}, which does not exist; correct existingPVC'
-        return [_finding("pvc.not-found", message, plan, disk.line)]
-    out = _check_state(plan, disk, pvc, f"clone source {ref}")
-    return out or _check_populating(ctx, plan, disk, disk.pvc_namespace, disk.pvc_name)
+    return out
 
 
 def _check_state(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Finding]:
@@ -236,34 +266,66 @@ def _check_state(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Findi
     return out
 
 
-def _check_pending(
+# --- is the PVC ready: bound, and filled by CDI -------------------------------------------------
+
+
+def _cdi_filling(
+    ctx: _Context, namespace: str, name: str, pvc: Obj | None, where: _Where
+) -> Filling | None:
+    """CDI's progress on PVC `name`, judged by the DataVolume that owns or makes it."""
+    dv_name = (obj_owner(pvc, "DataVolume") if pvc else "") or name
+    return filling(pvc, (ctx.datavolumes(namespace, where) or {}).get(dv_name), namespace)
+
+
+def _binds_on_first_use(ctx: _Context, pvc: Obj, where: _Where) -> bool | None:
+    """Its StorageClass waits for a first consumer; None when the classes could not be read."""
+    classes = ctx.reads.get("storageclasses", None, where)
+    if classes is None:
+        return None
+    sc = classes.get(dig(pvc, "spec", "storageClassName") or "")
+    return sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer"
+
+
+def _check_readiness(
     ctx: _Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str
 ) -> list[Finding]:
-    if dig(pvc, "status", "phase") != "Pending":
-        return []
-    classes = ctx.reads.get("storageclasses", None, _Where(plan, disk.line))
-    if classes is None:
+    where = _Where(plan, disk.line)
+    what = f'{ref} (disk "{disk.name}")'
+    filling = _cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
+    if filling and not filling.waits:
+        message = f"{what} is still being populated: {filling.state}; the VM starts once it is done"
+        return [_finding("pvc.populating", message, plan, disk.line)]
+    if filling:
+        message = (
+            f"{what} waits for its first consumer ({filling.state}): it binds, and CDI fills "
+            "it, when the VM starts; nothing to do before the sync"
+        )
+        return [_finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
+    first_use = _binds_on_first_use(ctx, pvc, where)
+    if dig(pvc, "status", "phase") != "Pending" or first_use is None:
         return []
     sc_name = dig(pvc, "spec", "storageClassName")
-    sc = classes.get(sc_name) if sc_name else None
-    if sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer":
+    if first_use:
         message = (
-            f'{ref} (disk "{disk.name}") is Pending with StorageClass "{sc_name}" '
-            "(WaitForFirstConsumer): it binds when the VM starts"
+            f'{what} is Pending with StorageClass "{sc_name}" (WaitForFirstConsumer): it binds '
+            "when the VM starts"
         )
         return [_finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
     why = (
         f'its StorageClass "{sc_name}" binds immediately, so it should be bound by now'
-        if sc is not None
+        if sc_name in (ctx.reads.get("storageclasses", None, where) or {})
         else f'its StorageClass "{sc_name}" does not exist'
         if sc_name
         else "it has no StorageClass, so it waits for a matching PersistentVolume"
     )
     message = (
-        f'{ref} (disk "{disk.name}") is Pending: {why}; see `kubectl describe pvc -n '
-        f"{disk.pvc_namespace} {disk.pvc_name}`"
+        f"{what} is Pending: {why}; see `kubectl describe pvc -n {disk.pvc_namespace} "
+        f"{disk.pvc_name}`"
     )
     return [_finding("pvc.pending", message, plan, disk.line)]
+
+
+# --- who else uses it ---------------------------------------------------------------------------
 
 
 def _check_sharing(
@@ -279,6 +341,8 @@ def _check_sharing(
         return [_finding("pvc.access-mode", message, plan, disk.line)]
     users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, _Where(plan, disk.line))
     others = [u for u in users if u.vm != plan.name]
+    if modes == {"ReadOnlyMany"}:  # the volume itself is read-only, whatever a user asks
+        others = [replace(u, read_only=True) for u in others]
     if not others:
         return []
     named = ", ".join(u.describe(disk.pvc_namespace) for u in others)
@@ -304,42 +368,105 @@ def _check_sharing(
     return [_finding("pvc.in-use", message, plan, disk.line)]
 
 
-def _check_populating(
-    ctx: _Context, plan: VmPlan, disk: DiskPlan, namespace: str, name: str
-) -> list[Finding]:
-    dvs = ctx.datavolumes(namespace, _Where(plan, disk.line))
-    dv = (dvs or {}).get(name)
-    phase = dig(dv or {}, "status", "phase")
-    if dv is None or phase == "Succeeded":
+# --- clones -------------------------------------------------------------------------------------
+
+
+def _check_clone_source(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
+    """What CDI checks before it clones (clone.IsSourceClaimReady, planner.validateSourcePVC):
+    the source exists, is Bound and populated, no running pod writes it, the target is not
+    smaller."""
+    found = _existing_pvc(ctx, plan, disk)
+    if found is None:
         return []
-    progress = dig(dv, "status", "progress")
-    state = f"{phase or 'not started'}" + (
-        f", {progress}" if progress and progress != "N/A" else ""
+    pvc, ref = found
+    if pvc is None:
+        message = f'disk "{disk.name}" clones {ref}, which does not exist; correct existingPVC'
+        return [_finding("pvc.not-found", message, plan, disk.line)]
+    out = _check_state(plan, disk, pvc, f"clone source {ref}")
+    if out:
+        return out
+    out += _check_clone_size(plan, disk, pvc, ref)
+    where = _Where(plan, disk.line)
+    filling = _cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
+    if filling and not filling.waits:
+        message = (
+            f'clone source {ref} (disk "{disk.name}") is still being populated: '
+            f"{filling.state}; CDI clones it once that is done"
+        )
+        return [*out, _finding("pvc.populating", message, plan, disk.line)]
+    phase = dig(pvc, "status", "phase")
+    if phase != "Bound":
+        why = (
+            f"{filling.state}: it binds only when a pod uses it"
+            if filling
+            else "its StorageClass binds on first use (WaitForFirstConsumer), and nothing uses it"
+            if _binds_on_first_use(ctx, pvc, where)
+            else f"see `kubectl describe pvc -n {disk.pvc_namespace} {disk.pvc_name}`"
+        )
+        message = (
+            f'disk "{disk.name}" clones {ref}, which is {phase or "not bound"}, not Bound: CDI '
+            f"waits for the source to bind before it clones ({why}); bind it first, or clone "
+            "another PVC"
+        )
+        return [*out, _finding("clone.source-not-ready", message, plan, disk.line)]
+    return out + _check_clone_writers(ctx, plan, disk, ref)
+
+
+def _check_clone_size(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Finding]:
+    requested = clone_too_small(pvc, disk)
+    if requested is None:
+        return []
+    message = (
+        f'disk "{disk.name}" asks for size {disk.size}, less than the {requested} that clone '
+        f"source {ref} requests: CDI refuses to clone into a smaller PVC, and the DataVolume "
+        f"never fills; set size to at least {requested}, or leave it unset to get the source's"
+    )
+    return [_finding("clone.too-small", message, plan, disk.line)]
+
+
+def _check_clone_writers(ctx: _Context, plan: VmPlan, disk: DiskPlan, ref: str) -> list[Finding]:
+    """CDI does not clone a PVC that a running pod writes (GetPodsUsingPVCs): it waits, with
+    a CloneSourceInUse event, until that pod stops; a running VM's virt-launcher pod counts."""
+    users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, _Where(plan, disk.line), ("pods",))
+    writers = [u for u in users if u.blocks_clone]
+    if not writers:
+        return []
+    named = ", ".join(
+        f"Pod {disk.pvc_namespace}/{u.name}"
+        + (f" of VM {disk.pvc_namespace}/{u.vm}" if u.vm else "")
+        for u in writers
     )
     message = (
-        f'PersistentVolumeClaim {namespace}/{name} (disk "{disk.name}") is still being '
-        f"populated: DataVolume {namespace}/{name} is {state}; the VM cannot start before "
-        "it Succeeded"
+        f'disk "{disk.name}" clones {ref}, which {named} writes: CDI waits until no running '
+        "pod writes the source (CloneSourceInUse), so the new disk stays empty until then; "
+        "stop that user, or clone a copy it does not write"
     )
-    return [_finding("pvc.populating", message, plan, disk.line)]
+    return [_finding("clone.source-in-use", message, plan, disk.line)]
+
+
+# --- new storage: the DataVolume `<vm>-<disk>` --------------------------------------------------
 
 
 def _check_new_storage(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
     where = _Where(plan, disk.line)
     out: list[Finding] = []
-    if disk.storage_class:
-        classes = ctx.reads.get("storageclasses", None, where)
-        if classes is not None and disk.storage_class not in classes:
-            known = ", ".join(sorted(classes)[:10]) or "none"
-            message = (
-                f'disk "{disk.name}" names StorageClass "{disk.storage_class}", which does not '
-                f"exist (existing: {known}); correct storageClass or leave it unset"
-            )
-            out.append(_finding("storageclass.not-found", message, plan, disk.line))
+    classes = ctx.reads.get("storageclasses", None, where)
+    # Without CDI only a named class can be checked: the rest is how CDI would complete it.
+    if classes is not None and (disk.storage_class or not ctx.reads.cdi_missing):
+        profiles = (
+            None
+            if disk.access_mode or ctx.reads.cdi_missing
+            else ctx.reads.get("storageprofiles", None, where)
+        )
+        out += [
+            _finding(code, message, plan, disk.line)
+            for code, message in storage_class_problems(disk, plan.key, classes, profiles)
+        ]
     pvcs = ctx.pvcs(plan.namespace, where)
     if pvcs is None:
         return out
-    holder = _name_holder(ctx, plan, disk, pvcs.get(disk.dv_name), where)
+    pvc = pvcs.get(disk.dv_name)
+    holder = _name_holder(ctx, plan, disk, pvc, where)
     if holder is None:
         return out  # who owns the name could not be read
     if holder:
@@ -349,7 +476,18 @@ def _check_new_storage(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Find
             f"{plan.key}; rename the disk or the VM, or remove that {holder}"
         )
         return [*out, _finding("pvc.name-taken", message, plan, disk.line)]
-    return out + _check_populating(ctx, plan, disk, plan.namespace, disk.dv_name)
+    filling = _cdi_filling(ctx, plan.namespace, disk.dv_name, pvc, where)
+    if filling is None:
+        return out
+    what = f'PersistentVolumeClaim {plan.namespace}/{disk.dv_name} (disk "{disk.name}")'
+    if filling.waits:
+        message = (
+            f"{what} waits for its first consumer ({filling.state}): CDI fills it when the VM "
+            "starts; nothing to do before the sync"
+        )
+        return [*out, _finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
+    message = f"{what} is still being populated: {filling.state}; the VM starts once it is done"
+    return [*out, _finding("pvc.populating", message, plan, disk.line)]
 
 
 def _name_holder(

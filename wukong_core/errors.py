@@ -42,7 +42,9 @@ class ClusterError(WukongError):
     """Reading the cluster failed.
 
     `kind` is "unreachable" or "forbidden"; for forbidden, `verb`, `resource` and `namespace`
-    say exactly what RBAC must grant.
+    say exactly what RBAC must grant. "not-served": the live API does not serve `resource` (its
+    API group, KubeVirt or CDI, is not installed); "not-recorded": a cluster snapshot holds none
+    of `resource` because it was recorded without that kind.
     """
 
     def __init__(

@@ -45,10 +45,17 @@ CODES: dict[str, Severity] = {
     "pvc.not-migratable": Severity.WARNING,
     "pvc.populating": Severity.WARNING,
     "pvc.name-taken": Severity.ERROR,
+    "clone.source-not-ready": Severity.ERROR,
+    "clone.source-in-use": Severity.WARNING,
+    "clone.too-small": Severity.ERROR,
     "storageclass.not-found": Severity.ERROR,
+    "storageclass.no-default": Severity.ERROR,
+    "storageclass.incomplete-profile": Severity.ERROR,
     "namespace.not-found": Severity.WARNING,
     "cluster.unreachable": Severity.ERROR,
     "cluster.forbidden": Severity.ERROR,
+    "cluster.cdi-missing": Severity.ERROR,
+    "cluster.kubevirt-missing": Severity.ERROR,
 }
 
 
