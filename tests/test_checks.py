@@ -305,6 +305,13 @@ def test_an_unknown_code_is_a_programming_error() -> None:
             "vms/two.yaml": spec_file("two", "vms", {"name": "iso", "existingPVC": {
                 "name": "iso", "readOnly": True}}),
         },
+        # A CD-ROM is read-only: one ISO library PVC serves many VMs.
+        {
+            "vms/one.yaml": spec_file("one", "vms", {"name": "iso", "device": "cdrom",
+                                                     "existingPVC": {"name": "isos"}}),
+            "vms/two.yaml": spec_file("two", "vms", {"name": "iso", "device": "cdrom",
+                                                     "existingPVC": {"name": "isos"}}),
+        },
         # The same PVC name in two namespaces is two PVCs.
         {
             "a.yaml": spec_file("one", "team-a", {"name": "data", "existingPVC": {"name": "d"}}),
