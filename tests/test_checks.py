@@ -4,6 +4,7 @@ names the object and the fix."""
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass
 
 import pytest
@@ -23,6 +24,75 @@ def spec_file(name: str, namespace: str | None, *disks: dict, cpu: str = "1") ->
     if disks:
         text += "  disks:\n" + "".join(f"  - {json.dumps(d)}\n" for d in disks)
     return text
+
+
+def block_file(disks: str, name: str = "web") -> str:
+    """A spec whose disks are written in block style as given; its first disk is on line 8."""
+    head = HEAD + f"metadata: {{name: {name}, namespace: vms}}\nspec:\n  cpu: 1\n  memory: 1Gi\n"
+    return head + "  disks:\n" + textwrap.indent(textwrap.dedent(disks).lstrip("\n"), "  ")
+
+
+def marked(text: str, mark: str = "# <-") -> int:
+    """The line a finding must point at: the one carrying `mark` (the field that is wrong)."""
+    return next(i for i, line in enumerate(text.splitlines(), 1) if line.endswith(mark))
+
+
+SIZED_ATTACH = block_file(
+    """
+    - name: system
+      size: 20Gi  # <-
+      existingPVC: {name: os}
+""",
+)
+BAD_IMAGES = block_file(
+    """
+    - name: system
+      size: 1Gi
+      image: quay.io/os:1  # <-1
+    - name: iso
+      size: 1Gi
+      image: ftp://x/i.iso  # <-2
+""",
+)
+READ_ONLY_SATA = block_file(
+    f"""
+    - name: system
+      size: 20Gi
+      image: {IMAGE}
+    - name: iso
+      bus: sata  # <-
+      existingPVC:
+        name: isos
+        readOnly: true
+""",
+)
+BAD_CD_ROMS = block_file(
+    f"""
+    - name: system
+      size: 20Gi
+      image: {IMAGE}
+    - name: nothing
+      device: cdrom  # <-1
+    - name: virtio-iso
+      device: cdrom
+      bus: virtio  # <-2
+      existingPVC: {{name: isos}}
+    - name: writable-iso
+      device: cdrom
+      existingPVC:
+        name: isos
+        readOnly: false  # <-3
+""",
+)
+BLANK_FIRST = block_file(
+    f"""
+    - name: scratch
+      size: 1Gi
+    - name: root  # <-
+      size: 20Gi
+      image: {IMAGE}
+""",
+)
 
 
 @dataclass
@@ -74,23 +144,52 @@ CASES: dict[str, tuple[dict[str, str], list[Expected]]] = {
         ],
     ),
     "disk.size-not-allowed": (
-        {"vms/web.yaml": spec_file("web", "vms", {"name": "system", "size": "20Gi",
-                                                  "existingPVC": {"name": "os"}})},
-        [Expected("disk.size-not-allowed", "error", "vms/web.yaml", 8, "vms/web",
-                  ("disk 'system' of VM vms/web", "PVC 'os'", "remove size",
-                   "existingPVC.clone: true"))],
+        {"vms/web.yaml": SIZED_ATTACH},
+        [Expected("disk.size-not-allowed", "error", "vms/web.yaml", marked(SIZED_ATTACH),
+                  "vms/web", ("disk 'system' of VM vms/web", "PVC 'os'", "remove size",
+                              "existingPVC.clone: true"))],
     ),
     "disk.unsupported-image": (
-        {"vms/web.yaml": spec_file("web", "vms",
-                                   {"name": "system", "size": "1Gi", "image": "quay.io/os:1"},
-                                   {"name": "iso", "size": "1Gi", "image": "ftp://x/i.iso"})},
+        {"vms/web.yaml": BAD_IMAGES},
         [
-            Expected("disk.unsupported-image", "error", "vms/web.yaml", 8, "vms/web",
+            Expected("disk.unsupported-image", "error", "vms/web.yaml",
+                     marked(BAD_IMAGES, "# <-1"), "vms/web",
                      ("disk 'system' of VM vms/web", "'quay.io/os:1'", "start with docker://",
                       "http:// / https://")),
-            Expected("disk.unsupported-image", "error", "vms/web.yaml", 9, "vms/web",
+            Expected("disk.unsupported-image", "error", "vms/web.yaml",
+                     marked(BAD_IMAGES, "# <-2"), "vms/web",
                      ("disk 'iso' of VM vms/web", "'ftp://x/i.iso'")),
         ],
+    ),
+    "disk.readonly-bus": (
+        {"vms/web.yaml": READ_ONLY_SATA},
+        [Expected("disk.readonly-bus", "error", "vms/web.yaml", marked(READ_ONLY_SATA),
+                  "vms/web", ("disk 'iso' of VM vms/web", "read-only on the sata bus",
+                              "KubeVirt refuses", "use bus: virtio or scsi", "device: cdrom"))],
+    ),
+    "disk.cdrom-invalid": (
+        {"vms/web.yaml": BAD_CD_ROMS},
+        [
+            Expected("disk.cdrom-invalid", "error", "vms/web.yaml",
+                     marked(BAD_CD_ROMS, "# <-1"), "vms/web",
+                     ("disk 'nothing' of VM vms/web", "CD-ROM with nothing in it",
+                      "give it an image or an existingPVC", "device: disk")),
+            Expected("disk.cdrom-invalid", "error", "vms/web.yaml",
+                     marked(BAD_CD_ROMS, "# <-2"), "vms/web",
+                     ("disk 'virtio-iso' of VM vms/web", "CD-ROM on the virtio bus",
+                      "KubeVirt refuses", "use bus: sata", "or scsi")),
+            Expected("disk.cdrom-invalid", "error", "vms/web.yaml",
+                     marked(BAD_CD_ROMS, "# <-3"), "vms/web",
+                     ("disk 'writable-iso' of VM vms/web", "always read-only",
+                      "remove readOnly: false", "device: disk")),
+        ],
+    ),
+    "boot.missing": (
+        {"vms/web.yaml": BLANK_FIRST},
+        [Expected("boot.missing", "warning", "vms/web.yaml", marked(BLANK_FIRST), "vms/web",
+                  ("VM vms/web marks no disk to boot", "in the order listed",
+                   "first 'scratch', which is blank", f"before 'root', which imports {IMAGE}",
+                   "mark 'root' boot: true", "bootOrder"))],
     ),
     "boot.multiple": (
         {"vms/web.yaml": spec_file("web", "vms",
@@ -182,7 +281,9 @@ def test_every_offline_code_of_the_design_is_covered() -> None:
         ("spec.invalid", "error"), ("spec.duplicate-vm", "error"),
         ("disk.duplicate-name", "error"), ("disk.conflicting-source", "error"),
         ("disk.size-required", "error"), ("disk.size-not-allowed", "error"),
-        ("disk.unsupported-image", "error"), ("boot.multiple", "error"), ("vm.empty", "info"),
+        ("disk.unsupported-image", "error"), ("disk.readonly-bus", "error"),
+        ("disk.cdrom-invalid", "error"), ("boot.multiple", "error"), ("boot.missing", "warning"),
+        ("vm.empty", "info"),
         ("name.too-long", "error"), ("name.collision", "error"),
         ("pvc.shared-in-repo", "error"), ("clone.cross-namespace", "info"),
     ],
@@ -205,6 +306,13 @@ def test_an_unknown_code_is_a_programming_error() -> None:
                 "name": "iso", "readOnly": True}}),
             "vms/two.yaml": spec_file("two", "vms", {"name": "iso", "existingPVC": {
                 "name": "iso", "readOnly": True}}),
+        },
+        # A CD-ROM is read-only: one ISO library PVC serves many VMs.
+        {
+            "vms/one.yaml": spec_file("one", "vms", {"name": "iso", "device": "cdrom",
+                                                     "existingPVC": {"name": "isos"}}),
+            "vms/two.yaml": spec_file("two", "vms", {"name": "iso", "device": "cdrom",
+                                                     "existingPVC": {"name": "isos"}}),
         },
         # The same PVC name in two namespaces is two PVCs.
         {
@@ -261,6 +369,7 @@ def test_a_spec_with_errors_is_not_planned_so_repo_checks_ignore_it() -> None:
     [
         ("empty-vm.yaml", ["vm.empty"]),
         ("hybrid-vm.yaml", []),
+        ("iso-install-vm.yaml", []),
         ("restored-vm.yaml", ["clone.cross-namespace"]),
         ("vm-from-pvc.yaml", []),
     ],
@@ -310,3 +419,198 @@ def test_labels_wukong_sets_itself_are_refused() -> None:
     [finding] = _without(offline_findings({"a.yaml": text}), "spec.invalid")
     assert finding.code == "spec.invalid"
     assert finding.message.startswith("metadata.labels: app.kubernetes.io/name is set by Wukong")
+
+
+# -- boot order: what KubeVirt boots, and whether anything holds an operating system -----------
+
+SCRATCH = {"name": "scratch", "size": "1Gi"}
+ROOT = {"name": "root", "size": "20Gi", "image": IMAGE}
+ISO = {"name": "installer", "device": "cdrom", "existingPVC": {"name": "isos"}}
+DATA = {"name": "data", "existingPVC": {"name": "d"}}
+RESTORED = {"name": "restored", "existingPVC": {"name": "b", "namespace": "backups"}}
+
+
+@pytest.mark.parametrize(
+    ("disks", "code", "says"),
+    [
+        # Nothing marked, the first disk brings an OS: KubeVirt boots it. Not empty, no warning.
+        ([ROOT, SCRATCH], None, ()),
+        ([ISO, SCRATCH], None, ()),
+        # Nothing marked, the first disk brings none while a later one does.
+        ([SCRATCH, ROOT], "boot.missing", ("first 'scratch', which is blank", "mark 'root'")),
+        ([SCRATCH, ISO], "boot.missing", ("before 'installer', a CD-ROM", "mark 'installer'")),
+        ([SCRATCH, RESTORED], "boot.missing",
+         ("before 'restored', a clone of PVC backups/b", "mark 'restored' boot: true")),
+        ([DATA, ROOT], "boot.missing", ("first 'data', which attaches PVC 'd'", "mark 'root'")),
+        # Marked disks are the only ones KubeVirt tries.
+        ([SCRATCH, {**ROOT, "boot": True}], None, ()),
+        ([SCRATCH, {**ROOT, "bootOrder": 4}], None, ()),
+        ([{**SCRATCH, "bootOrder": 1}, {**ISO, "bootOrder": 2}], None, ()),  # an ISO install
+        ([{**DATA, "name": "system"}], None, ()),  # an attached system disk: the spec's word
+        ([{**DATA, "boot": True}], None, ()),
+        # Empty VMs: no disk KubeVirt tries brings an OS.
+        ([], "vm.empty", ("VM vms/web has no boot disk", "boot: true", "name it system")),
+        ([SCRATCH], "vm.empty", ("starts without one", "mark a disk boot: true")),
+        ([{**SCRATCH, "name": "system"}, ROOT], "vm.empty", ("starts without one",)),
+        ([{**SCRATCH, "boot": True}, ISO], "vm.empty",
+         ("KubeVirt tries no disk without a bootOrder once another disk has one",
+          "give disk 'installer' a bootOrder")),
+        ([DATA, SCRATCH], "vm.empty",
+         ("unless PVC vms/d of disk 'data' holds one", "mark that disk boot: true")),
+    ],
+)  # fmt: skip
+def test_boot_missing_and_empty_say_what_kubevirt_will_boot(
+    disks: list[dict], code: str | None, says: tuple[str, ...]
+) -> None:
+    text = spec_file("web", "vms", *disks)  # disk i on line 8 + i
+    found = offline_findings({"vms/web.yaml": text})
+    found = [f for f in found if f.code != "clone.cross-namespace"]
+    assert [f.code for f in found] == ([code] if code else [])
+    for fragment in says:
+        assert fragment in found[0].message
+    if code == "boot.missing":  # it points at the disk to mark, which it names
+        to_mark = found[0].message.split("mark '")[1].split("'")[0]
+        assert found[0].line == 8 + [d["name"] for d in disks].index(to_mark)
+
+
+@pytest.mark.parametrize(
+    ("disks", "code", "says"),
+    [
+        (
+            """
+            - name: os
+              size: 1Gi
+              image: docker://quay.io/os:1
+              boot: true
+            - name: iso
+              device: cdrom
+              existingPVC: {name: isos}
+              bootOrder: 1  # <-
+            """,
+            "boot.multiple",
+            ("VM vms/web has bootOrder 1 on os (boot: true), iso (bootOrder: 1)",
+             "give each disk its own bootOrder (boot: true is bootOrder 1)"),
+        ),
+        (
+            """
+            - name: a
+              size: 1Gi
+              bootOrder: 2
+            - name: b
+              size: 1Gi
+              image: docker://quay.io/os:1
+              bootOrder: 2  # <-
+            """,
+            "boot.multiple",
+            ("has bootOrder 2 on a (bootOrder: 2), b (bootOrder: 2)",),
+        ),
+        (
+            """
+            - name: a
+              size: 1Gi
+              image: docker://quay.io/os:1
+              boot: true
+            - name: b
+              size: 1Gi
+              image: docker://quay.io/os:1
+              boot: true  # <-
+            """,
+            "boot.multiple",
+            ("VM vms/web has boot: true on a, b; keep one",),
+        ),
+        (
+            """
+            - name: a
+              size: 1Gi
+              image: docker://quay.io/os:1
+              boot: true
+              bootOrder: 2  # <-
+            """,
+            "spec.invalid",
+            ("disk 'a' of VM vms/web sets boot: true (bootOrder 1) and bootOrder 2",
+             "keep bootOrder alone"),
+        ),
+        (
+            """
+            - name: a
+              size: 1Gi
+              image: docker://quay.io/os:1
+              boot: false
+              bootOrder: 1  # <-
+            """,
+            "spec.invalid",
+            ("sets boot: false and bootOrder 1",),
+        ),
+        (
+            """
+            - name: a
+              size: 1Gi
+            - name: a  # <-
+              size: 2Gi
+            """,
+            "disk.duplicate-name",
+            ("disk 'a' of VM vms/web", "rename one"),
+        ),
+        (
+            """
+            - name: system
+              image: docker://quay.io/os:1
+              size: 1Gi
+              existingPVC: {name: os}  # <-
+            """,
+            "disk.conflicting-source",
+            ("both image and existingPVC",),
+        ),
+        (
+            """
+            - name: system
+              existingPVC: {name: os}
+              volumeMode: Block  # <-
+              storageClass: fast
+            """,
+            "spec.invalid",
+            ("whose storageClass, volumeMode are its own",),
+        ),
+        (
+            """
+            - &iso
+              name: iso
+              device: cdrom
+              bus: virtio  # <-
+              existingPVC: {name: isos}
+            - <<: *iso
+              name: iso2
+            """,
+            "disk.cdrom-invalid",
+            ("disk 'iso' of VM vms/web is a CD-ROM on the virtio bus",),
+        ),
+    ],
+)  # fmt: skip
+def test_each_disk_finding_points_at_the_field_that_is_wrong(
+    disks: str, code: str, says: tuple[str, ...]
+) -> None:
+    text = block_file(disks)
+    found = [f for f in offline_findings({"vms/web.yaml": text}) if f.code != "vm.empty"]
+    assert [(f.code, f.line) for f in found][:1] == [(code, marked(text))]
+    for fragment in says:
+        assert fragment in found[0].message
+
+
+@pytest.mark.parametrize(
+    "disk",
+    [
+        {"name": "iso", "bus": "scsi", "existingPVC": {"name": "i", "readOnly": True}},
+        {"name": "iso", "existingPVC": {"name": "i", "readOnly": True}},  # virtio
+        {"name": "data", "bus": "sata", "existingPVC": {"name": "d"}},  # read-write sata
+        {"name": "data", "bus": "sata", "existingPVC": {"name": "d", "readOnly": False}},
+        {"name": "iso", "device": "cdrom", "existingPVC": {"name": "i", "readOnly": True}},
+        {"name": "iso", "device": "cdrom", "bus": "scsi", "existingPVC": {"name": "i"}},
+        {"name": "iso", "device": "cdrom", "existingPVC": {"name": "i", "namespace": "lib"}},
+        {"name": "iso", "device": "cdrom", "existingPVC": {"name": "i", "clone": True}},
+        {"name": "iso", "device": "cdrom", "size": "1Gi", "image": "https://x/i.iso"},
+        {"name": "os", "size": "1Gi", "image": IMAGE, "boot": True, "bootOrder": 1},
+    ],
+)
+def test_disks_kubevirt_takes_are_not_reported(disk: dict) -> None:
+    found = offline_findings({"a.yaml": spec_file("web", "vms", disk)})
+    assert [f for f in found if f.code not in ("vm.empty", "clone.cross-namespace")] == []

@@ -198,6 +198,22 @@ def test_every_model_field_is_in_the_crd_and_only_required_ones_are_required(mod
     assert set(node.get("required", ())) == required
 
 
+def test_nothing_a_cd_rom_contradicts_is_defaulted_by_the_api_server():
+    # A default in the CRD is written into the stored object: `bus: virtio` or `readOnly: false`
+    # there would turn every CD-ROM stored in the cluster into one KubeVirt refuses.
+    disk = _at(openapi_schema(), ["spec", "disks", "[]"])
+    assert "default" not in disk["properties"]["bus"]
+    assert "default" not in _at(disk, ["existingPVC", "readOnly"])
+    assert disk["properties"]["device"]["enum"] == ["disk", "cdrom"]
+    assert (
+        disk["properties"]["bootOrder"]["minimum"],
+        disk["properties"]["bootOrder"]["type"],
+    ) == (
+        1,
+        "integer",
+    )
+
+
 def _example_documents() -> list[dict[str, Any]]:
     docs = []
     for path in sorted((EXAMPLES / "specs").glob("*.yaml")):

@@ -65,6 +65,34 @@ def test_the_line_of_each_disk_is_where_its_list_item_starts() -> None:
     assert spec.disk_lines == (8, 10, 12)
 
 
+# Lines 1-7 of a spec; its first disk goes on line 8.
+DISKS_FROM_LINE_8 = HEAD + "metadata: {name: web}\nspec:\n  cpu: 1\n  memory: 1Gi\n  disks:\n"
+
+
+def test_each_disk_field_has_its_own_line_for_findings_to_point_at() -> None:
+    spec = load_one(
+        DISKS_FROM_LINE_8
+        + "  - name: iso\n"  # 8
+        + "    device: cdrom\n"  # 9
+        + "    bootOrder: 2\n"  # 10
+        + "    existingPVC:\n"  # 11
+        + "      name: isos\n"  # 12
+        + "      readOnly: true\n"  # 13
+        + "  - {name: data, size: 1Gi}\n"  # 14
+    )
+    assert spec.disk_fields[0] == {
+        "name": 8,
+        "device": 9,
+        "bootOrder": 10,
+        "existingPVC": 11,
+        "existingPVC.name": 12,
+        "existingPVC.readOnly": 13,
+    }
+    assert [spec.field_line(0, f) for f in ("bootOrder", "existingPVC.readOnly")] == [10, 13]
+    assert spec.field_line(1, "size") == 14  # a disk written on one line
+    assert spec.field_line(1, "bus") == 14  # a field not written: the disk's own line
+
+
 OTHER_DOCUMENTS = [
     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {kind: Wukong}\n",
     "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: Wukong}\n",
@@ -380,6 +408,21 @@ def test_disks_merged_in_keep_the_lines_where_they_are_written() -> None:
         + "  cpu: 1\n  memory: 1Gi\n"
     )
     assert spec.disk_lines == (7, 8)
+
+
+def test_a_merged_disk_field_is_found_where_it_is_written_and_own_fields_win() -> None:
+    spec = load_one(
+        DISKS_FROM_LINE_8
+        + "  - &iso\n"  # 8
+        + "    name: iso\n"  # 9
+        + "    device: cdrom\n"  # 10
+        + "    existingPVC: {name: isos}\n"  # 11
+        + "  - <<: *iso\n"  # 12
+        + "    name: other\n"  # 13
+    )
+    assert spec.field_line(1, "name") == 13
+    assert spec.field_line(1, "device") == 10
+    assert spec.field_line(1, "existingPVC.name") == 11
 
 
 def test_yaml_timestamps_stay_strings_as_kubernetes_reads_them() -> None:

@@ -93,26 +93,64 @@ DATA_IMAGE = {"name": "data", "size": "20Gi", "image": IMAGE}
 BLANK = {"name": "scratch", "size": "1Gi"}
 
 
+CD_ROM = {"name": "installer", "device": "cdrom", "existingPVC": {"name": "isos"}}
+ATTACHED = {"name": "data", "existingPVC": {"name": "d"}}
+
+
 @pytest.mark.parametrize(
-    ("disks", "boots", "empty"),
+    ("disks", "orders", "sequence", "empty"),
     [
-        ([SYSTEM_IMAGE, DATA_IMAGE], ["system"], False),  # the disk named system
-        ([DATA_IMAGE, SYSTEM_IMAGE], ["system"], False),  # wherever it is in the list
-        ([SYSTEM_IMAGE, {**DATA_IMAGE, "boot": True}], ["data"], False),  # boot: true wins
-        ([{**SYSTEM_IMAGE, "boot": False}, DATA_IMAGE], [], True),  # boot: false on system
-        ([DATA_IMAGE, BLANK], [], True),  # no boot disk at all
-        ([], [], True),  # no disks
-        ([{"name": "system", "size": "20Gi"}], ["system"], True),  # a blank boot disk
-        ([{**BLANK, "boot": True}, DATA_IMAGE], ["scratch"], True),
-        ([{"name": "system", "existingPVC": {"name": "os"}}], ["system"], False),
-        ([{"name": "system", "existingPVC": {"name": "os", "namespace": "b"}}], ["system"], False),
+        # The disk named system is bootOrder 1, wherever it is listed; KubeVirt tries no other.
+        ([SYSTEM_IMAGE, DATA_IMAGE], [1, 0], ["system"], False),
+        ([DATA_IMAGE, SYSTEM_IMAGE], [0, 1], ["system"], False),
+        # boot: true is bootOrder 1 and takes the place of system.
+        ([SYSTEM_IMAGE, {**DATA_IMAGE, "boot": True}], [0, 1], ["data"], False),
+        # bootOrder gives the sequence; with any of them set, system is not special.
+        ([{**BLANK, "bootOrder": 1}, {**CD_ROM, "bootOrder": 2}], [1, 2], ["scratch", "installer"],
+         False),  # an ISO install: a blank disk, then the installer CD-ROM
+        ([{**DATA_IMAGE, "bootOrder": 3}, SYSTEM_IMAGE, {**BLANK, "boot": True}], [3, 0, 1],
+         ["scratch", "data"], False),
+        # Nothing marked: KubeVirt tries every disk in the order listed.
+        ([DATA_IMAGE, BLANK], [0, 0], ["data", "scratch"], False),  # the first imports an OS
+        ([{**SYSTEM_IMAGE, "boot": False}, DATA_IMAGE], [0, 0], ["system", "data"], False),
+        ([BLANK, CD_ROM], [0, 0], ["scratch", "installer"], False),
+        ([BLANK, ATTACHED], [0, 0], ["scratch", "data"], True),  # what the PVC holds is unknown
+        ([], [], [], True),  # no disks
+        # A marked disk is what KubeVirt boots: blank, it holds no OS, whatever follows.
+        ([{"name": "system", "size": "20Gi"}], [1], ["system"], True),
+        ([{**BLANK, "boot": True}, DATA_IMAGE], [1, 0], ["scratch"], True),
+        ([{**BLANK, "bootOrder": 1}, CD_ROM], [1, 0], ["scratch"], True),
+        # An attached PVC marked to boot holds an OS: the spec says so.
+        ([{"name": "system", "existingPVC": {"name": "os"}}], [1], ["system"], False),
+        ([{**ATTACHED, "bootOrder": 1}], [1], ["data"], False),
+        ([{"name": "system", "existingPVC": {"name": "os", "namespace": "b"}}], [1], ["system"],
+         False),
+    ],
+)  # fmt: skip
+def test_boot_rules(disks: list[dict], orders: list[int], sequence: list[str], empty: bool) -> None:
+    plan = plan_one(wukong(disks=disks))
+    assert [d.boot_order for d in plan.disks] == orders
+    assert [d.name for d in plan.boot_sequence] == sequence
+    assert plan.empty is empty
+
+
+@pytest.mark.parametrize(
+    ("disk", "device", "bus", "read_only"),
+    [
+        ({"name": "d", "size": "1Gi"}, "disk", "virtio", False),
+        ({"name": "d", "size": "1Gi", "bus": "sata"}, "disk", "sata", False),
+        ({**ATTACHED, "existingPVC": {"name": "d", "readOnly": True}}, "disk", "virtio", True),
+        (CD_ROM, "cdrom", "sata", True),  # a CD-ROM is on sata and read-only unless it says
+        ({**CD_ROM, "bus": "scsi"}, "cdrom", "scsi", True),
+        ({**CD_ROM, "existingPVC": {"name": "isos", "namespace": "lib"}}, "cdrom", "sata", True),
+        ({"name": "i", "device": "cdrom", "size": "1Gi", "image": IMAGE}, "cdrom", "sata", True),
     ],
 )
-def test_boot_rules(disks: list[dict], boots: list[str], empty: bool) -> None:
-    plan = plan_one(wukong(disks=disks))
-    assert [d.name for d in plan.disks if d.boot] == boots
-    assert plan.empty is empty
-    assert (plan.boot_disk.name if plan.boot_disk else None) == (boots[0] if boots else None)
+def test_the_device_decides_the_default_bus_and_a_cd_rom_is_read_only(
+    disk: dict, device: str, bus: str, read_only: bool
+) -> None:
+    [planned] = plan_one(wukong(disks=[disk])).disks
+    assert (planned.device, planned.bus, planned.read_only) == (device, bus, read_only)
 
 
 @pytest.mark.parametrize(
@@ -182,7 +220,8 @@ def _varied_plans() -> list[VmPlan]:
                     {**SYSTEM_IMAGE, "storageClass": "fast", "accessMode": "ReadWriteMany"},
                     {"name": "data", "existingPVC": {"name": "data", "readOnly": True}},
                     {"name": "copy", "existingPVC": {"name": "b", "namespace": "backups"}},
-                    {**BLANK, "bus": "sata", "volumeMode": "Block"},
+                    {**BLANK, "bus": "sata", "volumeMode": "Block", "bootOrder": 2},
+                    {**CD_ROM, "bus": "scsi", "bootOrder": 3},
                 ],
             )
             | {"metadata": {"name": "hybrid", "namespace": "vms", "labels": {"team": "db"}}}
@@ -209,6 +248,17 @@ def test_plan_json_is_plain_sorted_and_stable() -> None:
     assert plans_to_json([]) == "[]\n"
 
 
+def test_a_plan_written_before_boot_order_still_loads() -> None:
+    # A PreSync Job may run a newer image than the render that wrote its plan.
+    old = '[{"cpu":1,"disks":[{"boot":true,"kind":"attach","line":8,"name":"system",'
+    old += '"pvc_name":"os","pvc_namespace":"vms"}],"file":"a.yaml","line":1,"memory":"1Gi",'
+    old += '"name":"web","namespace":"vms","run_strategy":"Always"}]'
+    [plan] = plans_from_json(old)
+    assert [(d.name, d.kind, d.pvc_name, d.device, d.bus) for d in plan.disks] == [
+        ("system", "attach", "os", "disk", "virtio")
+    ]
+
+
 @pytest.mark.parametrize(
     "garbage",
     [
@@ -220,6 +270,7 @@ def test_plan_json_is_plain_sorted_and_stable() -> None:
         '[{"namespace": "vms"}]',
         '{"plans": []}',
         plans_to_json([plan_one(wukong(disks=[BLANK]))]).replace('"blank"', '"teleport"'),
+        plans_to_json([plan_one(wukong(disks=[CD_ROM]))]).replace('"cdrom"', '"floppy"'),
     ],
 )
 def test_garbage_plan_json_is_a_value_error(garbage: str | bytes) -> None:

@@ -33,6 +33,7 @@ from wukong_core.render import (
 
 IMAGE = "docker://quay.io/containerdisks/ubuntu:22.04"
 HTTP_IMAGE = "https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-amd64.img"
+ISO = "https://dl-cdn.alpinelinux.org/alpine/v3.20/releases/x86_64/alpine-virt-3.20.3-x86_64.iso"
 
 
 def render_one(*disks: dict, **spec: Any) -> dict[str, Any]:
@@ -107,16 +108,94 @@ def test_each_kind_of_disk_renders_as_the_design_says(
 
 
 def test_a_read_only_attached_pvc_is_read_only_on_the_volume_and_the_disk() -> None:
-    vm = render_one(
-        {"name": "iso", "bus": "sata", "existingPVC": {"name": "iso", "readOnly": True}}
-    )
-    assert volumes(vm) == {"iso": {"persistentVolumeClaim": {"claimName": "iso", "readOnly": True}}}
-    assert devices(vm) == {"iso": {"disk": {"bus": "sata", "readonly": True}}}
+    vm = render_one({"name": "data", "bus": "scsi", "existingPVC": {"name": "d", "readOnly": True}})
+    assert volumes(vm) == {"data": {"persistentVolumeClaim": {"claimName": "d", "readOnly": True}}}
+    assert devices(vm) == {"data": {"disk": {"bus": "scsi", "readonly": True}}}
 
 
 def test_a_read_only_clone_is_mounted_read_only_too() -> None:
     disk = {"name": "data", "existingPVC": {"name": "d", "namespace": "b", "readOnly": True}}
     assert devices(render_one(disk)) == {"data": {"disk": {"bus": "virtio", "readonly": True}}}
+
+
+@pytest.mark.parametrize(
+    ("disk", "device", "volume"),
+    [
+        (  # an ISO library PVC of the VM's namespace: attached, read-only on the volume too
+            {"name": "iso", "device": "cdrom", "existingPVC": {"name": "isos"}},
+            {"cdrom": {"bus": "sata"}},
+            {"persistentVolumeClaim": {"claimName": "isos", "readOnly": True}},
+        ),
+        (  # readOnly: true says what a CD-ROM is anyway
+            {"name": "iso", "device": "cdrom", "bus": "scsi",
+             "existingPVC": {"name": "isos", "readOnly": True}},
+            {"cdrom": {"bus": "scsi"}},
+            {"persistentVolumeClaim": {"claimName": "isos", "readOnly": True}},
+        ),
+        (  # an ISO of another namespace is cloned, as any PVC is
+            {"name": "iso", "device": "cdrom", "existingPVC": {"name": "isos", "namespace": "lib"}},
+            {"cdrom": {"bus": "sata"}},
+            {"dataVolume": {"name": "web-iso"}},
+        ),
+        (  # an ISO downloaded by CDI
+            {"name": "iso", "device": "cdrom", "size": "1Gi", "image": ISO},
+            {"cdrom": {"bus": "sata"}},
+            {"dataVolume": {"name": "web-iso"}},
+        ),
+    ],
+)  # fmt: skip
+def test_a_cd_rom_is_a_read_only_cdrom_device_on_sata_unless_it_says_scsi(
+    disk: dict, device: dict, volume: dict, reference_dir: Path
+) -> None:
+    vm = render_one(disk)
+    assert schemas.errors(reference_dir, schemas.VIRTUAL_MACHINE, vm) == []
+    # KubeVirt defaults a CD-ROM's readonly to true (SetDefaults_CDRomTarget); writing it out
+    # would say nothing more.
+    assert devices(vm) == {"iso": device}
+    assert volumes(vm) == {"iso": volume}
+
+
+def test_an_iso_install_boots_the_blank_disk_first_then_the_cd_rom(reference_dir: Path) -> None:
+    vm = render_one(
+        {"name": "root", "size": "20Gi", "bootOrder": 1},
+        {"name": "installer", "device": "cdrom", "size": "1Gi", "image": ISO, "bootOrder": 2},
+    )
+    assert schemas.errors(reference_dir, schemas.VIRTUAL_MACHINE, vm) == []
+    assert devices(vm) == {
+        "root": {"bootOrder": 1, "disk": {"bus": "virtio"}},
+        "installer": {"bootOrder": 2, "cdrom": {"bus": "sata"}},
+    }
+    assert templates(vm) == {
+        "web-root": {"source": {"blank": {}},
+                     "storage": {"resources": {"requests": {"storage": "20Gi"}}}},
+        "web-installer": {"source": {"http": {"url": ISO}},
+                          "storage": {"resources": {"requests": {"storage": "1Gi"}}}},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("disks", "orders"),
+    [
+        # boot: true is bootOrder 1; nothing else gets one, so KubeVirt tries nothing else.
+        ([{"boot": True}, {}, {}], [1, None, None]),
+        # bootOrder gives the whole sequence, and the list order does not matter.
+        ([{"bootOrder": 3}, {"bootOrder": 1}, {"bootOrder": 2}], [3, 1, 2]),
+        ([{"boot": True}, {"bootOrder": 2}, {}], [1, 2, None]),
+        ([{"bootOrder": 5}, {}, {}], [5, None, None]),
+        # Nothing marked: KubeVirt tries the disks in the order listed.
+        ([{}, {}, {}], [None, None, None]),
+    ],
+)
+def test_boot_order_is_rendered_as_the_spec_gives_it(disks: list[dict], orders: list) -> None:
+    names = ["a", "b", "c"]
+    vm = render_one(
+        *(
+            {"name": n, "size": "1Gi", "image": IMAGE, **d}
+            for n, d in zip(names, disks, strict=True)
+        )
+    )
+    rendered = devices(vm)
+    assert [rendered[n].get("bootOrder") for n in names] == orders
 
 
 @pytest.mark.parametrize(
@@ -282,6 +361,9 @@ DISK_KINDS = [
     {"existingPVC": {"name": "backup.2026-11-01", "namespace": "backups"}},
     {"size": "30Gi", "existingPVC": {"name": "golden", "clone": True}},
     {"existingPVC": {"name": "golden", "namespace": "vms", "clone": True, "readOnly": True}},
+    {"device": "cdrom", "size": "1Gi", "image": ISO},
+    {"device": "cdrom", "existingPVC": {"name": "isos"}},
+    {"device": "cdrom", "existingPVC": {"name": "isos", "namespace": "library"}},
 ]
 OPTIONS = [
     {},
@@ -297,6 +379,8 @@ def matrix() -> list[VmPlan]:
     for i, (kind, options) in enumerate(itertools.product(DISK_KINDS, OPTIONS)):
         attach = "existingPVC" in kind and "namespace" not in kind["existingPVC"]
         attach = attach and not kind["existingPVC"].get("clone")
+        if kind.get("existingPVC", {}).get("readOnly") and options.get("bus") == "sata":
+            options = {**options, "bus": "scsi"}  # KubeVirt refuses a read-only sata hard disk
         disk = {"name": "system" if i % 2 else "data", **kind, **({} if attach else options)}
         if attach:  # each VM attaches a PVC of its own: sharing is another test's business
             disk["existingPVC"] = {**kind["existingPVC"], "name": f"attached-{i}"}
@@ -395,6 +479,7 @@ def test_the_layout_is_one_directory_per_namespace_with_kustomizations() -> None
         "vms/db-vm.yaml",
         "vms/empty-vm.yaml",
         "vms/hybrid-vm.yaml",
+        "vms/install-vm.yaml",
         "vms/kustomization.yaml",
         "vms/restored-vm.yaml",
     ]
@@ -407,6 +492,7 @@ def test_the_layout_is_one_directory_per_namespace_with_kustomizations() -> None
         "db-vm.yaml",
         "empty-vm.yaml",
         "hybrid-vm.yaml",
+        "install-vm.yaml",
         "restored-vm.yaml",
     ]
 
@@ -453,7 +539,7 @@ def test_the_same_plans_render_the_same_bytes_in_any_order() -> None:
 # -- files already in the output directory ---------------------------------------------------------
 
 # What Wukong writes for ALL_PLANS (VM files, their stamps left out), per RENDER_FORMAT.
-WRITTEN = {1: "4569629eb6fda6ff", 2: "8cc1f6ff1ad03a90"}
+WRITTEN = {1: "4569629eb6fda6ff", 2: "8cc1f6ff1ad03a90", 3: "1cda2efe9126ce8a"}
 
 
 def _vm_files(files: dict[str, bytes]) -> dict[str, bytes]:
@@ -542,6 +628,7 @@ def test_kubectl_kustomize_builds_the_output_and_each_namespace(tmp_path: Path) 
         "vms/db-vm",
         "vms/empty-vm",
         "vms/hybrid-vm",
+        "vms/install-vm",
         "vms/restored-vm",
     ]
     assert vms(_kustomize(tmp_path / "other")) == ["other/solo"]

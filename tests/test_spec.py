@@ -32,8 +32,10 @@ def test_a_minimal_spec_gets_the_documented_defaults() -> None:
     assert spec.metadata.labels == {} and spec.metadata.annotations == {}
     assert spec.spec.runStrategy == "Always"
     disk = spec.spec.disks[0]
-    assert (disk.bus, disk.boot, disk.size, disk.image) == ("virtio", None, None, None)
-    assert (disk.existingPVC.readOnly, disk.existingPVC.clone) == (False, False)
+    # No bus and no readOnly yet: their defaults depend on the device (planned, not stored).
+    assert (disk.device, disk.bus, disk.boot, disk.bootOrder) == ("disk", None, None, None)
+    assert (disk.size, disk.image) == (None, None)
+    assert (disk.existingPVC.readOnly, disk.existingPVC.clone) == (None, False)
     assert disk.existingPVC.namespace is None
     assert Wukong.model_validate(wukong()).spec.disks == []
 
@@ -92,6 +94,15 @@ def test_a_wrong_type_or_value_in_spec_is_refused(document: dict, field: str) ->
         ({"boot": "yes"}, "boot"),
         ({"boot": 1}, "boot"),
         ({"bus": "ide"}, "bus"),
+        ({"device": "floppy"}, "device"),
+        ({"device": "CD-ROM"}, "device"),
+        ({"device": "lun"}, "device"),
+        ({"bootOrder": 0}, "bootOrder"),
+        ({"bootOrder": -1}, "bootOrder"),
+        ({"bootOrder": "1"}, "bootOrder"),
+        ({"bootOrder": 1.0}, "bootOrder"),
+        ({"bootOrder": True}, "bootOrder"),
+        ({"bootOrder": 2**31}, "bootOrder"),  # QEMU's bootindex is a 32-bit integer
         ({"accessMode": "ReadWriteAll"}, "accessMode"),
         ({"volumeMode": "block"}, "volumeMode"),
         ({"image": 42}, "image"),
@@ -177,3 +188,17 @@ def test_an_image_url_longer_than_any_registry_accepts_is_refused() -> None:
     url = "docker://quay.io/" + "a" * 2100
     assert refusal(with_disk(image=url)) == [(("spec", "disks", 0, "image"), "string_too_long")]
     Wukong.model_validate(with_disk(image="docker://quay.io/" + "a" * 1000))
+
+
+@pytest.mark.parametrize(
+    "disk",
+    [
+        {"device": "cdrom", "existingPVC": {"name": "isos"}},
+        {"device": "cdrom", "bus": "scsi", "size": "1Gi", "image": "https://x/i.iso"},
+        {"device": "disk", "bus": "sata", "bootOrder": 1},
+        {"bootOrder": 2**31 - 1},
+    ],
+)
+def test_devices_buses_and_boot_orders_kubevirt_takes_are_accepted(disk: dict) -> None:
+    spec = Wukong.model_validate(wukong(disks=[{"name": "d", "size": "1Gi", **disk}]))
+    assert spec.spec.disks[0].model_dump(exclude_unset=True) == {"name": "d", "size": "1Gi", **disk}

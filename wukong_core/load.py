@@ -47,6 +47,13 @@ class LoadedSpec:
     file: str
     line: int  # first line of the document
     disk_lines: tuple[int, ...]  # line of each disk, in order
+    # Per disk, the line of each field written (`existingPVC.readOnly` for its fields): read off
+    # the nodes while they are at hand, as findings point at the field that is wrong.
+    disk_fields: tuple[dict[str, int], ...]
+
+    def field_line(self, disk: int, field: str) -> int:
+        """Line of a disk's field (where a merge key took it from), else of the disk itself."""
+        return self.disk_fields[disk].get(field, self.disk_lines[disk])
 
 
 class _Refused(Exception):
@@ -295,8 +302,46 @@ def _load_document(node: yaml.Node, file: str, builder: _Builder) -> LoadedSpec 
         return [_invalid(message, file, line_of(node, loc), obj) for loc, message in explained]
     disks = _child(node, "spec")
     disks = _child(disks[1], "disks") if disks else None
-    disk_lines = tuple(item.start_mark.line + 1 for item in disks[1].value) if disks else ()
-    return LoadedSpec(spec, file, node.start_mark.line + 1, disk_lines)
+    items = disks[1].value if disks else ()
+    disk_lines = tuple(item.start_mark.line + 1 for item in items)
+    disk_fields = tuple(_disk_fields(item) for item in items)
+    return LoadedSpec(spec, file, node.start_mark.line + 1, disk_lines, disk_fields)
+
+
+# The field names as shared strings: a validated disk has no others, so each disk's map holds
+# no string of its own (the load memo keeps thousands of them).
+_FIELD_NAMES = {name: name for name in Disk.model_fields} | {
+    f"existingPVC.{name}": f"existingPVC.{name}" for name in ExistingPVC.model_fields
+}
+
+
+def _disk_fields(item: yaml.Node) -> dict[str, int]:
+    lines = _key_lines(item)
+    found = _child(item, "existingPVC") if "existingPVC" in lines else None
+    for name, line in _key_lines(found[1]).items() if found else ():
+        key = "existingPVC." + name
+        lines[_FIELD_NAMES.get(key, key)] = line
+    return lines
+
+
+def _key_lines(node: yaml.Node) -> dict[str, int]:
+    """{key: line} of a mapping's keys, merged-in ones where they are written; own keys win.
+    (Only reached for a document that was built, so a merge cannot recurse without end.)"""
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    lines: dict[str, int] = {}
+    merges = False
+    for key, _ in node.value:
+        if key.tag == MERGE:
+            merges = True
+        elif type(key) is yaml.ScalarNode:
+            lines[_FIELD_NAMES.get(key.value, key.value)] = key.start_mark.line + 1
+    if not merges:
+        return lines
+    merged: dict[str, int] = {}
+    for source in reversed(_merge_sources(node)):  # weakest first, so stronger ones overwrite
+        merged.update(_key_lines(source))
+    return merged | lines
 
 
 def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Finding]]:

@@ -13,9 +13,14 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Literal
 
-from .spec import Disk, ProtectDisks, Wukong
+from .spec import Device, Disk, ProtectDisks, Wukong
 
 DiskKind = Literal["import", "blank", "attach", "clone"]
+# Kinds whose content comes from a source that holds an operating system (a golden-image
+# DataSource joins them); a blank disk holds none, and what an attached PVC holds Wukong cannot
+# see: it counts only when the spec marks it to boot.
+OS_KINDS: tuple[DiskKind, ...] = ("import", "clone")
+DEFAULT_BUS: dict[Device, str] = {"disk": "virtio", "cdrom": "sata"}  # no virtio CD-ROM
 DEFAULT_NAMESPACE = "default"
 MAX_NAME = 63
 
@@ -25,8 +30,9 @@ class DiskPlan:
     name: str  # the VM disk and volume name (= the Wukong disk name)
     kind: DiskKind
     line: int  # line of this disk in its spec file
+    device: Device = "disk"  # KubeVirt's disk target: `disk` or `cdrom`
     bus: str = "virtio"
-    boot: bool = False
+    boot_order: int = 0  # KubeVirt's bootOrder; 0: none, so not tried once another disk has one
     # New storage (import, blank, clone): the DataVolume template `<vm>-<disk>`.
     dv_name: str = ""
     size: str | None = None
@@ -37,7 +43,15 @@ class DiskPlan:
     # Existing PVC (attach, clone): where it lives.
     pvc_name: str = ""
     pvc_namespace: str = ""
-    read_only: bool = False
+    read_only: bool = False  # the VM mounts it read-only (a CD-ROM always does)
+
+    @property
+    def os_source(self) -> bool:
+        """Brings an operating system: a CD-ROM, an import, a clone, or an attached PVC that
+        the spec marks to boot (the spec's word for what it holds)."""
+        if self.device == "cdrom" or self.kind in OS_KINDS:
+            return True
+        return self.kind == "attach" and self.boot_order > 0
 
     @property
     def claim_name(self) -> str:
@@ -70,30 +84,35 @@ class VmPlan:
         return f"{self.namespace}/{self.name}"
 
     @property
-    def boot_disk(self) -> DiskPlan | None:
-        return next((d for d in self.disks if d.boot), None)
+    def boot_sequence(self) -> tuple[DiskPlan, ...]:
+        """The disks KubeVirt tries to boot, in turn: those with a bootOrder, lowest first;
+        when none has one, every disk in the order listed."""
+        ordered = sorted((d for d in self.disks if d.boot_order), key=attrgetter("boot_order"))
+        return tuple(ordered) or self.disks
 
     @property
     def empty(self) -> bool:
-        """No operating system to boot: no boot disk, or a blank one."""
-        boot = self.boot_disk
-        return boot is None or boot.kind == "blank"
+        """No disk KubeVirt tries to boot brings an operating system."""
+        return not any(d.os_source for d in self.boot_sequence)
 
 
-def boot_disk_names(disks: list[Disk]) -> list[str]:
-    """The disks that boot: those with `boot: true`, else the one named `system`."""
-    chosen = [d.name for d in disks if d.boot]
-    if chosen:
-        return chosen
-    return [d.name for d in disks if d.name == "system" and d.boot is None]
+def boot_orders(disks: list[Disk]) -> list[int]:
+    """Each disk's bootOrder (0: none): its own, 1 for `boot: true`; when no disk sets either,
+    1 for the disk named system (unless it says `boot: false`)."""
+    orders = [d.bootOrder or (1 if d.boot else 0) for d in disks]
+    if any(orders):
+        return orders
+    return [1 if d.name == "system" and d.boot is None else 0 for d in disks]
 
 
-def plan_disk(disk: Disk, vm: str, namespace: str, boot: bool, line: int) -> DiskPlan:
+def plan_disk(disk: Disk, vm: str, namespace: str, boot_order: int, line: int) -> DiskPlan:
+    cdrom = disk.device == "cdrom"
     common = {
         "name": disk.name,
         "line": line,
-        "bus": disk.bus,
-        "boot": boot,
+        "device": disk.device,
+        "bus": disk.bus or DEFAULT_BUS[disk.device],
+        "boot_order": boot_order,
         "dv_name": f"{vm}-{disk.name}",
         "size": None if disk.size is None else str(disk.size),
         "storage_class": disk.storageClass,
@@ -106,11 +125,12 @@ def plan_disk(disk: Disk, vm: str, namespace: str, boot: bool, line: int) -> Dis
         kind: DiskKind = "clone" if (pvc.clone or source_ns != namespace) else "attach"
         if kind == "attach":
             common.update(dv_name="", size=None)
+        read_only = cdrom or bool(pvc.readOnly)
         return DiskPlan(
-            kind=kind, pvc_name=pvc.name, pvc_namespace=source_ns, read_only=pvc.readOnly, **common
+            kind=kind, pvc_name=pvc.name, pvc_namespace=source_ns, read_only=read_only, **common
         )
     if disk.image is not None:
-        return DiskPlan(kind="import", image=disk.image, **common)
+        return DiskPlan(kind="import", image=disk.image, read_only=cdrom, **common)
     return DiskPlan(kind="blank", **common)
 
 
@@ -125,9 +145,9 @@ def plan_vm(
     """Plan one VM. The spec must have passed the spec checks (one source per disk, one boot)."""
     meta = spec.metadata
     namespace = meta.namespace or default_namespace or DEFAULT_NAMESPACE
-    boots = set(boot_disk_names(spec.spec.disks))
+    orders = boot_orders(spec.spec.disks)
     disks = tuple(
-        plan_disk(d, meta.name, namespace, d.name in boots, disk_lines[i])
+        plan_disk(d, meta.name, namespace, orders[i], disk_lines[i])
         for i, d in enumerate(spec.spec.disks)
     )
     return VmPlan(

@@ -42,7 +42,8 @@ NamespaceExtras = Callable[[str, list[VmPlan]], dict[str, dict[str, Any]]]
 # so that every VM file is written afresh once: a commit-back keeps files whose stamps still hold
 # (`render_tree`). tests/test_render.py keeps a digest of the output per format and fails until
 # it is raised.
-RENDER_FORMAT = 2
+# 2: sync-options on VMs that own disks; 3: CD-ROMs and bootOrder (the plan says boot_order).
+RENDER_FORMAT = 3
 # LibYAML's emitter and PyYAML's own differ on what `emit` leaves to them (keys of 128
 # characters and more): a file written without LibYAML must not pass for one written with it.
 _WRITER = f"wukong render format {RENDER_FORMAT}; libyaml {yaml.__with_libyaml__}\n".encode()
@@ -126,11 +127,12 @@ def render_datavolume_template(disk: DiskPlan, vm: str) -> dict[str, Any]:
 
 def _device(disk: DiskPlan) -> dict[str, Any]:
     target: dict[str, Any] = {"bus": disk.bus}
-    if disk.read_only and disk.kind in ("attach", "clone"):
-        target["readonly"] = True  # a clone may be mounted read-only as well
-    device: dict[str, Any] = {"name": disk.name, "disk": target}
-    if disk.boot:
-        device["bootOrder"] = 1
+    # A clone may be mounted read-only as well; a CD-ROM is read-only by KubeVirt's default.
+    if disk.read_only and disk.device == "disk":
+        target["readonly"] = True
+    device: dict[str, Any] = {"name": disk.name, disk.device: target}
+    if disk.boot_order:
+        device["bootOrder"] = disk.boot_order
     return device
 
 

@@ -43,6 +43,9 @@ Bus = Literal["virtio", "sata", "scsi"]
 # `.wukong.yaml protectDisks` / `--protect-disks`: how Argo CD may delete a VM that owns disks.
 ProtectDisks = Literal["confirm", "never", "off"]
 PROTECT_DISKS: tuple[ProtectDisks, ...] = ("confirm", "never", "off")
+Device = Literal["disk", "cdrom"]
+# QEMU's bootindex is a signed 32-bit integer; KubeVirt passes bootOrder through to it.
+MAX_BOOT_ORDER = 2**31 - 1
 
 
 class _Strict(BaseModel):
@@ -56,7 +59,10 @@ class ExistingPVC(_Strict):
     namespace: DnsLabel | None = Field(
         default=None, description="Default: the VM's namespace. Another namespace means a clone."
     )
-    readOnly: bool = False
+    readOnly: bool | None = Field(
+        default=None,
+        description="Mount it read-only. Default: false for a disk; a CD-ROM is always read-only.",
+    )
     clone: bool = Field(
         default=False, description="Copy into a new PVC even in the same namespace."
     )
@@ -76,9 +82,21 @@ class Disk(_Strict):
         default=None, description="Unset: the CDI StorageProfile decides."
     )
     volumeMode: VolumeMode | None = None
-    bus: Bus = "virtio"
+    device: Device = Field(
+        default="disk", description="disk, or cdrom: read-only, from an image or existingPVC."
+    )
+    bus: Bus | None = Field(
+        default=None, description="Default: virtio for a disk, sata for a CD-ROM (sata or scsi)."
+    )
     boot: bool | None = Field(
-        default=None, description="The boot disk; default: the disk named `system`."
+        default=None,
+        description="The boot disk (bootOrder 1); default: the disk named `system` when no disk "
+        "sets boot or bootOrder.",
+    )
+    bootOrder: Annotated[int, Field(ge=1, le=MAX_BOOT_ORDER)] | None = Field(
+        default=None,
+        description="Boot sequence, lowest first; once a disk has one, KubeVirt tries no disk "
+        "without one.",
     )
 
 
