@@ -33,3 +33,14 @@ def reference_dir() -> Path:
             "live in ../shared/reference in CI; set WUKONG_REFERENCE_DIR to point elsewhere)"
         )
     return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def action_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """RUNNER_TEMP after action.yml's install step: `wukong/` is a fresh virtual environment
+    holding the light package built from this checkout (tests/ci_runner.py)."""
+    from tests.ci_runner import install_with_the_action
+
+    runner_temp = tmp_path_factory.mktemp("runner-temp")
+    install_with_the_action(runner_temp)
+    return runner_temp

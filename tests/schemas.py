@@ -31,17 +31,24 @@ def _close(schema: Any) -> Any:
 
 
 @cache
-def validator(path: Path) -> Draft7Validator:
-    return Draft7Validator(_close(json.loads(path.read_text())))
+def validator(path: Path, part: tuple[str, ...] = ()) -> Draft7Validator:
+    """The schema in `path`, or the part of it at the keys `part` (standalone schemas inline
+    every definition, so a part is a whole schema too: the Job's `metadata` is ObjectMeta)."""
+    schema = json.loads(path.read_text())
+    for key in part:
+        schema = schema[key]
+    return Draft7Validator(_close(schema))
 
 
-def errors(reference: Path, relative: str, obj: Any) -> list[str]:
+def errors(reference: Path, relative: str, obj: Any, part: tuple[str, ...] = ()) -> list[str]:
     """Every schema violation of `obj`, as 'path: message' lines (empty when valid)."""
-    found = validator(reference / relative).iter_errors(obj)
+    found = validator(reference / relative, part).iter_errors(obj)
     return sorted(f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in found)
 
 
 VIRTUAL_MACHINE = "crds-catalog/kubevirt.io/virtualmachine_v1.json"
 DATA_VOLUME = "crds-catalog/cdi.kubevirt.io/datavolume_v1beta1.json"
 JOB = "kubernetes-json-schema/v1.31.6-standalone-strict/job-batch-v1.json"
+OBJECT_META = ("properties", "metadata")  # in JOB
+POD_TEMPLATE = ("properties", "spec", "properties", "template")  # in JOB: a PodTemplateSpec
 PVC = "kubernetes-json-schema/v1.31.6-standalone-strict/persistentvolumeclaim-v1.json"

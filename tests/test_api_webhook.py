@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import subprocess
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -152,6 +153,20 @@ def test_signed_push_renders_and_commits(client, git_server, provider) -> None: 
     [message] = _render_commits(git_server, name)
     assert f"Wukong-Source-Commit: {source}" in message
     assert f"Wukong-Delivery: {provider}-1" in message
+
+
+def test_github_s_default_form_encoded_push_renders_and_commits(client, git_server) -> None:  # type: ignore[no-untyped-def]
+    """Content type application/x-www-form-urlencoded: payload=<JSON>, the form body signed."""
+    name = _repo(git_server)
+    payload = json.dumps(_payload("github", git_server.url(name), git_server.head(name)))
+    body = urllib.parse.urlencode({"payload": payload}).encode()
+    headers = _headers("github", body, "form-1")
+    response = client.post(
+        "/webhook", data=body, headers=headers, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "committed"
+    assert "rendered/vms/hybrid-vm.yaml" in git_server.files(name, "main")
 
 
 def test_redelivery_makes_no_second_commit(client, git_server) -> None:  # type: ignore[no-untyped-def]
@@ -357,7 +372,11 @@ def test_refused_credentials_are_502_and_scrubbed(client, git_server, monkeypatc
     response = _push(client, git_server, name)
     body = response.get_json()
     assert response.status_code == 502
-    assert body["retryable"] is False and "credentials" in body["error"]
+    assert body["retryable"] is False
+    assert body["error"] == (
+        "failed to fetch main: authentication failed: the Git server refused the credentials "
+        "(HTTP 401)"
+    )
     assert "wrong-token-77aa" not in response.get_data(as_text=True)
 
 

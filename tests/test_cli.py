@@ -165,13 +165,19 @@ def test_junit_format(repo: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["validate", "specs", "--offline", "--format", "junit"]) == 1
     suite = ET.fromstring(capsys.readouterr().out).find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures")) == ("1", "1")
+    # data/db passes as a case of its own; web failed to parse, so its finding is the case
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    assert [case.get("name") for case in suite] == ["data/db", "specs/web.yaml:7 vms/web"]
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["validate", "--offline"], "wukong: give spec files or directories, or --plan FILE\n"),
+        (
+            ["validate", "--offline"],
+            "wukong: no spec folder wukong/ in {repo}: give spec files or directories, or set "
+            "specPath in .wukong.yaml\n",
+        ),
         (
             ["validate", "--plan", "missing.json", "--offline"],
             "wukong: No such file or directory: missing.json\n",
@@ -186,7 +192,7 @@ def test_usage_and_io_errors_exit_2_with_one_line(
     repo: Path, capsys: pytest.CaptureFixture, argv: list[str], message: str
 ) -> None:
     assert main(argv) == 2
-    assert capsys.readouterr() == ("", message)
+    assert capsys.readouterr() == ("", message.format(repo=repo.resolve()))
     assert not (repo / "out").exists()
 
 
@@ -194,7 +200,8 @@ def test_usage_and_io_errors_exit_2_with_one_line(
     ("argv", "complaint"),
     [
         (["validate", "specs", "--format", "yaml"], "invalid choice: 'yaml'"),
-        (["render", "specs"], "the following arguments are required: -o/--output"),
+        (["render", "specs", "-o"], "argument -o/--output: expected one argument"),
+        (["diff", "--format", "json"], "unrecognized arguments: --format"),
         (["validate", "specs", "--offline", "--in-cluster"], "not allowed with argument"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
@@ -345,6 +352,304 @@ def test_a_spec_is_named_by_its_path_in_the_repository_wherever_the_command_runs
         repo / "here" / "vms" / "web.yaml"
     ).read_bytes()
     assert b"vm.novasphere.dev/source: specs/web.yaml" in (repo / "here/vms/web.yaml").read_bytes()
+
+
+# -- a repository's .wukong.yaml ---------------------------------------------------------
+
+CONFIG = """\
+specPath: vms/
+outputPath: deploy/rendered/
+namespace: team
+hookImage: registry.example.com/platform/wukong:1.0
+hookNamespace: validators
+"""
+OUT = "deploy/rendered"
+
+
+@pytest.fixture
+def clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A Git work tree with a .wukong.yaml; the commands run in one of its subfolders."""
+    root = tmp_path / "clone"
+    (root / ".git").mkdir(parents=True)
+    (root / ".wukong.yaml").write_text(CONFIG)
+    (root / "vms").mkdir()
+    (root / "vms" / "web.yaml").write_text(as_yaml(wukong("web", None, disks=BOOTABLE)))
+    (root / "vms" / "db.yaml").write_text(as_yaml(wukong("db", "data", disks=BOOTABLE)))
+    monkeypatch.chdir(root / "vms")
+    return root
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+def test_render_with_no_arguments_writes_what_commit_back_would_commit(clone: Path) -> None:
+    from wukong_core.gittree import SourceTree
+    from wukong_core.pipeline import render_repository
+
+    committed = render_repository(SourceTree.from_files("0" * 40, files_of(clone)))
+    assert main(["render", "--offline"]) == 0
+    assert committed.output_path == OUT + "/"
+    assert files_of(clone / OUT) == committed.files
+    job = (clone / OUT / "team" / "wukong-presync-job.yaml").read_text()
+    assert "image: registry.example.com/platform/wukong:1.0" in job
+    assert "namespace: validators" in job
+
+
+def test_flags_override_the_repository_config(clone: Path) -> None:
+    argv = ["render", "--offline", "--namespace", "other", "--no-hooks", "-o", "elsewhere"]
+    assert main(argv) == 0
+    assert tree(clone / "vms" / "elsewhere") == [
+        "data/db.yaml",
+        "data/kustomization.yaml",
+        "kustomization.yaml",
+        "other/kustomization.yaml",
+        "other/web.yaml",
+    ]
+    assert not (clone / OUT).exists()
+
+
+def test_validate_with_no_arguments_checks_the_spec_path_by_repository_names(
+    clone: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (clone / "vms" / "web.yaml").write_text(as_yaml(wukong("web", None, cpu=0)))
+    assert main(["validate", "--offline"]) == 1
+    assert capsys.readouterr().out == (
+        "vms/web.yaml:6: error spec.invalid: spec.cpu: Input should be greater than or equal to "
+        "1 (got 0)\n1 error(s), 0 warning(s), 0 info\n"
+    )
+
+
+def test_a_broken_repository_config_is_a_finding_on_it(
+    clone: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (clone / ".wukong.yaml").write_text("specPath: vms/\nouputPath: out/\n")
+    assert main(["render", "--offline", "--format", "github"]) == 1
+    assert capsys.readouterr().out == (
+        "::error file=.wukong.yaml,line=2,title=spec.invalid::ouputPath: unknown key "
+        "'ouputPath'; allowed keys: branches, hookImage, hookNamespace, namespace, outputBranch, "
+        "outputPath, presyncHooks, protectDisks, specPath\n"
+    )
+    assert not (clone / OUT).exists()
+
+
+def test_no_spec_folder_is_a_usage_error_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["render", "--offline"]) == 2
+    assert capsys.readouterr().err == (
+        f"wukong: no spec folder wukong/ in {tmp_path.resolve()}: give spec files or "
+        "directories, or set specPath in .wukong.yaml\n"
+    )
+
+
+# -- render --check ----------------------------------------------------------------------
+
+
+def test_check_passes_when_the_output_is_what_the_specs_render(
+    clone: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["render", "--offline"]) == 0
+    (clone / OUT / "README.md").write_text("the user's notes are not Wukong's business\n")
+    capsys.readouterr()
+    assert main(["render", "--check", "--offline"]) == 0
+    assert capsys.readouterr().err == f"{OFFLINE_NOTE}{OUT}/ matches the specs\n"
+
+
+def _render_then_change_the_specs(clone: Path) -> dict[str, bytes]:
+    """Render, then change web, remove db and add api; the clone's files after that."""
+    assert main(["render", "--offline"]) == 0
+    (clone / "vms" / "web.yaml").write_text(as_yaml(wukong("web", None, disks=BOOTABLE, cpu=4)))
+    (clone / "vms" / "db.yaml").unlink()
+    (clone / "vms" / "api.yaml").write_text(as_yaml(wukong("api", "team", disks=BOOTABLE)))
+    return files_of(clone)
+
+
+def test_check_fails_naming_each_file_and_writes_nothing(
+    clone: Path, capsys: pytest.CaptureFixture
+) -> None:
+    before = _render_then_change_the_specs(clone)
+    capsys.readouterr()
+    assert main(["render", "--check", "--offline"]) == 1
+    out, err = capsys.readouterr()
+    # what the render would do to data is reported, as a render reports it (safety)
+    assert out.startswith(f"{OUT}/data/db.yaml:1: warning vm.removed: VM data/db (from vms/db")
+    assert out.endswith("\n0 error(s), 1 warning(s), 0 info\n")
+    assert err == (
+        f"{OFFLINE_NOTE}wukong: {OUT}/ is not what the specs render (run `wukong render` and "
+        "commit the result):\n"
+        f"  removed  {OUT}/data/db.yaml\n"
+        f"  removed  {OUT}/data/kustomization.yaml\n"
+        f"  removed  {OUT}/data/wukong-presync-job.yaml\n"
+        f"  removed  {OUT}/data/wukong-presync-plan.yaml\n"
+        f"  changed  {OUT}/kustomization.yaml\n"
+        f"  added    {OUT}/team/api.yaml\n"
+        f"  changed  {OUT}/team/kustomization.yaml\n"
+        f"  changed  {OUT}/team/web.yaml\n"
+        f"  changed  {OUT}/team/wukong-presync-plan.yaml\n"
+    )
+    assert files_of(clone) == before
+
+
+def test_check_catches_a_hand_edit_of_a_rendered_file(
+    clone: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["render", "--offline"]) == 0
+    web = clone / OUT / "team" / "web.yaml"
+    web.write_text(web.read_text().replace("cores: 1", "cores: 8"))
+    capsys.readouterr()
+    assert main(["render", "--check", "--offline", "--format", "github"]) == 1
+    out = capsys.readouterr().out
+    assert out.endswith(
+        f"::error file={OUT}/team/web.yaml,title=wukong render --check::changed by a render of "
+        "the specs: run `wukong render` and commit the result\n"
+    )
+
+
+def test_check_of_specs_with_errors_reports_the_errors_only(
+    clone: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (clone / "vms" / "web.yaml").write_text(as_yaml(wukong("web", None, cpu=0)))
+    assert main(["render", "--check", "--offline"]) == 1
+    out, err = capsys.readouterr()
+    assert "error spec.invalid" in out
+    assert "is not what the specs render" not in err
+
+
+# -- diff --------------------------------------------------------------------------------
+
+
+def test_diff_lists_the_vms_then_a_patch_that_git_applies(
+    clone: Path, capsys: pytest.CaptureFixture
+) -> None:
+    before = _render_then_change_the_specs(clone)
+    capsys.readouterr()
+    assert main(["diff", "--offline"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith(OFFLINE_NOTE + f"{OUT}/data/db.yaml:1: warning vm.removed: VM data/db")
+    assert err.endswith("\n0 error(s), 1 warning(s), 0 info\n")  # on stderr: stdout is the patch
+    assert files_of(clone) == before  # diff writes nothing
+    head, _, patch = out.partition("--- ")
+    assert head == (
+        f"{OUT}/: VMs 1 added, 1 changed, 1 removed\n"
+        "  added    team/api\n"
+        "  changed  team/web\n"
+        "  removed  data/db\n"
+    )
+    assert f"--- a/{OUT}/team/web.yaml\n+++ b/{OUT}/team/web.yaml\n" in out
+    assert "-          cores: 1\n+          cores: 4\n" in out
+    assert f"--- /dev/null\n+++ b/{OUT}/team/api.yaml\n" in out
+    assert f"--- a/{OUT}/data/db.yaml\n+++ /dev/null\n" in out
+    # The patch is exactly the render: applied, the check passes.
+    (clone / "change.patch").write_text("--- " + patch)
+    applied = subprocess.run(
+        ["git", "apply", "change.patch"], cwd=clone, capture_output=True, text=True
+    )
+    assert applied.returncode == 0, applied.stderr
+    (clone / "change.patch").unlink()
+    assert main(["render", "--check", "--offline"]) == 0
+
+
+def test_diff_of_an_up_to_date_output_prints_no_patch(
+    clone: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["render", "--offline"]) == 0
+    capsys.readouterr()
+    assert main(["diff", "--offline"]) == 0
+    assert capsys.readouterr() == ("", f"{OFFLINE_NOTE}{OUT}/: no changes\n")
+
+
+def test_diff_of_specs_with_errors_prints_them_on_stderr_and_no_patch(
+    clone: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (clone / "vms" / "web.yaml").write_text(as_yaml(wukong("web", None, cpu=0)))
+    assert main(["diff", "--offline"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "vms/web.yaml:6: error spec.invalid: spec.cpu: " in err
+
+
+# -- report formats end to end -----------------------------------------------------------
+
+
+def test_junit_of_a_clean_run_has_a_passing_case_per_vm(
+    repo: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["validate", "specs", "--offline", "--format", "junit"]) == 0
+    suite = ET.fromstring(capsys.readouterr().out).find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "0")
+    assert [(c.get("name"), c.get("file")) for c in suite] == [
+        ("data/db", "specs/db.yaml"),
+        ("vms/web", "specs/web.yaml"),
+    ]
+
+
+def test_junit_of_a_presync_plan_has_a_case_per_vm(
+    repo: Path, capsys: pytest.CaptureFixture
+) -> None:
+    plans = [plan_one(wukong(name, "vms", disks=BOOTABLE)) for name in ("a", "b")]
+    (repo / "plan.json").write_text(plans_to_json(plans))
+    assert main(["validate", "--plan", "plan.json", "--offline", "--format", "junit"]) == 0
+    suite = ET.fromstring(capsys.readouterr().out).find("testsuite")
+    assert suite is not None and suite.get("tests") == "2"
+
+
+def test_codequality_format_is_gitlab_s_report(repo: Path, capsys: pytest.CaptureFixture) -> None:
+    (repo / "specs" / "web.yaml").write_text(
+        as_yaml(wukong("web", "vms", disks=[{"name": "system", "image": IMAGE}]))
+    )
+    assert main(["validate", "specs", "--offline", "--format", "codequality"]) == 1
+    out, err = capsys.readouterr()
+    assert err == ""
+    (issue,) = json.loads(out)
+    assert issue == {
+        "description": "disk 'system' of VM vms/web is an image disk and needs size (e.g. 20Gi)",
+        "check_name": "disk.size-required",
+        "fingerprint": issue["fingerprint"],
+        "severity": "major",
+        "location": {"path": "specs/web.yaml", "lines": {"begin": 10}},
+    }
+    assert len(issue["fingerprint"]) == 64
+
+
+def test_github_format_writes_the_step_summary_when_actions_asks(
+    repo: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = repo / "summary.md"
+    summary.write_text("# earlier steps\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    (repo / "specs" / "web.yaml").write_text(as_yaml(wukong("web", "vms", cpu="2")))
+    assert main(["validate", "specs", "--offline", "--format", "github"]) == 1
+    assert summary.read_text() == (
+        "# earlier steps\n"
+        "### Wukong: failed\n\n"
+        "1 VMs; 1 error(s), 0 warning(s), 0 info\n\n"
+        "| severity | code | where | message |\n"
+        "| --- | --- | --- | --- |\n"
+        "| error | `spec.invalid` | `specs/web.yaml:7` | spec.cpu: Input should be a valid "
+        "integer (got '2') |\n"
+    )
+    assert capsys.readouterr().out.startswith("::error file=specs/web.yaml,line=7,")
+    assert main(["validate", "specs", "--offline", "--format", "text"]) == 1
+    assert summary.read_text().count("### Wukong") == 1  # only the github format writes it
+
+
+def test_render_check_in_github_format_puts_the_stale_files_in_the_summary(
+    clone: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = clone / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert main(["render", "--check", "--offline", "--format", "github"]) == 1
+    text = summary.read_text()
+    assert text.startswith("### Wukong: passed\n\n2 VMs; 0 error(s)")
+    assert f"**`{OUT}/` is not what the specs render**" in text
+    assert f"- added `{OUT}/team/web.yaml`\n" in text
 
 
 # -- render: what it does to data ---------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -16,26 +15,36 @@ import yaml
 
 from tests import schemas
 from tests.conftest import ROOT
+from tests.kustomize import kustomize
+from tests.specs import plan_one, wukong
 from wukong_core import cli, presync
 from wukong_core.cluster import RESOURCES
 
 DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
+VALIDATOR = KUBERNETES / "validator"  # every destination cluster
+FUNCTION = KUBERNETES / "function"  # the HTTP function, offline
+IN_CLUSTER = KUBERNETES / "in-cluster"  # the HTTP function, validating against its cluster
 READ_VERBS = {"get", "list", "watch"}
 
 
-def _manifests() -> list[dict[str, Any]]:
+def _files(folder: Path) -> list[dict[str, Any]]:
+    """The objects of a folder's own manifests (not what it includes), without kubectl."""
     objects = []
-    for path in sorted(KUBERNETES.glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")):
         if path.name != "kustomization.yaml":
             objects += [d for d in yaml.safe_load_all(path.read_text()) if d]
     return objects
 
 
-def _one(kind: str, name: str | None = None) -> dict[str, Any]:
-    found = [o for o in _manifests() if o["kind"] == kind and name in (None, o["metadata"]["name"])]
-    assert len(found) == 1, f"expected one {kind} {name or ''} in {KUBERNETES}"
+def _one(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [o for o in objects if o["kind"] == kind and name in (None, o["metadata"]["name"])]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
     return found[0]
+
+
+def _kinds(objects: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return sorted((o["kind"], o["metadata"]["name"]) for o in objects)
 
 
 def _schema_file(obj: dict[str, Any]) -> str:
@@ -49,41 +58,122 @@ def _schema_file(obj: dict[str, Any]) -> str:
     return "-".join(parts) + ".json"
 
 
-# --- kustomize and the official schemas ---------------------------------------------------------
+# --- what each install creates ------------------------------------------------------------------
+
+VALIDATOR_OBJECTS = [
+    ("ClusterRole", presync.SERVICE_ACCOUNT),
+    ("ClusterRoleBinding", presync.SERVICE_ACCOUNT),
+    ("Namespace", presync.DEFAULT_JOB_NAMESPACE),
+    ("ServiceAccount", presync.SERVICE_ACCOUNT),
+]
 
 
-def test_deploy_kubernetes_builds_with_kustomize():
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl is not installed")
-    result = subprocess.run(
-        ["kubectl", "kustomize", str(KUBERNETES)], capture_output=True, text=True, timeout=60
+def test_the_validator_install_is_the_namespace_the_account_and_the_read_only_role():
+    """What every destination cluster needs for the PreSync hooks, and nothing else: no
+    Deployment, and no Secret that would have to exist first."""
+    objects = kustomize(VALIDATOR)
+    assert _kinds(objects) == VALIDATOR_OBJECTS
+    binding = _one(objects, "ClusterRoleBinding")
+    assert binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": presync.SERVICE_ACCOUNT,
+            "namespace": presync.DEFAULT_JOB_NAMESPACE,
+        }
+    ]
+
+
+def test_the_rendered_hook_runs_where_the_validator_install_put_its_account():
+    job = presync.presync_hooks(presync.DEFAULT_IMAGE, presync.DEFAULT_JOB_NAMESPACE)(
+        "vms", [plan_one(wukong("web", "vms"))]
+    )[presync.JOB_FILE]
+    account = _one(_files(VALIDATOR), "ServiceAccount")["metadata"]
+    assert job["metadata"]["namespace"] == account["namespace"]
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == account["name"]
+
+
+def test_the_function_install_includes_the_validator_and_reads_no_cluster_by_default():
+    objects = kustomize(FUNCTION)
+    assert _kinds(objects) == sorted(
+        [
+            *VALIDATOR_OBJECTS,
+            ("ConfigMap", _one(objects, "ConfigMap")["metadata"]["name"]),
+            ("Deployment", "wukong"),
+            ("NetworkPolicy", "wukong"),
+            ("Service", "wukong"),
+            ("ServiceAccount", "wukong"),
+        ]
     )
-    assert result.returncode == 0, result.stderr
-    kinds = sorted(d["kind"] for d in yaml.safe_load_all(result.stdout) if d)
-    expected = "ClusterRole ClusterRoleBinding ConfigMap Deployment Namespace Service"
-    assert kinds == sorted([*expected.split(), "ServiceAccount", "ServiceAccount"])
+    assert _one(objects, "ConfigMap")["data"]["WUKONG_CLUSTER"] == "offline"
+    assert _one(objects, "ServiceAccount", "wukong")["automountServiceAccountToken"] is False
+    bound = {s["name"] for s in _one(objects, "ClusterRoleBinding")["subjects"]}
+    assert bound == {presync.SERVICE_ACCOUNT}  # the function holds no cluster role offline
 
 
-def test_manifests_with_an_official_schema_pass_it_strictly(reference_dir):
-    folder = Path(schemas.JOB).parent
-    for obj in _manifests():
-        relative = str(folder / _schema_file(obj))
-        if (reference_dir / relative).is_file():
-            assert schemas.errors(reference_dir, relative, obj) == [], obj["metadata"]["name"]
+def test_the_in_cluster_overlay_binds_the_same_role_and_lets_the_function_read():
+    objects = kustomize(IN_CLUSTER)
+    assert _one(objects, "ConfigMap")["data"]["WUKONG_CLUSTER"] == "in-cluster"
+    assert _one(objects, "ServiceAccount", "wukong")["automountServiceAccountToken"] is True
+    binding = _one(objects, "ClusterRoleBinding", "wukong")
+    assert binding["roleRef"]["name"] == presync.SERVICE_ACCOUNT
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "wukong", "namespace": presync.DEFAULT_JOB_NAMESPACE}
+    ]
+    configmap = _one(objects, "ConfigMap")["metadata"]["name"]
+    env = _one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+    assert {"configMapRef": {"name": configmap}} in env  # kustomize renamed the reference too
+    assert _egress_ports(_one(objects, "NetworkPolicy")) == {
+        ("UDP", 53), ("TCP", 53), ("TCP", 443), ("TCP", 6443)
+    }  # fmt: skip
+
+
+def test_there_is_one_cluster_role_and_both_installs_use_it():
+    """One source of truth: the function install reaches the role through validator/."""
+    sources = [
+        path.relative_to(KUBERNETES).as_posix()
+        for path in KUBERNETES.rglob("*.yaml")
+        if any(o.get("kind") == "ClusterRole" for o in yaml.safe_load_all(path.read_text()) if o)
+    ]
+    assert sources == ["validator/clusterrole.yaml"]
+    for folder in (FUNCTION, IN_CLUSTER):
+        kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+        assert {"../validator", "../function"} & set(kustomization["resources"])
+
+
+@pytest.mark.parametrize("folder", [VALIDATOR, FUNCTION, IN_CLUSTER], ids=lambda f: f.name)
+def test_every_object_passes_the_official_schemas_there_are(folder, reference_dir):
+    """The reference data holds the Kubernetes schemas of Job and PVC only. Every object's
+    metadata is an ObjectMeta (checked against the Job schema's, strictly) and the Deployment's
+    pod template is a PodTemplateSpec (the Job's). Namespace, ServiceAccount, the RBAC kinds,
+    ConfigMap, Service, NetworkPolicy and the Deployment's own spec have no schema there."""
+    for obj in kustomize(folder):
+        where = f"{obj['kind']} {obj['metadata']['name']}"
+        assert (
+            schemas.errors(reference_dir, schemas.JOB, obj["metadata"], schemas.OBJECT_META) == []
+        ), where
+        whole = str(Path(schemas.JOB).parent / _schema_file(obj))
+        if (reference_dir / whole).is_file():
+            assert schemas.errors(reference_dir, whole, obj) == [], where
+        if obj["kind"] == "Deployment":
+            template = obj["spec"]["template"]
+            assert schemas.errors(reference_dir, schemas.JOB, template, schemas.POD_TEMPLATE) == []
 
 
 def test_every_namespaced_object_names_the_validator_namespace():
-    for obj in _manifests():
-        if obj["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
-            assert obj["metadata"]["namespace"] == presync.DEFAULT_JOB_NAMESPACE, obj["kind"]
-    assert _one("Namespace")["metadata"]["name"] == presync.DEFAULT_JOB_NAMESPACE
+    for folder in (VALIDATOR, FUNCTION):
+        for obj in _files(folder):
+            if obj["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+                assert obj["metadata"]["namespace"] == presync.DEFAULT_JOB_NAMESPACE, obj["kind"]
+    assert _one(_files(VALIDATOR), "Namespace")["metadata"]["name"] == (
+        presync.DEFAULT_JOB_NAMESPACE
+    )
 
 
 # --- RBAC: exactly the reads wukong_core/cluster.py makes ---------------------------------------
 
 
 def _rules() -> list[dict[str, Any]]:
-    return _one("ClusterRole", presync.SERVICE_ACCOUNT)["rules"]
+    return _one(_files(VALIDATOR), "ClusterRole", presync.SERVICE_ACCOUNT)["rules"]
 
 
 def _granted(group: str, resource: str) -> set[str]:
@@ -99,43 +189,28 @@ def test_the_cluster_role_grants_each_resource_the_validator_lists(resource):
     assert _granted(RESOURCES[resource].group, resource) == READ_VERBS
 
 
-def test_the_cluster_role_grants_nothing_else():
-    wanted = {(r.group, name) for name, r in RESOURCES.items()}
+def test_the_cluster_role_grants_exactly_the_resources_the_code_reads():
+    """Both lists derived, one from the code (cluster.RESOURCES, what LiveCluster can LIST) and
+    one from the role, so a new read without its grant fails here, and so does a stale grant."""
+    read = {(r.group, name) for name, r in RESOURCES.items()}
+    granted = set()
     for rule in _rules():
         assert set(rule) == {"apiGroups", "resources", "verbs"}  # no nonResourceURLs, names
         assert set(rule["verbs"]) <= READ_VERBS
-        granted = {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
-        assert granted <= wanted, granted - wanted  # no "*", no secrets, no subresources
+        granted |= {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
+    assert granted == read  # no "*", no secrets, no subresources, nothing missing
 
 
-def test_the_binding_gives_the_role_to_the_presync_service_account():
-    binding = _one("ClusterRoleBinding")
-    assert binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io",
-        "kind": "ClusterRole",
-        "name": presync.SERVICE_ACCOUNT,
-    }
-    subjects = {(s["kind"], s["namespace"], s["name"]) for s in binding["subjects"]}
-    validator = ("ServiceAccount", presync.DEFAULT_JOB_NAMESPACE, presync.SERVICE_ACCOUNT)
-    assert validator in subjects
-    accounts = {
-        ("ServiceAccount", o["metadata"]["namespace"], o["metadata"]["name"])
-        for o in _manifests()
-        if o["kind"] == "ServiceAccount"
-    }
-    assert subjects == accounts
-
-
-# --- the HTTP Deployment and the image ----------------------------------------------------------
+# --- the HTTP Deployment, its NetworkPolicy and the image ---------------------------------------
 
 
 def _container() -> dict[str, Any]:
-    (container,) = _one("Deployment")["spec"]["template"]["spec"]["containers"]
+    (container,) = _one(_files(FUNCTION), "Deployment")["spec"]["template"]["spec"]["containers"]
     return container
 
 
 def test_the_deployment_is_hardened():
-    pod = _one("Deployment")["spec"]["template"]["spec"]
+    pod = _one(_files(FUNCTION), "Deployment")["spec"]["template"]["spec"]
     container = _container()
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == presync.RUN_AS
@@ -154,10 +229,28 @@ def test_the_deployment_probes_healthz_and_reads_its_secret():
     assert {"secretRef": {"name": "wukong"}} in container["envFrom"]
     assert container["image"] == presync.DEFAULT_IMAGE  # one release for the function and Job
     (port,) = container["ports"]
-    service = _one("Service")
+    service = _one(_files(FUNCTION), "Service")
     assert service["spec"]["ports"][0]["targetPort"] == port["name"]
-    labels = _one("Deployment")["spec"]["template"]["metadata"]["labels"]
+    labels = _one(_files(FUNCTION), "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= labels.items()
+
+
+def _egress_ports(policy: dict[str, Any]) -> set[tuple[str, int]]:
+    return {(p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
+
+
+def test_the_network_policy_fences_the_function_to_dns_https_and_its_own_port():
+    policy = _one(_files(FUNCTION), "NetworkPolicy")
+    pod = _one(_files(FUNCTION), "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]  # both directions deny the rest
+    (ingress,) = policy["spec"]["ingress"]
+    assert ingress["ports"] == [
+        {"protocol": "TCP", "port": _container()["ports"][0]["containerPort"]}
+    ]
+    # Plain HTTP (80) stays closed: the cloud metadata endpoint is not reachable from here.
+    assert _egress_ports(policy) == {("UDP", 53), ("TCP", 53), ("TCP", 443)}
+    assert all("to" not in rule for rule in policy["spec"]["egress"])  # Git hosts are anywhere
 
 
 def test_the_dockerfile_runs_the_function_as_the_job_user():
@@ -168,6 +261,7 @@ def test_the_dockerfile_runs_the_function_as_the_job_user():
     assert re.search(r'^CMD \["functions-framework", "--target=wukong"', text, re.M)
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
     assert ignore[ignore.index("*") + 1 :] and "!wukong_core/" in ignore  # .venv stays out
+    assert "!LICENSE" in ignore and re.search(r"^COPY .*LICENSE", text, re.M)  # pyproject needs it
 
 
 # --- the Cloud deploy script --------------------------------------------------------------------
@@ -254,11 +348,25 @@ def _argocd(name: str) -> dict[str, Any]:
     return yaml.safe_load((DEPLOY / "argocd" / name).read_text())
 
 
+RETRY = {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}}
+
+
 def test_the_application_syncs_the_rendered_root():
     app = _argocd("application.yaml")
     assert (app["apiVersion"], app["kind"]) == ("argoproj.io/v1alpha1", "Application")
     assert app["spec"]["source"]["path"] == "rendered"
     assert app["spec"]["destination"]["server"] == "https://kubernetes.default.svc"
+
+
+def test_the_application_creates_the_namespace_of_the_example_vms_and_retries():
+    """CreateNamespace creates spec.destination.namespace only (Argo CD sync-options docs), so
+    it must be the namespace the examples' VMs render into; wukong-system, where the hooks run,
+    comes from the validator install."""
+    spec = _argocd("application.yaml")["spec"]
+    rendered = sorted(p.name for p in (ROOT / "examples" / "rendered").iterdir() if p.is_dir())
+    assert [spec["destination"]["namespace"]] == rendered
+    assert "CreateNamespace=true" in spec["syncPolicy"]["syncOptions"]
+    assert spec["syncPolicy"]["retry"] == RETRY
 
 
 def test_the_applicationset_makes_one_application_per_namespace_directory():
@@ -271,6 +379,15 @@ def test_the_applicationset_makes_one_application_per_namespace_directory():
     assert template["spec"]["source"]["path"] == "{{.path.path}}"
     assert template["spec"]["destination"]["namespace"] == "{{.path.basename}}"
     assert "quadratically" in (DEPLOY / "argocd" / "applicationset.yaml").read_text()
+
+
+def test_each_generated_application_creates_its_namespace_retries_and_never_cascades():
+    appset = _argocd("applicationset.yaml")
+    policy = appset["spec"]["template"]["spec"]["syncPolicy"]
+    assert "CreateNamespace=true" in policy["syncOptions"]
+    assert policy["retry"] == RETRY
+    # A namespace directory that disappears deletes its Application, never its VMs' disks.
+    assert appset["spec"]["syncPolicy"] == {"preserveResourcesOnDeletion": True}
 
 
 # --- pre-commit ---------------------------------------------------------------------------------

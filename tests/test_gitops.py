@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import socket
 import subprocess
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -339,16 +341,83 @@ def test_output_branch_render_is_redone_when_the_specs_move(git_repo: GitRepo) -
     assert sorted(rendered(git_repo.server, git_repo, "deploy")) == ["a.yaml", "b.yaml", "c.yaml"]
 
 
-def test_unreachable_server_is_a_retryable_git_error(git_repo: GitRepo) -> None:
+def _closed_port() -> int:
     with socket.socket() as probe:  # a port that nothing listens on once closed
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://{git_repo.server.user}:{git_repo.server.token}@127.0.0.1:{port}/x.git"
+        return probe.getsockname()[1]
 
-    with pytest.raises(GitError, match="failed to fetch main: ") as caught:
+
+def test_unreachable_server_is_a_retryable_git_error(git_repo: GitRepo) -> None:
+    url = f"http://{git_repo.server.user}:{git_repo.server.token}@127.0.0.1:{_closed_port()}/x.git"
+
+    with pytest.raises(GitError) as caught:
         commit_manifests(CommitRequest(url, "main", render_specs, max_attempts=1))
+    assert str(caught.value) == (
+        "failed to fetch main: could not reach the Git server; redeliver to retry"
+    )
     assert caught.value.retryable
     assert git_repo.server.token not in _all_text(caught.value)
+
+
+def test_an_unreachable_proxy_is_named_as_such_but_not_its_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = f"127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("http_proxy", f"http://proxy-user:proxy-pass@{proxy}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    request = CommitRequest("http://git.example.test/x.git", "main", render_specs, max_attempts=1)
+    with pytest.raises(GitError) as caught:
+        commit_manifests(request)
+    assert str(caught.value) == (
+        "failed to fetch main: could not reach the Git server through the HTTP proxy; "
+        "redeliver to retry"
+    )
+    assert proxy not in str(caught.value) and "proxy-pass" not in str(caught.value)
+
+
+@pytest.fixture
+def answering(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A server on 127.0.0.1 that answers every request with one HTTP status."""
+    status = request.param
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/team/vms.git"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("answering", "cause", "retryable"),
+    [
+        (401, "authentication failed: the Git server refused the credentials (HTTP 401)", False),
+        (403, "authentication failed: the Git server denied access (HTTP 403)", False),
+        (404, "no Git repository at that URL", False),
+        (500, "the Git server answered HTTP 500; redeliver to retry", True),
+        (502, "the Git server answered HTTP 502; redeliver to retry", True),
+    ],
+    indirect=["answering"],
+)
+def test_each_http_failure_has_a_short_cause(answering: str, cause: str, retryable: bool) -> None:
+    with pytest.raises(GitError) as caught:
+        commit_manifests(CommitRequest(answering, "main", render_specs, max_attempts=1))
+    assert (str(caught.value), caught.value.retryable) == (
+        f"failed to fetch main: {cause}",
+        retryable,
+    )
 
 
 def test_server_takes_large_chunked_cli_pushes(git_repo: GitRepo) -> None:

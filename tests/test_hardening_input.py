@@ -523,11 +523,15 @@ def test_wrong_content_types_are_415_json(client, content_type) -> None:  # type
     assert response.status_code == 415 and "Content-Type" in response.get_json()["error"]
 
 
-def test_a_form_encoded_webhook_says_to_send_json(client) -> None:  # type: ignore[no-untyped-def]
-    body = b"payload=%7B%22zen%22%3A+%22x%22%7D"
-    headers = _sign(body, "ping") | {"Content-Type": "application/x-www-form-urlencoded"}
-    response = client.post("/webhook", data=body, headers=headers)
-    assert response.status_code == 400 and "application/json" in response.get_json()["error"]
+def test_a_form_encoded_webhook_is_read_and_a_broken_form_says_to_send_json(client) -> None:  # type: ignore[no-untyped-def]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = b"payload=%7B%22zen%22%3A+%22x%22%7D"  # GitHub's default content type
+    response = client.post("/webhook", data=body, headers=_sign(body, "ping") | form)
+    assert response.status_code == 200 and response.get_json()["status"] == "pong"
+    for broken in (b"zen=x", b"payload=%7B%7D&payload=%7B%7D", b"payload=%FF", b"%%%"):
+        response = client.post("/webhook", data=broken, headers=_sign(broken, "ping") | form)
+        assert response.status_code == 400, broken
+        assert "form" in response.get_json()["error"], broken
 
 
 WRONG_SHAPES = [

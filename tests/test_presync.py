@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
-import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import yaml
 
 from tests import schemas
 from tests.conftest import EXAMPLES, ROOT
+from tests.kustomize import kustomize
 from wukong_core import cli, render
 from wukong_core.load import load_many, read_paths
 from wukong_core.pipeline import plan_specs
@@ -321,20 +320,10 @@ def test_hooks_change_only_with_their_namespace_specs():
 # --- kustomize and the CLI ----------------------------------------------------------------------
 
 
-def _kustomize(path: Path) -> list[dict[str, Any]]:
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl is not installed")
-    result = subprocess.run(
-        ["kubectl", "kustomize", str(path)], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return [d for d in yaml.safe_load_all(result.stdout) if d]
-
-
-def test_rendered_output_with_hooks_builds_with_kustomize(tmp_path):
+def test_rendered_output_with_hooks_builds_withkustomize(tmp_path):
     assert cli.main(["render", str(EXAMPLES / "specs"), "-o", str(tmp_path), "--offline"]) == 0
     for root in (tmp_path, tmp_path / "vms"):
-        objects = _kustomize(root)
+        objects = kustomize(root)
         hook_objects = [o for o in objects if HOOK in o["metadata"].get("annotations", {})]
         assert {(o["kind"], o["metadata"]["namespace"]) for o in hook_objects} == {
             ("ConfigMap", "wukong-system"),

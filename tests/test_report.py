@@ -1,4 +1,4 @@
-"""Findings as text, JSON, GitHub Actions annotations and JUnit XML."""
+"""Findings as text, JSON, GitHub Actions annotations (and summary), JUnit XML, Code Quality."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from tests.specs import plan_one, wukong
 from wukong_core.findings import Finding
-from wukong_core.report import as_github, as_json, as_junit, as_text, formatter
+from wukong_core.report import (
+    as_codequality,
+    as_github,
+    as_json,
+    as_junit,
+    as_markdown,
+    as_text,
+    formatter,
+)
 
 FINDINGS = [
     Finding("vm.empty", "VM vms/b starts without an operating system", "specs/b.yaml", 3, "vms/b"),
@@ -123,15 +132,17 @@ def test_junit_of_no_findings_is_an_empty_passing_suite() -> None:
     assert (suite.get("tests"), suite.get("failures"), len(suite)) == ("0", "0", 0)
 
 
-@pytest.mark.parametrize("name", ["text", "json", "github", "junit"])
+@pytest.mark.parametrize("name", ["text", "json", "github", "junit", "codequality"])
 def test_each_format_is_found_by_name(name: str) -> None:
-    assert formatter(name)(FINDINGS)
+    assert formatter(name)(FINDINGS, [])
 
 
 def test_an_unknown_format_lists_the_valid_ones() -> None:
     with pytest.raises(ValueError) as caught:
         formatter("yaml")
-    assert str(caught.value) == "unknown format 'yaml'; choose one of text, json, github, junit"
+    assert str(caught.value) == (
+        "unknown format 'yaml'; choose one of text, json, github, junit, codequality"
+    )
 
 
 def test_junit_stays_well_formed_when_a_message_holds_control_characters() -> None:
@@ -140,3 +151,83 @@ def test_junit_stays_well_formed_when_a_message_holds_control_characters() -> No
     assert case is not None
     assert case.get("name") == "a\\x00.yaml:1"
     assert case.findtext("failure") == "spec.x\\x01\\x1b[31m: unknown field \\ud800"
+
+
+# -- JUnit with the run's VMs ------------------------------------------------------------
+
+VMS = [plan_one(wukong("a", "vms")), plan_one(wukong("b", "vms")), plan_one(wukong("c", "vms"))]
+
+
+def test_junit_has_a_case_per_vm_failing_with_its_errors() -> None:
+    findings = [
+        *FINDINGS,
+        Finding("pvc.in-use", "PVC vms/d is used by vms/x", "specs/a.yaml", 14, "vms/a"),
+    ]
+    suite = ET.fromstring(as_junit(findings, VMS)).find("testsuite")
+    assert suite is not None
+    cases = {case.get("name"): case for case in suite}
+    # three VMs, and the one finding about no VM (the unreachable cluster)
+    assert sorted(cases) == ["cluster.unreachable", "vms/a", "vms/b", "vms/c"]
+    assert (suite.get("tests"), suite.get("failures")) == ("4", "2")
+    failure = cases["vms/a"].find("failure")
+    assert failure is not None
+    assert failure.get("message") == "2 errors: disk.size-required, pvc.in-use"
+    assert failure.text == (
+        "disk.size-required: disk 'system' needs size (e.g. 20Gi)\n"
+        "pvc.in-use: PVC vms/d is used by vms/x"
+    )
+    assert cases["vms/a"].findtext("system-out") == "warning: PVC vms/d is ReadWriteOnce"
+    assert cases["vms/b"].find("failure") is None
+    assert cases["vms/b"].findtext("system-out") == (
+        "info: VM vms/b starts without an operating system"
+    )
+    assert cases["vms/c"].find("failure") is None and cases["vms/c"].find("system-out") is None
+    assert cases["vms/c"].get("file") == "vms/web.yaml"
+
+
+def test_junit_of_a_clean_run_counts_its_vms() -> None:
+    suite = ET.fromstring(as_junit([], VMS)).find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("3", "0")
+
+
+# -- GitLab Code Quality -----------------------------------------------------------------
+
+
+def test_codequality_has_gitlab_s_documented_fields() -> None:
+    issues = json.loads(as_codequality(FINDINGS))
+    assert [list(issue) for issue in issues] == [
+        ["description", "check_name", "fingerprint", "severity", "location"]
+    ] * 4
+    assert [(i["check_name"], i["severity"], i["location"]) for i in issues] == [
+        ("cluster.unreachable", "major", {"path": ".", "lines": {"begin": 1}}),
+        ("disk.size-required", "major", {"path": "specs/a.yaml", "lines": {"begin": 9}}),
+        ("pvc.not-migratable", "minor", {"path": "specs/a.yaml", "lines": {"begin": 12}}),
+        ("vm.empty", "info", {"path": "specs/b.yaml", "lines": {"begin": 3}}),
+    ]
+    assert issues[1]["description"] == "disk 'system' needs size (e.g. 20Gi)"
+    assert as_codequality([]) == "[]\n"
+
+
+def test_codequality_fingerprints_are_unique_and_survive_a_line_shift() -> None:
+    twice = [FINDINGS[1], FINDINGS[1]]
+    first, second = (i["fingerprint"] for i in json.loads(as_codequality(twice)))
+    assert first != second  # GitLab keeps one issue per fingerprint
+    moved = Finding(FINDINGS[1].code, FINDINGS[1].message, "specs/a.yaml", 30, "vms/a")
+    assert json.loads(as_codequality([moved]))[0]["fingerprint"] == first
+
+
+# -- the Markdown step summary -----------------------------------------------------------
+
+
+def test_markdown_summary_is_a_table_that_no_message_can_break() -> None:
+    finding = Finding("spec.invalid", "a | b\n<script>x</script>", "specs/a|b.yaml", 2)
+    assert as_markdown([finding], VMS) == (
+        "### Wukong: failed\n\n"
+        "3 VMs; 1 error(s), 0 warning(s), 0 info\n\n"
+        "| severity | code | where | message |\n"
+        "| --- | --- | --- | --- |\n"
+        "| error | `spec.invalid` | `specs/a\\|b.yaml:2` | "
+        "a \\| b &lt;script&gt;x&lt;/script&gt; |\n"
+    )
+    assert as_markdown([], VMS) == "### Wukong: passed\n\n3 VMs; 0 error(s), 0 warning(s), 0 info\n"

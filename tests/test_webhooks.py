@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -210,6 +211,58 @@ def test_githubs_documented_signature_test_vector():
     with pytest.raises(WebhookError) as err:
         parse_delivery(headers, body + b"!", vector["secret"])
     assert err.value.status == 401
+
+
+# -- form-encoded deliveries (GitHub's default content type; Gitea/Forgejo offer it too) ----
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _form(payload: bytes) -> bytes:
+    """The body a sender posts with that content type: payload=<the JSON, URL-encoded>."""
+    return b"payload=" + urllib.parse.quote_plus(payload).encode()
+
+
+@pytest.mark.parametrize(("path", "provider", "event", "expected"), REFERENCE_CASES[:9])
+def test_github_form_deliveries_are_signed_over_the_raw_form_body(path, provider, event, expected):
+    """GitHub signs what it sends: the HMAC covers the form-encoded bytes, not the JSON."""
+    body = _form(_reference(path))
+    assert parse_delivery(_headers("github", event, body) | FORM, body, SECRET) == expected
+    signed_json = _headers("github", event, _reference(path)) | FORM
+    with pytest.raises(WebhookError) as err:
+        parse_delivery(signed_json, body, SECRET)
+    assert err.value.status == 401
+
+
+def test_githubs_test_vector_holds_for_a_form_body():
+    """The documented vector (secret, payload -> signature), with the form as the payload."""
+    vector = json.loads(_reference("webhooks/github/signature-test-vector.json"))
+    body = _form(json.dumps({"zen": vector["payload"]}).encode())
+    headers = {
+        "X-GitHub-Event": "ping",
+        "X-Hub-Signature-256": "sha256=" + _hex(vector["secret"], body),
+    }
+    assert parse_delivery(headers | FORM, body, vector["secret"]) == PingEvent("github", "")
+
+
+@pytest.mark.parametrize("provider", ["gitea", "forgejo"])
+def test_gitea_and_forgejo_form_deliveries_are_signed_over_the_json(provider):
+    """deliver.go hashes PayloadContent, the JSON, whatever the content type."""
+    payload = _reference("webhooks/gitea/push-event-example.extracted.json")
+    body = _form(payload)
+    headers = _headers(provider, "push", payload) | FORM
+    assert parse_delivery(headers, body, SECRET) == PushEvent(provider, "d-1", **GITEA_PUSH)
+    with pytest.raises(WebhookError) as err:
+        parse_delivery(_headers(provider, "push", body) | FORM, body, SECRET)
+    assert err.value.status == 401
+
+
+def test_the_content_type_may_carry_parameters_and_any_case():
+    body = _form(BODY)
+    headers = _headers("github", "push", body) | {
+        "content-type": "Application/X-WWW-Form-Urlencoded; charset=utf-8"
+    }
+    assert isinstance(parse_delivery(headers, body, SECRET), PushEvent)
 
 
 def _without(headers: dict[str, str], *names: str) -> dict[str, str]:

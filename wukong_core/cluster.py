@@ -33,6 +33,7 @@ from typing import Any
 
 from .cluster_checks import ClusterView, Obj
 from .errors import ClusterError, SpecError, UsageError
+from .extras import require
 
 __all__ = [
     "RESOURCES",
@@ -434,10 +435,9 @@ def open_cluster(source: str, context: str | None = None) -> ClusterView | None:
         return None
     if form == "snapshot" and arg:
         return SnapshotCluster.from_file(arg)
-    if source == "in-cluster":
-        return _live_in_cluster()
-    if form == "kubeconfig" and arg:
-        return _live_from_kubeconfig(arg, context)
+    if source == "in-cluster" or (form == "kubeconfig" and arg):
+        require("cluster", "validating against a live cluster")
+        return _live_in_cluster() if source == "in-cluster" else _live_from_kubeconfig(arg, context)
     raise UsageError(
         f"unknown cluster source {source!r}; use offline, in-cluster, kubeconfig:PATH or "
         "snapshot:PATH"

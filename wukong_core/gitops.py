@@ -346,26 +346,66 @@ def _b(text: str) -> bytes:
 
 
 def _wrap(step: str, e: BaseException, secrets: list[str]) -> GitError:
-    """A library failure as GitError("failed to <step>: <cause>"); retryable if it may pass."""
-    import urllib3.exceptions
+    """A library failure as GitError("failed to <step>: <cause>"); retryable if it may pass.
+
+    The cause is a short sentence a person acts on, never the library's own text: urllib3's
+    carries the pool, the URL and any proxy's address, and none of it helps the reader."""
+    cause, retryable = _cause(_chain(e))
+    return GitError(f"failed to {step}: {_scrub(cause, secrets)}", retryable=retryable)
+
+
+_AGAIN = "; redeliver to retry"
+_HTTP_STATUS = re.compile(r"^unexpected http resp (\d{3}) ")
+
+
+def _chain(e: BaseException) -> list[BaseException]:
+    """`e` and what it wraps: dulwich raises GitProtocolError from urllib3's error, urllib3's
+    MaxRetryError holds the last attempt's error as `reason`, a ProxyError the proxy's."""
+    chain: list[BaseException] = []
+    current: BaseException | None = e
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        inner = getattr(current, "reason", None) or getattr(current, "original_error", None)
+        if not isinstance(inner, BaseException) and len(current.args) > 1:
+            inner = current.args[-1]  # ProxyError(message, error)
+        current = inner if isinstance(inner, BaseException) else current.__cause__
+    return chain
+
+
+def _cause(chain: list[BaseException]) -> tuple[str, bool]:
+    """(a short cause, whether trying again may help) for a chain of library errors."""
+    import urllib3.exceptions as u3
     from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
     from dulwich.errors import NotGitRepository
 
-    if isinstance(e, HTTPUnauthorized | HTTPProxyUnauthorized):
-        cause = "the server refused the credentials (HTTP 401)"
-    elif isinstance(e, NotGitRepository):
-        cause = "no Git repository at that URL"
-    elif any(isinstance(x, urllib3.exceptions.TimeoutError) for x in (e, e.__context__)):
-        # dulwich raises GitProtocolError from urllib3's timeout
-        cause = "the Git server did not answer in time; redeliver to retry"
-    elif isinstance(e, ConnectionError | urllib3.exceptions.ProtocolError) or isinstance(
-        e.__context__, ConnectionError | urllib3.exceptions.ProtocolError
-    ):
-        cause = "the Git server closed the connection before answering; redeliver to retry"
-    else:
-        cause = str(e) or type(e).__name__
-    retryable = not isinstance(e, HTTPUnauthorized | HTTPProxyUnauthorized | NotGitRepository)
-    return GitError(f"failed to {step}: {_scrub(cause, secrets)}", retryable=retryable)
+    def has(*types: type[BaseException]) -> bool:
+        return any(isinstance(x, types) for x in chain)
+
+    status = next((m for x in chain if (m := _HTTP_STATUS.match(str(x)))), None)
+    if has(HTTPUnauthorized):
+        return "authentication failed: the Git server refused the credentials (HTTP 401)", False
+    if has(HTTPProxyUnauthorized):
+        return "authentication failed at the HTTP proxy (HTTP 407)", False
+    if status is not None and status[1] == "403":
+        return "authentication failed: the Git server denied access (HTTP 403)", False
+    if has(NotGitRepository):
+        return "no Git repository at that URL", False
+    if status is not None:
+        code = int(status[1])
+        return f"the Git server answered HTTP {code}" + (_AGAIN if code >= 500 else ""), code >= 500
+    if has(u3.ProxyError):
+        return "could not reach the Git server through the HTTP proxy" + _AGAIN, True
+    if has(u3.NameResolutionError):
+        return "could not reach the Git server: its name does not resolve" + _AGAIN, True
+    if has(u3.SSLError):
+        return "could not reach the Git server: the TLS handshake failed", False
+    if has(u3.NewConnectionError, u3.ConnectTimeoutError, ConnectionRefusedError):
+        return "could not reach the Git server" + _AGAIN, True
+    if has(u3.TimeoutError, TimeoutError):
+        return "the Git server did not answer in time" + _AGAIN, True
+    if has(ConnectionError, u3.ProtocolError):
+        return "the Git server closed the connection before answering" + _AGAIN, True
+    return f"the Git server's answer could not be read ({type(chain[0]).__name__})" + _AGAIN, True
 
 
 def _scrub(text: str, secrets: list[str]) -> str:

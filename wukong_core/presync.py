@@ -26,7 +26,7 @@ IMAGE_REPOSITORY = "ghcr.io/novasphere/wukong"
 # Pinned to the release, never `latest`: the rendered bytes, and so what Argo CD runs, change
 # only when Wukong itself is upgraded.
 DEFAULT_IMAGE = f"{IMAGE_REPOSITORY}:{VERSION}"
-# Where deploy/kubernetes creates the `wukong-validator` ServiceAccount and its read-only role.
+# Where deploy/kubernetes/validator creates the `wukong-validator` ServiceAccount and its role.
 DEFAULT_JOB_NAMESPACE = "wukong-system"
 SERVICE_ACCOUNT = "wukong-validator"
 PLAN_FILE = "wukong-presync-plan.yaml"  # part 0; part i > 0 is wukong-presync-plan-<i>.yaml

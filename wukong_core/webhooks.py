@@ -9,6 +9,10 @@ Sender facts the code relies on (read in the senders' sources, see the tests' do
   nothing: detection tries Forgejo, then Gitea, then GitLab, and only then GitHub.
 - GitHub signs with "sha256=" + hex HMAC-SHA256 of the raw body; Gitea/Forgejo send the bare
   hex; GitLab sends the configured secret token itself.
+- GitHub and Gitea/Forgejo can also send `application/x-www-form-urlencoded`: the body is then
+  `payload=<the JSON, URL-encoded>`. GitHub still signs the raw body it sends (the form);
+  Gitea/Forgejo sign the JSON inside it (`deliver.go` hashes `PayloadContent` for either
+  type). GitLab sends JSON only.
 - Only GitHub has a ping event; the "test" buttons of the others send a push.
 - Commit lists can be cut short: GitLab keeps 20 (`total_commits_count`), Gitea/Forgejo a few
   (`total_commits`), GitHub at most 2048.
@@ -24,7 +28,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from wukong_core.errors import WebhookError
 from wukong_core.marks import is_render_commit
@@ -96,20 +100,49 @@ _SENDERS = (
 )
 
 
+_FORM = "application/x-www-form-urlencoded"
+
+
 def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str | None) -> WebhookEvent:
     """Authenticate one delivery, then read it. Raises WebhookError (400 or 401)."""
     h = _normalise(headers)
     sender = _detect(h)
-    _authenticate(sender, h, bytes(body), secret)  # before a byte of the body is parsed
+    body = bytes(body)
+    form = h.get("content-type", "").partition(";")[0].strip().lower() == _FORM
+    payload = _form_payload(body) if form else body
+    # What the sender signed: GitHub the bytes it sent, Gitea and Forgejo the JSON itself.
+    signed = payload if sender.provider in ("gitea", "forgejo") else body
+    _authenticate(sender, h, signed, secret)  # before the JSON is parsed
     delivery_id = _delivery_id(sender, h)
     event = h[sender.event_header.lower()]
     if event == sender.ping_event:
-        _load_object(body)  # a form-encoded hook fails here, at setup, not on the first push
+        _load_object(payload)  # a payload Wukong cannot read fails here, at setup
         return PingEvent(sender.provider, delivery_id)
     if event != sender.push_event:
         reason = f"{event!r} events are not rendered; only branch pushes are"
         return IgnoredEvent(sender.provider, event, delivery_id, reason)
-    return _push_event(sender, delivery_id, event, _load_object(body))
+    return _push_event(sender, delivery_id, event, _load_object(payload))
+
+
+def _form_payload(body: bytes) -> bytes:
+    """The JSON in the `payload` field of a form-encoded delivery, as the bytes it was."""
+    try:
+        fields = parse_qsl(
+            body.decode("ascii"), keep_blank_values=True, strict_parsing=True,
+            max_num_fields=8, errors="strict",
+        )  # fmt: skip
+    except ValueError as e:  # not ASCII, not a form, a payload that is not UTF-8, too many
+        raise WebhookError(
+            f"form-encoded body is not a form of UTF-8 fields: {e}"[:300], 400
+        ) from e
+    payloads = [value for name, value in fields if name == "payload"]
+    if len(payloads) != 1:
+        raise WebhookError(
+            "form-encoded delivery has no single payload field; set the webhook's content type "
+            "to application/json",
+            400,
+        )
+    return payloads[0].encode("utf-8")
 
 
 def _normalise(headers: Mapping[str, str]) -> dict[str, str]:
