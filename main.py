@@ -6,7 +6,7 @@ Thin on purpose: routing, statuses and logging live in wukong_core.api.
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from wukong_core import api
+from wukong_core.endpoints import app as api
 
 api.configure_logging()
 

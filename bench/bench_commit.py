@@ -32,8 +32,8 @@ if str(ROOT) not in sys.path:  # `python bench/bench_commit.py` puts bench/ firs
 
 from bench.common import scratch  # noqa: E402
 from tests.gitserver import GitServer, git, serve_git  # noqa: E402
-from wukong_core.gitops import CommitRequest, RenderOutput, SourceTree, commit_manifests  # noqa: E402
-from wukong_core.render import header  # noqa: E402
+from wukong_core.git.commit import CommitRequest, RenderOutput, SourceTree, commit_manifests  # noqa: E402
+from wukong_core.render.manifests import header  # noqa: E402
 
 NAMESPACES = 20
 

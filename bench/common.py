@@ -124,7 +124,10 @@ def rotate(sides: dict[str, Callable[[], Any]], runs: int, warmup: bool = True) 
 
 def cold() -> None:
     """Forget the per-instance memos of load and render: run as a fresh instance would."""
-    from wukong_core import emit, load, plan, render, yaml_tags
+    from wukong_core import plan
+    from wukong_core.render import emit
+    from wukong_core.render import manifests as render
+    from wukong_core.spec import load, yaml_tags
 
     load._loaded.clear()
     render.render_vm_file.cache_clear()

@@ -15,8 +15,8 @@ import yaml
 
 from bench.common import Figure, cold, make_specs, rotate, runs_for
 from wukong_core import pipeline
-from wukong_core.presync import presync_hooks
-from wukong_core.render import render_vm
+from wukong_core.render.manifests import render_vm
+from wukong_core.render.presync import presync_hooks
 
 NAMESPACES = 20
 

@@ -25,7 +25,7 @@ from typing import Any
 from bench.common import ROOT, Figure, Paired, cold, make_specs, runs_for, scratch, timed
 from tests.gitserver import GitServer, git, serve_git
 from wukong_core import pipeline
-from wukong_core.gitops import SourceTree
+from wukong_core.git.commit import SourceTree
 
 COUNT = 2_000
 NAMESPACES = 20

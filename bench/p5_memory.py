@@ -18,7 +18,7 @@ import json, resource, sys
 sys.path.insert(0, {root!r})
 from bench.common import make_specs
 from wukong_core import pipeline
-from wukong_core.presync import presync_hooks
+from wukong_core.render.presync import presync_hooks
 
 def rss_mb():
     with open("/proc/self/status") as f:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from bench.common import Figure, interleave, make_specs, runs_for, scratch
 from wukong_core import pipeline
-from wukong_core.presync import presync_hooks
-from wukong_core.render import KUSTOMIZATION
+from wukong_core.render.manifests import KUSTOMIZATION
+from wukong_core.render.presync import presync_hooks
 
 COUNT = 10_000
 NAMESPACES = 20

@@ -29,7 +29,8 @@ import pytest
 import yaml
 from kmock._internal import parsing
 
-from wukong_core.cluster import ClusterView, open_cluster
+from wukong_core.cluster.views import open_cluster
+from wukong_core.objects import ClusterView
 
 Obj = dict[str, Any]
 TOKEN = "sekret-token-0123456789"  # tests assert it never shows up in a message

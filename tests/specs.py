@@ -6,11 +6,11 @@ from typing import Any
 
 import yaml
 
-from wukong_core.checks import check_plan, check_repo, check_spec
+from wukong_core.checks.offline import check_plan, check_repo, check_spec
 from wukong_core.findings import Finding
-from wukong_core.load import LoadedSpec, load_bytes, load_many
 from wukong_core.plan import DEFAULT_NAMESPACE, VmPlan, plan_vm
-from wukong_core.spec import API_VERSION
+from wukong_core.spec.load import LoadedSpec, load_bytes, load_many
+from wukong_core.spec.models import API_VERSION
 
 
 def wukong(name: str = "web", namespace: str | None = "vms", disks=(), **spec: Any) -> dict:

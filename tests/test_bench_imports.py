@@ -15,7 +15,7 @@ from tests.conftest import EXAMPLES, ROOT
 
 _PROBE = """
 import json, sys
-from wukong_core import cli
+from wukong_core.cli import commands as cli
 code = cli.main(["render", sys.argv[1], "-o", sys.argv[2], "--offline"])
 heavy = ("kubernetes", "dulwich")
 print(json.dumps({"code": code, "loaded": sorted(

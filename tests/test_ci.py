@@ -31,7 +31,7 @@ from tests.ci_runner import (
 )
 from tests.conftest import ROOT
 from tests.specs import as_yaml, wukong
-from wukong_core import presync
+from wukong_core.render import presync
 
 BIN = Path(sys.executable).parent
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -17,8 +17,9 @@ from tests import schemas
 from tests.conftest import ROOT
 from tests.kustomize import kustomize
 from tests.specs import plan_one, wukong
-from wukong_core import cli, presync
-from wukong_core.cluster import RESOURCES
+from wukong_core.cli import commands as cli
+from wukong_core.cluster.views import RESOURCES
+from wukong_core.render import presync
 
 DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"

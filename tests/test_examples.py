@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, ROOT
-from wukong_core.cli import main
+from wukong_core.cli.commands import main
 from wukong_core.findings import CODES, Severity
 
 FINDINGS = EXAMPLES / "findings"

@@ -30,7 +30,7 @@ from tests.hardening import (
     webhook_env,
 )
 from tests.kube import closed_port
-from wukong_core import api_webhook
+from wukong_core.endpoints import webhook as api_webhook
 
 if TYPE_CHECKING:
     from tests.gitserver import GitServer

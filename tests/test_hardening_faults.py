@@ -29,8 +29,9 @@ from tests.hardening import (
     webhook_env,
 )
 from tests.kube import FakeApi, namespace, pvc, write_kubeconfig
-from wukong_core import api_webhook, pipeline
-from wukong_core.cluster import LiveCluster, RetryPolicy, open_cluster
+from wukong_core import pipeline
+from wukong_core.cluster.views import LiveCluster, RetryPolicy, open_cluster
+from wukong_core.endpoints import webhook as api_webhook
 
 if TYPE_CHECKING:
     from tests.gitserver import GitServer

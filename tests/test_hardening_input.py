@@ -36,10 +36,10 @@ from hypothesis import strategies as st
 
 from tests.conftest import EXAMPLES, ROOT
 from tests.hardening import ENV, SECRET, deliver, make_app, new_repo, webhook_env
-from wukong_core import api_webhook
+from wukong_core.endpoints import webhook as api_webhook
 from wukong_core.errors import WebhookError
-from wukong_core.load import load_bytes
-from wukong_core.webhooks import IgnoredEvent, PingEvent, PushEvent, parse_delivery
+from wukong_core.git.webhooks import IgnoredEvent, PingEvent, PushEvent, parse_delivery
+from wukong_core.spec.load import load_bytes
 
 pytest_plugins = ["tests.gitserver"]
 

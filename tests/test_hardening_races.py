@@ -31,8 +31,8 @@ from tests.hardening import (
     render_commits_by_source,
     webhook_env,
 )
-from wukong_core import api_webhook
-from wukong_core.gitops import SourceTree
+from wukong_core.endpoints import webhook as api_webhook
+from wukong_core.git.commit import SourceTree
 from wukong_core.pipeline import render_repository
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ import yaml
 from tests.hardening import SECRET, deliver, make_app, new_repo, webhook_env
 from tests.kube import FakeApi, closed_port, namespace, pvc
 from tests.test_hardening_faults import ATTACHES_PVC
-from wukong_core import api_webhook
+from wukong_core.endpoints import webhook as api_webhook
 
 if TYPE_CHECKING:
     from tests.gitserver import GitServer

@@ -140,8 +140,8 @@ assert client.post("/render", data=body).status_code == 200
 report["after_render"] = loaded()
 assert client.post("/validate", data=body).status_code == 200
 report["after_validate"] = loaded()
-from wukong_core import api_webhook  # what /webhook loads; dulwich comes with the first clone
-from wukong_core.gitops import SourceTree
+import wukong_core.endpoints.webhook  # what /webhook loads; dulwich comes with the first clone
+from wukong_core.git.commit import SourceTree
 SourceTree.from_files("0" * 40, {})
 report["after_webhook_path"] = loaded()
 print(json.dumps(report))

@@ -7,11 +7,11 @@ import gc
 import pytest
 
 from tests.specs import as_yaml, wukong
-from wukong_core.cluster import SnapshotCluster
+from wukong_core.cluster.views import SnapshotCluster
 from wukong_core.errors import PushIgnored
-from wukong_core.gittree import SourceTree
+from wukong_core.git.tree import SourceTree
 from wukong_core.pipeline import render_repository, run
-from wukong_core.render import header, stamp_for
+from wukong_core.render.manifests import header, stamp_for
 
 BOOT = [{"name": "system", "size": "10Gi", "image": "docker://quay.io/containerdisks/fedora:40"}]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
-from .errors import UsageError
+from wukong_core.errors import UsageError
 
 # extra (pyproject.toml [project.optional-dependencies]) -> the modules the code imports from it
 MODULES: dict[str, tuple[str, ...]] = {

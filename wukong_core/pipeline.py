@@ -11,21 +11,21 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .checks import check_plan, check_repo, check_spec
-from .cluster import ClusterView
-from .cluster_checks import check_cluster
-from .errors import PushIgnored, SpecError
-from .findings import Finding, has_errors
-from .gitops import RenderOutput, SourceTree
-from .load import LoadedSpec, load_bytes, load_many
-from .plan import DEFAULT_NAMESPACE, VmPlan, plan_vm
-from .presync import DEFAULT_IMAGE, DEFAULT_JOB_NAMESPACE, presync_hooks
-from .render import NamespaceExtras, render_tree
-from .repoconfig import CONFIG_FILE, RepoConfig, parse_repo_config
-from .report import text_line
-from .safety import CODES as DATA_SAFETY
-from .safety import compare_cluster, compare_output
-from .spec import ProtectDisks
+from wukong_core.checks.cluster import check_cluster
+from wukong_core.checks.offline import check_plan, check_repo, check_spec
+from wukong_core.checks.safety import CODES as DATA_SAFETY
+from wukong_core.checks.safety import compare_cluster, compare_output
+from wukong_core.errors import PushIgnored, SpecError
+from wukong_core.findings import Finding, has_errors
+from wukong_core.git.commit import RenderOutput, SourceTree
+from wukong_core.objects import ClusterView
+from wukong_core.plan import DEFAULT_NAMESPACE, VmPlan, plan_vm
+from wukong_core.render.manifests import NamespaceExtras, render_tree
+from wukong_core.render.presync import DEFAULT_IMAGE, DEFAULT_JOB_NAMESPACE, presync_hooks
+from wukong_core.report import text_line
+from wukong_core.spec.load import LoadedSpec, load_bytes, load_many
+from wukong_core.spec.models import ProtectDisks
+from wukong_core.spec.repoconfig import CONFIG_FILE, RepoConfig, parse_repo_config
 
 OFFLINE = "offline"
 

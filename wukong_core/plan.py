@@ -13,7 +13,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Literal
 
-from .spec import Device, Disk, ProtectDisks, Wukong
+from wukong_core.spec.models import Device, Disk, ProtectDisks, Wukong
 
 DiskKind = Literal["import", "blank", "attach", "clone"]
 # Kinds whose content comes from a source that holds an operating system (a golden-image

@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from xml.etree import ElementTree as ET
 
-from .findings import Finding, Severity, summarize
-from .plan import VmPlan
+from wukong_core.findings import Finding, Severity, summarize
+from wukong_core.plan import VmPlan
 
 
 def _sorted(findings: Sequence[Finding]) -> list[Finding]:

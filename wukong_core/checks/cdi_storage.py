@@ -1,0 +1,179 @@
+"""How CDI completes and fills a DataVolume's storage: pure rules over raw cluster objects.
+
+Each rule is CDI v1.63's own (the Go functions named are CDI's), so that Wukong reports what
+CDI will do instead of what a reader might guess:
+
+- which StorageClass a DataVolume that names none gets, and whether that class's StorageProfile
+  can fill the access mode it leaves unset (`storage_class_problems`);
+- how far a PVC is from filled (`filling`);
+- whether a clone asks for less than its source (`clone_too_small`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from wukong_core.objects import Obj, dig, obj_name
+from wukong_core.plan import DiskPlan
+from wukong_core.spec.quantity import parse_quantity
+
+VIRT_DEFAULT = "storageclass.kubevirt.io/is-default-virt-class"
+K8S_DEFAULT = "storageclass.kubernetes.io/is-default-class"
+K8S_BETA_DEFAULT = "storageclass.beta.kubernetes.io/is-default-class"
+# DataVolume phases that wait for a pod to use the PVC before CDI fills it.
+WAITING_PHASES = {"WaitForFirstConsumer", "PendingPopulation"}
+# CDI's volume populators: a PVC whose dataSourceRef names one is filled by CDI.
+CDI_POPULATORS = {"VolumeImportSource", "VolumeUploadSource", "VolumeCloneSource"}
+PROGRESS_ANNOTATION = "cdi.kubevirt.io/storage.populator.progress"
+# CDI's DefaultGlobalOverhead: how much it grows a Filesystem PVC's request.
+FILESYSTEM_OVERHEAD = Decimal("0.06")
+
+
+# --- which class, and does its profile complete the claim ---------------------------------------
+
+
+def default_class(classes: dict[str, Obj]) -> Obj | None:
+    """The class CDI gives a DataVolume that names none (getFallbackStorageClass): the
+    virtualization default, else the Kubernetes default; of several, the newest, then the
+    first by name. CDI reads only the GA default annotation, not the beta one."""
+    for annotation in (VIRT_DEFAULT, K8S_DEFAULT):
+        marked = [c for c in classes.values() if _annotations(c).get(annotation) == "true"]
+        if marked:
+            newest = max(str(dig(c, "metadata", "creationTimestamp") or "") for c in marked)
+            return min(
+                (c for c in marked if str(dig(c, "metadata", "creationTimestamp") or "") == newest),
+                key=obj_name,
+            )
+    return None
+
+
+def storage_class_problems(
+    disk: DiskPlan, vm: str, classes: dict[str, Obj], profiles: dict[str, Obj] | None
+) -> list[tuple[str, str]]:
+    """(code, message) for a new disk whose StorageClass CDI cannot use as planned. `profiles`
+    is None when they were not read (accessMode set, or not recorded, or unreadable)."""
+    if disk.storage_class:
+        if disk.storage_class not in classes:
+            known = ", ".join(sorted(classes)[:10]) or "none"
+            return [
+                (
+                    "storageclass.not-found",
+                    f'disk "{disk.name}" names StorageClass "{disk.storage_class}", which does '
+                    f"not exist (existing: {known}); correct storageClass or leave it unset",
+                )
+            ]
+        name, which = disk.storage_class, f'StorageClass "{disk.storage_class}"'
+    else:
+        chosen = default_class(classes)
+        if chosen is None:
+            if disk.access_mode and any(
+                _annotations(c).get(K8S_BETA_DEFAULT) == "true" for c in classes.values()
+            ):
+                return []  # Kubernetes' admission gives the PVC its (beta) default class
+            return [("storageclass.no-default", _no_default(disk, vm))]
+        name = obj_name(chosen)
+        which = f'the default StorageClass "{name}"'
+    gap = None if profiles is None or disk.access_mode else _profile_gap(profiles, name, disk)
+    if gap is None:
+        return []
+    fix = (
+        f"set accessMode on the disk, or give the StorageProfile claimPropertySets (`kubectl "
+        f'patch storageprofile {name} --type merge -p \'{{"spec":{{"claimPropertySets":'
+        f'[{{"accessModes":["ReadWriteOnce"],"volumeMode":"Filesystem"}}]}}}}\'`)'
+    )
+    return [
+        (
+            "storageclass.incomplete-profile",
+            f'disk "{disk.name}" sets no accessMode, and the StorageProfile of {which} {gap}: '
+            f"CDI leaves the DataVolume Pending; {fix}",
+        )
+    ]
+
+
+def _no_default(disk: DiskPlan, vm: str) -> str:
+    return (
+        f'disk "{disk.name}" of VM {vm} names no StorageClass, and the cluster has no default: '
+        f'no class is annotated {VIRT_DEFAULT}: "true" (the one CDI prefers) or {K8S_DEFAULT}: '
+        '"true", so the PVC would wait forever; set storageClass on the disk, or mark a default '
+        "class"
+    )
+
+
+def _profile_gap(profiles: dict[str, Obj], name: str, disk: DiskPlan) -> str | None:
+    """Why the StorageProfile cannot fill the access mode (renderPvcSpecVolumeModeAndAccess
+    ModesAndStorageClass): with no volumeMode CDI takes the first claimPropertySet, with one it
+    takes the first set of that volumeMode. None when it can, or the profile is not there yet
+    (CDI makes one per StorageClass)."""
+    profile = profiles.get(name)
+    if profile is None:
+        return None
+    sets = dig(profile, "status", "claimPropertySets") or []
+    if disk.volume_mode:
+        if any(s.get("volumeMode") == disk.volume_mode and s.get("accessModes") for s in sets):
+            return None
+        return f"has no claimPropertySets with volumeMode {disk.volume_mode}"
+    if sets and sets[0].get("accessModes"):
+        return None
+    return "has no claimPropertySets (CDI knows no access mode for its provisioner)"
+
+
+# --- is a PVC filled ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Filling:
+    """What CDI is doing with a PVC that is not filled yet."""
+
+    waits: bool  # for a pod to use it (WaitForFirstConsumer) before CDI fills it
+    state: str  # "DataVolume vms/x is ImportInProgress, 42.0%", for a message
+
+
+def filling(pvc: Obj | None, dv: Obj | None, namespace: str) -> Filling | None:
+    """CDI is still filling the PVC (or will, once a pod uses it): `dv`, the DataVolume that
+    owns or makes it, has not Succeeded (CDI's IsPopulated), or the PVC is Pending with a
+    dataSourceRef to a CDI populator. None when CDI is done with it or never had it."""
+    if dv is not None:
+        phase = dig(dv, "status", "phase") or ""
+        if phase == "Succeeded":
+            return None
+        progress = dig(dv, "status", "progress")
+        shown = f", {progress}" if progress and progress != "N/A" else ""
+        state = f"DataVolume {namespace}/{obj_name(dv)} is {phase or 'not started'}{shown}"
+        return Filling(phase in WAITING_PHASES, state)
+    source = dig(pvc or {}, "spec", "dataSourceRef") or {}
+    if (
+        pvc is not None
+        and dig(pvc, "status", "phase") == "Pending"
+        and source.get("apiGroup") == "cdi.kubevirt.io"
+        and source.get("kind") in CDI_POPULATORS
+    ):
+        progress = _annotations(pvc).get(PROGRESS_ANNOTATION)
+        shown = f" ({progress})" if progress else ""
+        return Filling(False, f"CDI fills it from {source['kind']} {source.get('name')}{shown}")
+    return None
+
+
+# --- clones -------------------------------------------------------------------------------------
+
+
+def clone_too_small(source: Obj, disk: DiskPlan) -> str | None:
+    """The source's requested size when the clone's PVC would request less, which CDI refuses
+    (ValidateRequestedCloneSize, from ValidateClone and the clone planner); else None. A Block
+    source or target is compared as written; a Filesystem target's request is first grown by
+    CDI's filesystem overhead. Wukong never renders `cdi.kubevirt.io/permissiveClone`, the
+    DataVolume annotation that would skip the check."""
+    requested = dig(source, "spec", "resources", "requests", "storage")
+    if disk.size is None or requested is None:
+        return None  # no size: CDI takes the source's
+    try:
+        have, want = parse_quantity(requested), parse_quantity(disk.size)
+    except ValueError:
+        return None
+    block = "Block" in (dig(source, "spec", "volumeMode"), disk.volume_mode)
+    floor = have if block else have * (1 - FILESYSTEM_OVERHEAD)
+    return None if want >= floor else str(requested)
+
+
+def _annotations(obj: Obj) -> dict[str, str]:
+    return dig(obj, "metadata", "annotations") or {}

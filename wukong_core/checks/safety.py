@@ -1,0 +1,436 @@
+"""Data safety: what a render does to the disks of the VMs it replaces. Pure; no I/O.
+
+Every new disk is a dataVolumeTemplate, so the VM owns its DataVolume and the DataVolume owns its
+PVC: when Argo CD prunes the VM (its spec deleted, renamed, moved to another namespace),
+Kubernetes garbage-collects those disks. And KubeVirt creates a VM's DataVolumes only when they
+are missing, never updating one (virt-controller `handleDataVolumes`), so an edit of an existing
+disk's image, size or storage settings changes the manifest and nothing else. The render sees
+both states, before and after; this module says what changes for data:
+
+    vm.removed           a VM that owned disks is no longer rendered
+    vm.renamed           its spec file renders a VM of another name or namespace instead
+    disk.change-ignored  the template of a DataVolume that exists already changes
+
+`compare_output` compares with the previous output folder (`wukong render -o OUT`, commit-back's
+parent commit), `compare_cluster` with the VirtualMachines in the cluster (the PreSync Job).
+Only what changed is parsed: a VM file the render writes again byte for byte is the same VM (a
+commit-back keeps every VM file whose render stamp still holds), and one whose
+dataVolumeTemplates text is unchanged has the same disks. A push that edits 20 of 10,000 specs
+parses only the files whose disks it changed; a new render format, which rewrites every VM
+file, costs a text search per file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from wukong_core.checks.cdi_storage import default_class
+from wukong_core.errors import ClusterError
+from wukong_core.findings import Finding
+from wukong_core.marks import GENERATED_MARK
+from wukong_core.objects import ClusterView, Obj, dig, obj_labels, obj_name
+from wukong_core.plan import DiskPlan, VmPlan
+from wukong_core.render.manifests import (
+    KUSTOMIZATION,
+    MANAGED_BY,
+    SOURCE_ANNOTATION,
+    SYNC_OPTIONS,
+    render_datavolume_template,
+)
+from wukong_core.spec.quantity import parse_quantity
+
+CODES = ("vm.removed", "vm.renamed", "disk.change-ignored")  # what a render does to data
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_VM_HEADER = f"{GENERATED_MARK} from ".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class _Before:
+    """A VM as it was: rendered into the previous output, or live in the cluster."""
+
+    key: str  # namespace/name
+    source: str  # the spec file it was rendered from ("" when unknown)
+    templates: dict[str, Obj]  # DataVolume (= PVC) name -> the template's spec
+    options: tuple[str, ...]  # its Argo CD sync options
+    file: str = ""  # where a vm.removed finding points: the spec that made it is gone
+    line: int = 0
+
+    @property
+    def namespace(self) -> str:
+        return self.key.partition("/")[0]
+
+
+def compare_output(
+    previous: Mapping[str, bytes],
+    files: Mapping[str, bytes],
+    plans: Sequence[VmPlan],
+    output: str = "",
+    cluster: ClusterView | None = None,
+) -> list[Finding]:
+    """Findings for replacing `previous` (what the output folder holds, by relative path) with
+    `files` (this render of `plans`). `output` is the folder as the user names it ("rendered/"):
+    a vm.removed finding points at line 1 of the removed manifest, `<output><ns>/<vm>.yaml`,
+    whose header names the spec it came from, since no spec holds that VM any more.
+    `cluster`, when given, is asked whether a changed disk exists yet and may grow.
+    """
+    befores: list[_Before] = []
+    keys: set[str] = set()
+    for path, old in previous.items():
+        key = _vm_key(path, old)
+        if key is None:
+            continue
+        keys.add(key)
+        new = files.get(path)
+        if new == old:
+            continue  # written again byte for byte: the same VM
+        disks = _disks_text(old)
+        if new is not None and disks is not None and disks == _disks_text(new):
+            continue  # another CPU count, a new Wukong release: the same disks
+        manifest = _load(old)
+        if manifest is not None:
+            befores.append(_before(key, manifest, f"{output}{path}", 1))
+    return _compare(befores, keys, plans, _Cluster(cluster) if cluster else None)
+
+
+def compare_cluster(plans: Sequence[VmPlan], view: ClusterView) -> list[Finding]:
+    """Findings for syncing `plans` over the Wukong VMs live in their namespaces: the PreSync
+    Job's view, which sees what this sync will prune however many renders came in between. A
+    namespace whose VMs could not be listed is skipped (the cluster checks report that read)."""
+    cluster = _Cluster(view)
+    befores: list[_Before] = []
+    for namespace in sorted({plan.namespace for plan in plans}):
+        for name, vm in sorted((cluster.get("virtualmachines", namespace) or {}).items()):
+            managed = obj_labels(vm).items() >= MANAGED_BY.items()
+            if managed and not dig(vm, "metadata", "deletionTimestamp"):
+                befores.append(_before(f"{namespace}/{name}", vm))
+    return _compare(befores, {b.key for b in befores}, plans, cluster)
+
+
+def _compare(
+    befores: Iterable[_Before], keys: set[str], plans: Sequence[VmPlan], cluster: _Cluster | None
+) -> list[Finding]:
+    by_key = {plan.key: plan for plan in plans}
+    arrivals: dict[str, list[VmPlan]] = defaultdict(list)  # spec file -> its VMs new here
+    for plan in plans:
+        if plan.key not in keys:
+            arrivals[plan.file].append(plan)
+    findings: list[Finding] = []
+    for before in befores:
+        plan = by_key.get(before.key)
+        if plan is not None:
+            findings += _changed_disks(before, plan, cluster)
+        elif before.templates:  # a VM without disks of its own takes no data with it
+            successors = sorted(arrivals.get(before.source, []), key=lambda p: p.line)
+            findings.append(_renamed(before, successors) if successors else _removed(before))
+    return sorted(findings, key=Finding.sort_key)
+
+
+# --- before: the previous manifests --------------------------------------------------------------
+
+
+def _vm_key(path: str, data: bytes) -> str | None:
+    """`<ns>/<vm>` for a VM file Wukong wrote (`<ns>/<vm>.yaml`, its header naming its spec);
+    None for anything else: kustomizations, PreSync hooks, a user's own files."""
+    namespace, _, name = path.partition("/")
+    if not name.endswith(".yaml") or "/" in name or name == KUSTOMIZATION:
+        return None
+    return f"{namespace}/{name[:-5]}" if data.startswith(_VM_HEADER) else None
+
+
+def _disks_text(data: bytes) -> bytes | None:
+    """The `spec.dataVolumeTemplates` block of a VM file as Wukong writes it, or None when the
+    file is not laid out so. Keys are sorted and written in block style, so the block is the
+    first key of the top-level `spec` and `runStrategy` (always written) the next; any other
+    line at that indentation belongs to a list item ("  - ") or is deeper, scalars with line
+    breaks included. The same text there is the same disks, with no YAML parse: a change of
+    every VM file (a new render format) then costs a search per file, not a parse."""
+    start = data.find(b"\nspec:\n")
+    if start < 0:
+        return None
+    spec = data[start + 7 :]
+    if spec.startswith(b"  runStrategy: "):
+        return b""  # no disks of its own
+    end = spec.find(b"\n  runStrategy: ")
+    return spec[:end] if spec.startswith(b"  dataVolumeTemplates:\n") and end >= 0 else None
+
+
+def _load(data: bytes) -> Obj | None:
+    """The manifest, or None when it is no VirtualMachine any more (edited by hand)."""
+    try:
+        manifest = yaml.load(data, Loader=_LOADER)
+    except yaml.YAMLError:
+        return None
+    ok = isinstance(manifest, dict) and manifest.get("kind") == "VirtualMachine"
+    return manifest if ok else None
+
+
+def _before(key: str, manifest: Obj, file: str = "", line: int = 0) -> _Before:
+    annotations = dig(manifest, "metadata", "annotations") or {}
+    templates = {}
+    for template in dig(manifest, "spec", "dataVolumeTemplates") or []:
+        name = dig(template, "metadata", "name") if isinstance(template, dict) else None
+        if isinstance(name, str):
+            templates[name] = template.get("spec") or {}
+    options = str(annotations.get(SYNC_OPTIONS) or "").split(",")
+    return _Before(
+        key,
+        str(annotations.get(SOURCE_ANNOTATION) or ""),
+        templates,
+        tuple(o.strip() for o in options if o.strip()),
+        file,
+        line,
+    )
+
+
+# --- removed and renamed VMs ---------------------------------------------------------------------
+
+
+def _claims(before: _Before) -> str:
+    names = ", ".join(f"{before.namespace}/{name}" for name in sorted(before.templates))
+    return f"PersistentVolumeClaim{'s' if len(before.templates) > 1 else ''} {names}"
+
+
+def _orphan(before: _Before) -> str:
+    """How to take the disks out of the prune. Not by deleting ownerReferences: while the VM
+    exists, KubeVirt adopts every orphan DataVolume its templates name again (virt-controller
+    `ClaimMatchedDataVolumes`). Deleting the VM with orphan propagation unowns them for good."""
+    namespace, _, name = before.key.partition("/")
+    return (
+        f"orphan them before the prune: stop the VM, then delete it yourself with `kubectl "
+        f"delete vm {name} -n {namespace} --cascade=orphan` (its DataVolumes and PVCs stay, "
+        "unowned), or let Argo CD prune with PrunePropagationPolicy=orphan"
+    )
+
+
+def _fate(before: _Before) -> str:
+    """What Argo CD does to the VM and its disks, by the sync options the VM carries."""
+    claims = _claims(before)
+    if "Prune=false" in before.options:
+        return (
+            f"Argo CD will not prune it (Prune=false): it stays, OutOfSync, with its disks "
+            f"({claims}), and deleting it by hand deletes them"
+        )
+    if "Prune=confirm" in before.options:
+        return (
+            f"once its prune is confirmed, Argo CD deletes it and the disks it owns with it "
+            f"({claims}); while the prune waits for confirmation, the Application's sync "
+            "stays running and holds back its other changes"
+        )
+    return (
+        f"the next sync that prunes deletes it and the disks it owns with it ({claims}), "
+        "without asking anyone: it carries no Prune=confirm"
+    )
+
+
+def _removed(before: _Before) -> Finding:
+    came = f" (from {before.source})" if before.source else ""
+    message = (
+        f"VM {before.key}{came} is no longer rendered: {_fate(before)}. To keep the disks, "
+        f"restore its spec, or {_orphan(before)}"
+    )
+    return Finding("vm.removed", message, before.file, before.line, before.key)
+
+
+def _renamed(before: _Before, successors: list[VmPlan]) -> Finding:
+    first = successors[0]
+    new = ", ".join(f"VM {plan.key}" for plan in successors)
+    moved = all(plan.namespace != before.namespace for plan in successors)
+    attach = (
+        f"then give the new VM disks with existingPVC (namespace: {before.namespace}: from "
+        "another namespace they are cloned)"
+        if moved
+        else "then attach them to the new VM with existingPVC"
+    )
+    message = (
+        f"{first.file} now renders {new} instead of VM {before.key}; the new VM gets new disks "
+        f"and the old one is pruned: {_fate(before)}. To keep the data: the old PVCs are owned "
+        "(PVC -> DataVolume -> VirtualMachine), so the prune deletes them even when the new VM "
+        f"attaches them; {_orphan(before)}; {attach}"
+    )
+    return Finding("vm.renamed", message, first.file, first.line, first.key)
+
+
+# --- changed disks -------------------------------------------------------------------------------
+
+
+def _changed_disks(before: _Before, plan: VmPlan, cluster: _Cluster | None) -> list[Finding]:
+    findings = []
+    for disk in plan.disks:
+        old = before.templates.get(disk.dv_name) if disk.kind != "attach" else None
+        if old is None:
+            continue  # a new disk: KubeVirt creates its DataVolume
+        new = render_datavolume_template(disk, plan.name)["spec"]
+        changes = _changes(old, new)
+        if not changes or (cluster and cluster.absent(plan.namespace, disk.dv_name)):
+            continue  # nothing changed, or not created yet: the new template is what counts
+        fixes = _fixes(plan, disk, old, changes, cluster)
+        message = (
+            f"disk {disk.name!r} of VM {plan.key} changes {', '.join(_said(changes))}, but its "
+            f"DataVolume {plan.namespace}/{disk.dv_name} exists already and KubeVirt creates "
+            f"a VM's DataVolumes only when they are missing: the change will not take effect. "
+            f"{fixes}"
+        )
+        findings.append(Finding("disk.change-ignored", message, plan.file, disk.line, plan.key))
+    return findings
+
+
+# field as the spec names it -> (old, new), both as the spec would write them ("" when unset)
+_Changes = dict[str, tuple[str, str]]
+
+
+def _changes(old: Obj, new: Obj) -> _Changes:
+    changes: _Changes = {}
+    if old.get("source") != new.get("source"):
+        image = all("url" in (_only(s) or {}) for s in (old.get("source"), new["source"]))
+        changes["image" if image else "source"] = (_source(old), _source(new))
+    old_size, new_size = _size(old), _size(new)
+    if not _same_quantity(old_size, new_size):
+        changes["size"] = (old_size, new_size)
+    for field, key in (("storageClass", "storageClassName"), ("volumeMode", "volumeMode")):
+        before, after = _storage(old, key), _storage(new, key)
+        if before != after:
+            changes[field] = (str(before or ""), str(after or ""))
+    old_modes, new_modes = _storage(old, "accessModes"), _storage(new, "accessModes")
+    if (old_modes or []) != (new_modes or []):
+        changes["accessMode"] = (",".join(old_modes or []), ",".join(new_modes or []))
+    return changes
+
+
+def _said(changes: _Changes) -> Iterable[str]:
+    for field, (old, new) in changes.items():
+        yield f"{field} {old or 'unset'} -> {new or 'unset'}"
+
+
+def _only(source: Any) -> Obj | None:
+    """The one source of a DataVolume template (`{registry: {...}}` -> `{...}`)."""
+    if isinstance(source, dict) and len(source) == 1:
+        value = next(iter(source.values()))
+        return value if isinstance(value, dict) else None
+    return None
+
+
+def _source(spec: Obj) -> str:
+    source = spec.get("source")
+    kind = next(iter(source), "") if isinstance(source, dict) and len(source) == 1 else ""
+    detail = _only(source) or {}
+    if "url" in detail:
+        return str(detail["url"])
+    if kind == "pvc":
+        return f"a clone of PVC {detail.get('namespace')}/{detail.get('name')}"
+    return kind or "unset"
+
+
+def _storage(spec: Obj, key: str) -> Any:
+    return dig(spec, "storage", key)
+
+
+def _size(spec: Obj) -> str:
+    return str(dig(spec, "storage", "resources", "requests", "storage") or "")
+
+
+def _same_quantity(old: str, new: str) -> bool:
+    try:
+        return parse_quantity(old) == parse_quantity(new) if old and new else old == new
+    except ValueError:
+        return old == new
+
+
+def _grows(old: str, new: str) -> bool:
+    try:
+        return bool(old and new) and parse_quantity(new) > parse_quantity(old)
+    except ValueError:
+        return False
+
+
+def _fixes(
+    plan: VmPlan, disk: DiskPlan, old: Obj, changes: _Changes, cluster: _Cluster | None
+) -> str:
+    fixes = []
+    for field in changes.keys() & {"image", "source"}:
+        fixes.append(
+            f"To start from the new {field}, add it as a disk of another name (this one keeps "
+            "its data until you remove it)."
+        )
+    if "size" in changes:
+        before, after = changes["size"]
+        if _grows(before, after):
+            fixes.append(_grow(plan, disk, old, after, cluster))
+        else:
+            fixes.append("A PVC cannot shrink: keep the size, or copy the data to a new disk.")
+    if changes.keys() & {"storageClass", "accessMode", "volumeMode"}:
+        fixes.append(
+            "A PVC keeps its StorageClass, access mode and volume mode: to move the data, "
+            f"clone it into a disk of another name (existingPVC: {{name: {disk.dv_name}, "
+            "clone: true}) with the new settings."
+        )
+    return " ".join(fixes)
+
+
+def _grow(plan: VmPlan, disk: DiskPlan, old: Obj, size: str, cluster: _Cluster | None) -> str:
+    request = {"spec": {"resources": {"requests": {"storage": size}}}}
+    patch = json.dumps(request, separators=(",", ":"))
+    expand = (
+        f"To grow it, expand the PVC: kubectl patch pvc {disk.dv_name} -n {plan.namespace} "
+        f"--type merge -p '{patch}'"
+    )
+    guest = "the guest sees the larger disk only with KubeVirt's ExpandDisks feature gate."
+    name, allowed = cluster.expansion(plan.namespace, disk.dv_name, old) if cluster else ("", None)
+    if allowed is None:
+        why = "no cluster to check" if cluster is None else "its StorageClass is unknown"
+        return (
+            f"{expand}; its StorageClass must set allowVolumeExpansion: true ({why}), and {guest}"
+        )
+    if allowed:
+        return f"{expand} (StorageClass {name} allows volume expansion); {guest}"
+    return (
+        f"StorageClass {name} does not allow volume expansion (allowVolumeExpansion is not "
+        "true), so the PVC cannot grow: add another disk, or clone this one into a larger disk "
+        "of another name."
+    )
+
+
+# --- the cluster ---------------------------------------------------------------------------------
+
+
+class _Cluster:
+    """The lists the comparison reads, each once; a failed read is None (and reported by the
+    cluster checks, which read the same lists)."""
+
+    def __init__(self, view: ClusterView) -> None:
+        self.view = view
+        self.lists: dict[tuple[str, str | None], dict[str, Obj] | None] = {}
+
+    def get(self, resource: str, namespace: str | None) -> dict[str, Obj] | None:
+        key = (resource, namespace)
+        if key not in self.lists:
+            try:
+                self.lists[key] = {obj_name(o): o for o in self.view.list(resource, namespace)}
+            except ClusterError:
+                self.lists[key] = None
+        return self.lists[key]
+
+    def absent(self, namespace: str, name: str) -> bool:
+        """Neither DataVolume nor PVC `name` exists (both lists read)."""
+        found = [self.get(r, namespace) for r in ("datavolumes", "persistentvolumeclaims")]
+        return all(objs is not None and name not in objs for objs in found)
+
+    def expansion(self, namespace: str, claim: str, template: Obj) -> tuple[str, bool | None]:
+        """The StorageClass of PVC `claim` (else the one its template names, else the default
+        CDI picks) and whether it allows volume expansion; None when that is unknown."""
+        pvc = (self.get("persistentvolumeclaims", namespace) or {}).get(claim)
+        name = dig(pvc or {}, "spec", "storageClassName") or _storage(template, "storageClassName")
+        classes = self.get("storageclasses", None)
+        if classes is None:
+            return "", None
+        if not name:
+            name = obj_name(default_class(classes) or {})
+        storage_class = classes.get(name)
+        if storage_class is None:
+            return name, None
+        return name, storage_class.get("allowVolumeExpansion") is True

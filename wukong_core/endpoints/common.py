@@ -1,0 +1,178 @@
+"""What every HTTP endpoint shares: the configuration, the reply, refusals, body reading.
+
+Light on purpose (stdlib and werkzeug only): it is imported on every cold start.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.wrappers import Request
+
+from wukong_core.errors import WukongError
+
+if TYPE_CHECKING:
+    from wukong_core.findings import Finding
+    from wukong_core.objects import ClusterView
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_AUTHOR = "Wukong <wukong@localhost>"
+JSON = "application/json"
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_USERINFO = re.compile(r"(\w+://)[^/@\s]*@")
+
+
+class Refusal(Exception):
+    """A request answered with a JSON error: `{"error": message, **extra}` and `status`."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class Config:
+    """The environment variables of DESIGN §7. Secrets stay out of repr()."""
+
+    webhook_secret: str = field(default="", repr=False)
+    allowed_repos: tuple[str, ...] = ()
+    git_username: str = ""
+    git_token: str = field(default="", repr=False)
+    cluster: str = "offline"
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    git_author: str = DEFAULT_AUTHOR
+    api_token: str = field(default="", repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        """Read the variables; 503 when one is unusable (the server's fault, not the caller's)."""
+        env = os.environ if env is None else env
+        raw_limit = env.get("WUKONG_MAX_BODY_BYTES", "").strip()
+        try:
+            limit = int(raw_limit) if raw_limit else DEFAULT_MAX_BODY_BYTES
+        except ValueError:
+            limit = 0
+        if limit < 1:
+            raise Refusal(
+                503,
+                f"server misconfigured: WUKONG_MAX_BODY_BYTES={raw_limit[:40]!r} is not a "
+                "positive number of bytes",
+            )
+        repos = env.get("WUKONG_ALLOWED_REPOS", "")
+        return cls(
+            webhook_secret=env.get("WUKONG_WEBHOOK_SECRET", ""),
+            allowed_repos=tuple(r.strip() for r in repos.split(",") if r.strip()),
+            git_username=env.get("WUKONG_GIT_USERNAME", "").strip(),
+            git_token=env.get("WUKONG_GIT_TOKEN", "").strip(),
+            cluster=env.get("WUKONG_CLUSTER", "").strip() or "offline",
+            max_body_bytes=limit,
+            git_author=env.get("WUKONG_GIT_AUTHOR", "").strip() or DEFAULT_AUTHOR,
+            api_token=env.get("WUKONG_API_TOKEN", "").strip(),
+        )
+
+    def scrub(self, text: str) -> str:
+        """`text` without URL credentials or the values of the secret variables."""
+        text = _USERINFO.sub(r"\1", text)
+        for secret in (self.webhook_secret, self.git_token, self.api_token):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any] | bytes
+    content_type: str = JSON
+    headers: dict[str, str] = field(default_factory=dict)
+    log: dict[str, Any] = field(default_factory=dict)  # fields for the request's log line
+
+
+Handler = Callable[[Request, Config], Reply]
+
+
+def authorize_ci(request: Request, config: Config) -> None:
+    """/render and /validate: `Authorization: Bearer $WUKONG_API_TOKEN` when a token is set.
+
+    Against a live cluster these endpoints answer whether any PVC exists and who mounts it, so
+    a live cluster without a token is refused rather than opened to whoever reaches the URL.
+    """
+    if not config.api_token:
+        if config.cluster.startswith(("in-cluster", "kubeconfig:")):
+            raise Refusal(
+                503,
+                "server misconfigured: set WUKONG_API_TOKEN before serving /render and /validate "
+                "against a live cluster (they would reveal its PVCs to any caller)",
+            )
+        return
+    sent = request.headers.get("Authorization", "")
+    scheme, _, token = sent.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), config.api_token.encode()
+    ):
+        raise Refusal(401, "send Authorization: Bearer <WUKONG_API_TOKEN>")
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, at most `limit` bytes: 413 from Content-Length before reading a byte, and
+    a cap on the read itself for bodies that declare no length (chunked)."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise Refusal(413, f"request body is {declared} bytes; the limit is {limit}", limit=limit)
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = request.stream.read(min(1 << 16, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise Refusal(413, f"request body exceeds the limit of {limit} bytes", limit=limit)
+    return b"".join(chunks)
+
+
+def namespace_param(request: Request) -> str | None:
+    """The `namespace` query parameter: the default namespace for specs that set none."""
+    namespace = request.args.get("namespace")
+    if namespace is None:
+        return None
+    if len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
+        raise Refusal(
+            400,
+            f"namespace {namespace[:100]!r} is not a valid Kubernetes namespace name: use "
+            "lower-case letters, digits and '-', at most 63 characters",
+        )
+    return namespace
+
+
+def open_cluster(config: Config) -> ClusterView | None:
+    """The cluster WUKONG_CLUSTER names; kubernetes is imported only for a live one."""
+    if config.cluster == "offline":
+        return None
+    from wukong_core.cluster.views import open_cluster as _open
+
+    try:
+        return _open(config.cluster)
+    except WukongError as e:
+        raise Refusal(503, f"server misconfigured: WUKONG_CLUSTER: {e}") from e
+
+
+def public_url(url: str) -> str:
+    """A URL fit for a response or a log line: no userinfo."""
+    return _USERINFO.sub(r"\1", url)
+
+
+def summary_fields(findings: Iterable[Finding]) -> dict[str, int]:
+    """Finding counts for the log line."""
+    from wukong_core.findings import summarize
+
+    counts = summarize(findings)
+    return {"errors": counts["error"], "warnings": counts["warning"], "infos": counts["info"]}

@@ -1,0 +1,246 @@
+"""VmPlans -> KubeVirt manifests -> byte-stable YAML files. Pure; no I/O.
+
+Same plans, same bytes: keys are sorted and nothing time- or commit-dependent is written
+(`emit.dump`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+import yaml
+
+from wukong_core.marks import GENERATED_MARK
+from wukong_core.plan import DiskPlan, VmPlan, plan_line
+from wukong_core.render.emit import dump
+from wukong_core.spec.models import ProtectDisks
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "wukong"}
+SOURCE_ANNOTATION = "vm.novasphere.dev/source"
+KUSTOMIZATION = "kustomization.yaml"
+# Argo CD's per-resource sync options: a comma-separated list, white space trimmed (Argo CD,
+# "Sync Options"; gitops-engine `resource.GetAnnotationCSVs`).
+SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+# What `protect_disks` asks of Argo CD for a VM that owns disks, which a prune or a cascading
+# Application deletion would garbage-collect with it. `confirm` waits for a person (Argo CD
+# v2.14 and later); `never` leaves the VM in place until it is deleted by hand.
+PROTECTION: dict[ProtectDisks, tuple[str, ...]] = {
+    "confirm": ("Prune=confirm", "Delete=confirm"),
+    "never": ("Prune=false", "Delete=false"),
+    "off": (),
+}
+
+# Extra files for one namespace directory (the PreSync hook): plans -> {file name: object}.
+NamespaceExtras = Callable[[str, list[VmPlan]], dict[str, dict[str, Any]]]
+
+
+# Raise with any change to what Wukong writes for a plan (a new field, another PyYAML's quoting),
+# so that every VM file is written afresh once: a commit-back keeps files whose stamps still hold
+# (`render_tree`). tests/render/test_manifests.py keeps a digest of the output per format and
+# fails until it is raised.
+# 2: sync-options on VMs that own disks; 3: CD-ROMs and bootOrder (the plan says boot_order).
+RENDER_FORMAT = 3
+# LibYAML's emitter and PyYAML's own differ on what `emit` leaves to them (keys of 128
+# characters and more): a file written without LibYAML must not pass for one written with it.
+_WRITER = f"wukong render format {RENDER_FORMAT}; libyaml {yaml.__with_libyaml__}\n".encode()
+
+
+def header(source: str, stamp: str) -> str:
+    """A VM file's first line: where it came from, and the stamp that vouches for the rest."""
+    one_line = source.replace("\r", "\\r").replace("\n", "\\n")  # the header is one comment line
+    return f"{GENERATED_MARK} from {one_line}; do not edit; render {stamp}\n"
+
+
+def stamp_for(plan: VmPlan, body: bytes) -> str:
+    """A digest of the writer, the plan and the file's body (all after the header line).
+
+    A file whose header holds the stamp of its own body for a plan was written by Wukong for that
+    plan and is untouched since: it is exactly what `render_vm_file(plan)` writes.
+    """
+    digest = hashlib.sha256(_WRITER)
+    digest.update(plan_line(plan).encode())
+    digest.update(body)
+    return digest.hexdigest()[:16]
+
+
+def _vouched_for(old: bytes, plan: VmPlan) -> bool:
+    """`old` is exactly what `render_vm_file(plan)` writes, header line included."""
+    first, _, body = old.partition(b"\n")
+    return first + b"\n" == header(plan.file, stamp_for(plan, body)).encode()
+
+
+def _storage(disk: DiskPlan) -> dict[str, Any]:
+    """The CDI `storage:` API: unset fields are left to the StorageProfile, never null."""
+    storage: dict[str, Any] = {}
+    if disk.size is not None:
+        storage["resources"] = {"requests": {"storage": disk.size}}
+    if disk.access_mode:
+        storage["accessModes"] = [disk.access_mode]
+    if disk.volume_mode:
+        storage["volumeMode"] = disk.volume_mode
+    if disk.storage_class:
+        storage["storageClassName"] = disk.storage_class
+    return storage
+
+
+def _source(disk: DiskPlan) -> dict[str, Any]:
+    if disk.kind == "clone":
+        return {"pvc": {"name": disk.pvc_name, "namespace": disk.pvc_namespace}}
+    if disk.kind == "blank":
+        return {"blank": {}}
+    return {disk.image_source: {"url": disk.image}}
+
+
+def _labels(vm: str) -> dict[str, str]:
+    return {**MANAGED_BY, "app.kubernetes.io/name": vm}
+
+
+def owns_disks(plan: VmPlan) -> bool:
+    """The VM owns storage (a dataVolumeTemplate): deleting it deletes those disks."""
+    return any(disk.kind != "attach" for disk in plan.disks)
+
+
+def sync_options(plan: VmPlan) -> str | None:
+    """The VM's `argocd.argoproj.io/sync-options`: the spec's own options first, then the
+    protection its plan asks for, each only where the spec sets no option of that name itself
+    (a spec's own `Prune=false` stays the only Prune option). None: no annotation."""
+    own = dict(plan.annotations).get(SYNC_OPTIONS)
+    ours = PROTECTION[plan.protect_disks] if owns_disks(plan) else ()
+    options = [o.strip() for o in (own or "").split(",") if o.strip()]
+    named = {o.partition("=")[0].strip() for o in options}
+    added = [o for o in ours if o.partition("=")[0] not in named]
+    return ",".join(options + added) if added else own
+
+
+def render_datavolume_template(disk: DiskPlan, vm: str) -> dict[str, Any]:
+    # The labels travel to the DataVolume and its PVC, so re-validation recognises the VM's
+    # own disks (pvc.name-taken) even before ownerReferences are set.
+    return {
+        "metadata": {"name": disk.dv_name, "labels": _labels(vm)},
+        "spec": {"source": _source(disk), "storage": _storage(disk)},
+    }
+
+
+def _device(disk: DiskPlan) -> dict[str, Any]:
+    target: dict[str, Any] = {"bus": disk.bus}
+    # A clone may be mounted read-only as well; a CD-ROM is read-only by KubeVirt's default.
+    if disk.read_only and disk.device == "disk":
+        target["readonly"] = True
+    device: dict[str, Any] = {"name": disk.name, disk.device: target}
+    if disk.boot_order:
+        device["bootOrder"] = disk.boot_order
+    return device
+
+
+def _volume(disk: DiskPlan) -> dict[str, Any]:
+    if disk.kind == "attach":
+        claim: dict[str, Any] = {"claimName": disk.pvc_name}
+        if disk.read_only:
+            claim["readOnly"] = True
+        return {"name": disk.name, "persistentVolumeClaim": claim}
+    return {"name": disk.name, "dataVolume": {"name": disk.dv_name}}
+
+
+def render_vm(plan: VmPlan) -> dict[str, Any]:
+    """A kubevirt.io/v1 VirtualMachine; new storage lives in its dataVolumeTemplates."""
+    labels = {**dict(plan.labels), **_labels(plan.name)}
+    annotations = {**dict(plan.annotations), SOURCE_ANNOTATION: plan.file}
+    options = sync_options(plan)
+    if options is not None:
+        annotations[SYNC_OPTIONS] = options
+    devices: dict[str, Any] = {}
+    if plan.disks:
+        devices["disks"] = [_device(d) for d in plan.disks]
+    template_spec: dict[str, Any] = {
+        "domain": {
+            "cpu": {"cores": plan.cpu},
+            "memory": {"guest": plan.memory},
+            "devices": devices,
+        }
+    }
+    if plan.disks:
+        template_spec["volumes"] = [_volume(d) for d in plan.disks]
+    spec: dict[str, Any] = {
+        "runStrategy": plan.run_strategy,
+        "template": {
+            "metadata": {"labels": _labels(plan.name)},
+            "spec": template_spec,
+        },
+    }
+    templates = [render_datavolume_template(d, plan.name) for d in plan.disks if d.kind != "attach"]
+    if templates:
+        spec["dataVolumeTemplates"] = templates
+    return {
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "VirtualMachine",
+        "metadata": {
+            "name": plan.name,
+            "namespace": plan.namespace,
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "spec": spec,
+    }
+
+
+def _kustomization(resources: Iterable[str]) -> str:
+    body = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": sorted(resources),
+    }
+    return f"{GENERATED_MARK}; do not edit\n" + dump(body)
+
+
+# VMs whose file stays memoised (~2 KB of YAML each, so at most ~10 MB).
+MEMO_SIZE = 4096
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def render_vm_file(plan: VmPlan) -> bytes:
+    """The bytes of `<ns>/<vm>.yaml`, memoised on the (frozen, hashable) plan.
+
+    A commit-back renders the whole repository on every push while a push changes a few
+    specs, so a warm instance re-renders only the VMs whose plans changed. A pure function of
+    the plan: same bytes.
+    """
+    body = dump(render_vm(plan)).encode()
+    return header(plan.file, stamp_for(plan, body)).encode() + body
+
+
+def render_tree(
+    plans: Iterable[VmPlan],
+    extras: NamespaceExtras | None = None,
+    previous: Mapping[str, bytes] | None = None,
+) -> dict[str, bytes]:
+    """The output tree, relative to the output directory: `<ns>/<vm>.yaml`, kustomizations.
+
+    Names are validated DNS-1123 labels, so every path stays inside the output directory.
+    `previous` is what the output directory holds now: a VM file there whose stamp vouches for
+    it under the VM's current plan is kept rather than written again (on a fresh instance, a
+    commit-back of 2,000 VMs then writes only those that changed). Anything else there — a hand
+    edit, another format's output — is replaced; the result is the same bytes either way.
+    """
+    by_namespace: dict[str, list[VmPlan]] = defaultdict(list)
+    for plan in plans:
+        by_namespace[plan.namespace].append(plan)
+    files: dict[str, bytes] = {}
+    previous = previous or {}
+    for namespace, members in sorted(by_namespace.items()):
+        members.sort(key=lambda p: p.name)
+        names = []
+        for plan in members:
+            names.append(f"{plan.name}.yaml")
+            path = f"{namespace}/{plan.name}.yaml"
+            old = previous.get(path)
+            files[path] = old if old and _vouched_for(old, plan) else render_vm_file(plan)
+        for name, obj in (extras(namespace, members) if extras else {}).items():
+            names.append(name)
+            files[f"{namespace}/{name}"] = (f"{GENERATED_MARK}; do not edit\n" + dump(obj)).encode()
+        files[f"{namespace}/{KUSTOMIZATION}"] = _kustomization(names).encode()
+    files[KUSTOMIZATION] = _kustomization(by_namespace).encode()
+    return files

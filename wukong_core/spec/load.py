@@ -1,0 +1,455 @@
+"""YAML bytes, files and directories -> Wukong specs that remember where they came from.
+
+Positions come from PyYAML's composed node tree (the LibYAML composer when present); we build
+plain Python values from the nodes ourselves so that duplicate keys, alias bombs and runaway
+nesting are refused instead of silently accepted or expanded. Line numbers of fields are looked
+up from the nodes only when an error needs one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from wukong_core.findings import Finding
+from wukong_core.memo import PassMemo
+from wukong_core.spec.models import (
+    API_VERSION,
+    KIND,
+    Disk,
+    ExistingPVC,
+    Metadata,
+    Wukong,
+    WukongSpec,
+)
+from wukong_core.spec.yaml_tags import plain_tag
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader with plain scalars resolved through a memo (a third of a load)."""
+
+    def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
+        # A safe loader has no path resolvers, so a plain scalar's tag depends on its text only.
+        if kind is yaml.ScalarNode and implicit[0]:
+            return plain_tag(value)
+        return super().resolve(kind, value, implicit)
+
+
+_SCALARS = yaml.SafeLoader.yaml_constructors
+MAX_NODES = 10_000  # a real spec has ~50; an alias bomb has billions
+MAX_DEPTH = 64
+API_GROUP = API_VERSION.split("/")[0] + "/"
+MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSpec:
+    spec: Wukong
+    file: str
+    line: int  # first line of the document
+    disk_lines: tuple[int, ...]  # line of each disk, in order
+    # Per disk, the line of each field written (`existingPVC.readOnly` for its fields): read off
+    # the nodes while they are at hand, as findings point at the field that is wrong.
+    disk_fields: tuple[dict[str, int], ...]
+
+    def field_line(self, disk: int, field: str) -> int:
+        """Line of a disk's field (where a merge key took it from), else of the disk itself."""
+        return self.disk_fields[disk].get(field, self.disk_lines[disk])
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, node: yaml.Node) -> None:
+        super().__init__(message)
+        self.node = node
+
+
+class _Builder:
+    """Node tree -> plain values, counting nodes so aliases cannot expand without bound."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.count = 0
+
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _too_many(node)
+        if depth > MAX_DEPTH:
+            raise _Refused(f"document is nested more than {MAX_DEPTH} levels deep", node)
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, depth + 1) for child in node.value]
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, depth)
+        raise _Refused("unsupported YAML node", node)
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == _STR:
+            return node.value
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # as Kubernetes reads YAML: a string, not a datetime
+        construct = _SCALARS.get(node.tag)
+        if construct is None:
+            raise _Refused(f"unsupported YAML tag {node.tag}", node)
+        try:
+            return construct(self.loader, node)
+        except (ValueError, ArithmeticError, KeyError) as e:  # `!!int abc`, 5,000-digit ints
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise _Refused(f"{node.value[:40]!r} is not a valid YAML {kind}", node) from e
+
+    def mapping(self, node: yaml.MappingNode, depth: int) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        merges = False
+        inline = depth < MAX_DEPTH  # deeper, `build` refuses the children
+        for key_node, value_node in node.value:
+            if inline and key_node.tag == _STR and type(key_node) is yaml.ScalarNode:
+                self.count += 1  # the usual key, built inline (a third of all nodes)
+                if self.count > MAX_NODES:
+                    raise _too_many(key_node)
+                key = key_node.value
+            elif key_node.tag == MERGE:
+                merges = True
+                continue
+            else:
+                key = self.build(key_node, depth + 1)
+                if not isinstance(key, str | int | bool | float) and key is not None:
+                    raise _Refused("mapping keys must be plain scalars", key_node)
+            if key in result:
+                raise _Refused(f"duplicate key {key!r}: YAML keys must be unique", key_node)
+            if inline and value_node.tag == _STR and type(value_node) is yaml.ScalarNode:
+                self.count += 1  # likewise the usual value
+                if self.count > MAX_NODES:
+                    raise _too_many(value_node)
+                result[key] = value_node.value
+            else:
+                result[key] = self.build(value_node, depth + 1)
+        # `<<: *defaults` merge keys: the mapping's own keys win, then earlier sources.
+        for source in _merge_sources(node) if merges else ():
+            merged = self.build(source, depth + 1)
+            if not isinstance(merged, dict):
+                raise _Refused("a merge key (<<) takes a mapping or a list of mappings", source)
+            for key, value in merged.items():
+                result.setdefault(key, value)
+        return result
+
+
+def _too_many(node: yaml.Node) -> _Refused:
+    return _Refused(f"document expands to more than {MAX_NODES} values (a YAML alias bomb?)", node)
+
+
+def _merge_sources(node: yaml.MappingNode) -> list[yaml.Node]:
+    """The nodes a mapping's `<<` keys merge in, strongest first."""
+    sources: list[yaml.Node] = []
+    for key_node, value_node in node.value:
+        if key_node.tag == MERGE:
+            many = isinstance(value_node, yaml.SequenceNode)
+            sources += value_node.value if many else [value_node]
+    return sources
+
+
+def _child(
+    node: yaml.Node, step: str | int, seen: set[int] | None = None
+) -> tuple[yaml.Node, yaml.Node] | None:
+    """(key node, value node) for a mapping key (its own, else merged in), (item, item) for a
+    list index."""
+    if isinstance(node, yaml.MappingNode) and isinstance(step, str):
+        for key_node, value_node in node.value:
+            own = key_node.tag != MERGE and isinstance(key_node, yaml.ScalarNode)
+            if own and key_node.value == step:
+                return key_node, value_node
+        seen = set() if seen is None else seen
+        seen.add(id(node))  # merges can be recursive (`&a {<<: *a}`)
+        for source in _merge_sources(node):
+            found = None if id(source) in seen else _child(source, step, seen)
+            if found is not None:
+                return found
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+        return node.value[step], node.value[step]
+    return None
+
+
+def line_of(root: yaml.Node, path: Iterable[str | int]) -> int:
+    """1-based line of the deepest node on `path` that exists (a key's own line for keys)."""
+    line = root.start_mark.line + 1
+    node = root
+    for step in path:
+        found = _child(node, step)
+        if found is None:
+            break
+        line = found[0].start_mark.line + 1
+        node = found[1]
+    return line
+
+
+def _dotted(loc: Iterable[str | int]) -> str:
+    out = ""
+    for step in loc:
+        if isinstance(step, str) and not step.isprintable():  # "\x1b[31m" from a quoted key
+            step = repr(step)
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else step)
+    return out
+
+
+_MODELS_AT: dict[tuple[str, ...], type[BaseModel]] = {
+    (): Wukong,
+    ("metadata",): Metadata,
+    ("spec",): WukongSpec,
+    ("spec", "disks", "#"): Disk,
+    ("spec", "disks", "#", "existingPVC"): ExistingPVC,
+}
+
+
+def _known_fields(loc: tuple[str | int, ...]) -> list[str]:
+    shape = tuple("#" if isinstance(s, int) else s for s in loc)
+    model = _MODELS_AT.get(shape)
+    return sorted(model.model_fields) if model else []
+
+
+def _explain(error: dict[str, Any]) -> tuple[tuple[str | int, ...], str]:
+    """A pydantic error -> (path in the document, a message that says the fix)."""
+    loc = tuple(s for s in error["loc"] if not (isinstance(s, str) and s in ("str", "int")))
+    kind = error["type"]
+    if len(loc) < len(error["loc"]) and kind in ("string_type", "int_type"):
+        # A quantity is `str | int`: say once what it takes, not once per member of the union.
+        return (
+            loc,
+            f"{_dotted(loc)}: must be a quantity like 4Gi or a whole number "
+            f"(got {error['input']!r})",
+        )
+    if kind == "extra_forbidden":
+        known = _known_fields(loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        fix = f'did you mean "{hint[0]}"?' if hint else f"known fields: {', '.join(known)}"
+        if loc == ("spec", "running"):  # KubeVirt's old field, too far from runStrategy for difflib
+            fix = "KubeVirt deprecated it: write runStrategy: Always (runStrategy: Halted for "
+            fix += "running: false)"
+        return loc, f"{_dotted(loc)}: unknown field; {fix}"
+    if kind == "missing":
+        return loc, f"{_dotted(loc)}: required field is missing"
+    if kind == "string_pattern_mismatch" and loc[-1] in ("name", "namespace", "storageClass"):
+        return loc, (
+            f"{_dotted(loc)}: {_short(error['input'])} is not a valid Kubernetes name: use "
+            "lowercase letters, digits and '-', starting and ending with a letter or digit"
+        )
+    message = error["msg"].removeprefix("Value error, ")
+    shown = error.get("input")
+    plain = kind != "value_error" and not isinstance(shown, dict | list)
+    got = f" (got {_short(shown)})" if plain else ""
+    return loc, f"{_dotted(loc)}: {message}{got}"
+
+
+def _short(value: Any) -> str:
+    """repr() of a value a finding quotes, cut short: a megabyte scalar is not echoed back."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+
+
+def _scalar_at(node: yaml.Node, key: str) -> str | None:
+    found = _child(node, key)
+    return found[1].value if found and isinstance(found[1], yaml.ScalarNode) else None
+
+
+def _is_wukong(node: yaml.Node) -> bool:
+    """Decided on the node, before building it: other documents are never built at all."""
+    api, kind = _scalar_at(node, "apiVersion"), _scalar_at(node, "kind")
+    return kind == KIND or (api is not None and api.startswith(API_GROUP))
+
+
+def _object_name(value: dict[str, Any]) -> str:
+    meta = value.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+        ns = meta.get("namespace")
+        name = f"{ns}/{meta['name']}" if isinstance(ns, str) else meta["name"]
+        return name if len(name) <= 253 else ""  # a megabyte "name" is not echoed back
+    return ""
+
+
+def _invalid(message: str, file: str, line: int, obj: str = "") -> Finding:
+    return Finding("spec.invalid", message, file=file, line=line, object=obj)
+
+
+def _yaml_error(e: yaml.YAMLError, file: str, data: bytes | str) -> Finding:
+    if isinstance(e, yaml.reader.ReaderError):
+        return _invalid(f"not UTF-8 text (byte {e.position}): save the file as UTF-8", file, 1)
+    if isinstance(e, yaml.MarkedYAMLError):
+        mark = e.problem_mark or e.context_mark
+        # An error at the end of the stream is marked on the line after the last one.
+        line = min(mark.line + 1, _line_count(data)) if mark else 1
+        return _invalid(f"YAML syntax error: {e.problem or e.context}", file, line)
+    return _invalid(f"cannot read YAML: {e}", file, 1)
+
+
+def _line_count(data: bytes | str) -> int:
+    """Lines an editor shows: after a final line break, the empty line where the file ends."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    lines = text.splitlines(keepends=True)
+    ends_open = bool(lines) and lines[-1] != lines[-1].rstrip("\r\n\x85\u2028\u2029")
+    return len(lines) + 1 if ends_open or not lines else len(lines)
+
+
+def _load_document(node: yaml.Node, file: str, builder: _Builder) -> LoadedSpec | list[Finding]:
+    try:
+        value = builder.build(node)
+    except _Refused as e:
+        return [_invalid(str(e), file, e.node.start_mark.line + 1)]
+    except yaml.YAMLError as e:
+        return [_invalid(f"bad YAML value: {e}", file, node.start_mark.line + 1)]
+    try:
+        spec = Wukong.model_validate(value)
+    except ValidationError as e:
+        obj = _object_name(value) if isinstance(value, dict) else ""
+        explained = dict.fromkeys(_explain(error) for error in e.errors(include_url=False))
+        return [_invalid(message, file, line_of(node, loc), obj) for loc, message in explained]
+    disks = _child(node, "spec")
+    disks = _child(disks[1], "disks") if disks else None
+    items = disks[1].value if disks else ()
+    disk_lines = tuple(item.start_mark.line + 1 for item in items)
+    disk_fields = tuple(_disk_fields(item) for item in items)
+    return LoadedSpec(spec, file, node.start_mark.line + 1, disk_lines, disk_fields)
+
+
+# The field names as shared strings: a validated disk has no others, so each disk's map holds
+# no string of its own (the load memo keeps thousands of them).
+_FIELD_NAMES = {name: name for name in Disk.model_fields} | {
+    f"existingPVC.{name}": f"existingPVC.{name}" for name in ExistingPVC.model_fields
+}
+
+
+def _disk_fields(item: yaml.Node) -> dict[str, int]:
+    lines = _key_lines(item)
+    found = _child(item, "existingPVC") if "existingPVC" in lines else None
+    for name, line in _key_lines(found[1]).items() if found else ():
+        key = "existingPVC." + name
+        lines[_FIELD_NAMES.get(key, key)] = line
+    return lines
+
+
+def _key_lines(node: yaml.Node) -> dict[str, int]:
+    """{key: line} of a mapping's keys, merged-in ones where they are written; own keys win.
+    (Only reached for a document that was built, so a merge cannot recurse without end.)"""
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    lines: dict[str, int] = {}
+    merges = False
+    for key, _ in node.value:
+        if key.tag == MERGE:
+            merges = True
+        elif type(key) is yaml.ScalarNode:
+            lines[_FIELD_NAMES.get(key.value, key.value)] = key.start_mark.line + 1
+    if not merges:
+        return lines
+    merged: dict[str, int] = {}
+    for source in reversed(_merge_sources(node)):  # weakest first, so stronger ones overwrite
+        merged.update(_key_lines(source))
+    return merged | lines
+
+
+def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Finding]]:
+    """Every Wukong document in one YAML stream; errors as spec.invalid findings.
+
+    A stream that never mentions Wukong is not parsed at all: repositories keep other YAML
+    (even Helm templates, which are not YAML) beside their specs.
+    """
+    probe = data if isinstance(data, bytes) else data.encode("utf-8", "replace")
+    if probe[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with a BOM: YAML allows it
+        probe = probe.decode("utf-16", "replace").encode("utf-8", "replace")
+    if KIND.encode() not in probe and API_GROUP.encode() not in probe:
+        return [], []
+    specs: list[LoadedSpec] = []
+    findings: list[Finding] = []
+    loader = None
+    try:
+        loader = _Loader(data)  # the pure-Python reader checks the encoding here already
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None or not _is_wukong(node):
+                continue
+            result = _load_document(node, file, _Builder(loader))
+            if isinstance(result, LoadedSpec):
+                specs.append(result)
+            else:
+                findings.extend(result)
+    except yaml.YAMLError as e:
+        findings.append(_yaml_error(e, file, data))
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return specs, findings
+
+
+# The load memo: how many files, and how large a file may be to be kept. A spec file is ~1 KB
+# and its parsed form ~6 KB, so the memo stays under ~50 MB whatever callers send; a large
+# request body is parsed afresh instead of pinning its bytes in memory.
+MEMO_SIZE = 4096
+MEMO_MAX_BYTES = 4 * 1024
+_Loaded = tuple[tuple[LoadedSpec, ...], tuple[Finding, ...]]
+_loaded: PassMemo[tuple[bytes | str, str], _Loaded] = PassMemo(MEMO_SIZE)
+
+
+def _load_file(data: bytes | str, file: str) -> tuple[Iterable[LoadedSpec], Iterable[Finding]]:
+    """`load_bytes`, memoised on the file's bytes and name when small (a pure function of both,
+    and its results are frozen). A commit-back loads the whole repository on every push while
+    a push changes a few files, so a warm instance parses only those again."""
+    if len(data) > MEMO_MAX_BYTES:
+        return load_bytes(data, file)
+    key = (data, file)
+    loaded = _loaded.get(key)
+    if loaded is None:
+        specs, findings = load_bytes(data, file)
+        loaded = tuple(specs), tuple(findings)
+        _loaded.put(key, loaded)
+    return loaded
+
+
+def load_many(sources: Iterable[tuple[str, bytes | str]]) -> tuple[list[LoadedSpec], list[Finding]]:
+    """Every spec of many files: one pass over a repository (see `memo.PassMemo`)."""
+    _loaded.new_pass()
+    specs: list[LoadedSpec] = []
+    findings: list[Finding] = []
+    for file, data in sources:
+        more_specs, more_findings = _load_file(data, file)
+        specs += more_specs
+        findings += more_findings
+    return specs, findings
+
+
+def source_root(path: Path) -> Path:
+    """What a spec's name is relative to: its Git work tree, else the current directory.
+
+    The name goes into every manifest (header, source annotation, PreSync plan), so it must not
+    depend on where a checkout lives: `wukong render /home/me/repo/wukong` and commit-back both
+    name a spec `wukong/web.yaml`.
+    """
+    absolute = path.resolve()
+    for parent in absolute.parents:
+        if (parent / ".git").exists():
+            return parent
+    return Path.cwd().resolve()
+
+
+def _name(file: Path, root: Path) -> str:
+    absolute = file.resolve()
+    return absolute.relative_to(root).as_posix() if absolute.is_relative_to(root) else str(file)
+
+
+def read_paths(paths: Iterable[str | Path]) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of each YAML file named or found below a named directory, sorted.
+
+    OSError propagates: the caller reports it as a usage or I/O problem (exit 2).
+    """
+    for path in map(Path, paths):
+        root = source_root(path)
+        if path.is_dir():
+            found = (p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            for file in sorted(found):
+                yield _name(file, root), file.read_bytes()
+        else:
+            yield _name(path, root), path.read_bytes()
