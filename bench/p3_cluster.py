@@ -25,7 +25,7 @@ from typing import Any
 from bench.common import ROOT, Figure, child_env, cold, interleave, make_specs, runs_for
 from tests import kube
 from wukong_core import pipeline
-from wukong_core.cluster.views import open_cluster
+from wukong_core.cluster import open_cluster
 
 COUNT = 1_000
 NAMESPACES = 10

@@ -29,7 +29,8 @@ import pytest
 import yaml
 from kmock._internal import parsing
 
-from wukong_core.cluster.views import open_cluster
+from wukong_core.cluster import open_cluster
+from wukong_core.cluster.live import LiveCluster, RetryPolicy
 from wukong_core.objects import ClusterView
 
 Obj = dict[str, Any]
@@ -279,6 +280,20 @@ def write_snapshot(path: Path, objects: list[Obj]) -> Path:
     doc["items"] = objects
     path.write_text(yaml.safe_dump(doc, sort_keys=True))
     return path
+
+
+def live_view(kubeconfig: Path, context: str | None = None, **tuning: Any) -> LiveCluster:
+    """The live view of `kubeconfig`, retrying fast, with `tuning` set on it (timeout...)."""
+    view = open_cluster(f"kubeconfig:{kubeconfig}", context)
+    assert isinstance(view, LiveCluster)
+    view.retry = RetryPolicy(attempts=3, backoff=0.01)
+    for key, value in tuning.items():
+        setattr(view, key, value)
+    return view
+
+
+def names(objects: list[Obj]) -> list[str]:
+    return [o["metadata"]["name"] for o in objects]
 
 
 @pytest.fixture(params=["live", "snapshot"])

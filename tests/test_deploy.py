@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 from tests.kustomize import kustomize
 from tests.specs import plan_one, wukong
 from wukong_core.cli import commands as cli
-from wukong_core.cluster.views import RESOURCES
+from wukong_core.cluster.resources import RESOURCES
 from wukong_core.render import presync
 
 DEPLOY = ROOT / "deploy"

@@ -30,7 +30,8 @@ from tests.hardening import (
 )
 from tests.kube import FakeApi, namespace, pvc, write_kubeconfig
 from wukong_core import pipeline
-from wukong_core.cluster.views import LiveCluster, RetryPolicy, open_cluster
+from wukong_core.cluster import open_cluster
+from wukong_core.cluster.live import LiveCluster, RetryPolicy
 from wukong_core.endpoints import webhook as api_webhook
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import gc
 import pytest
 
 from tests.specs import as_yaml, wukong
-from wukong_core.cluster.views import SnapshotCluster
+from wukong_core.cluster.snapshot import SnapshotCluster
 from wukong_core.errors import PushIgnored
 from wukong_core.git.tree import SourceTree
 from wukong_core.pipeline import render_repository, run

@@ -132,7 +132,7 @@ def cluster_source(args: argparse.Namespace) -> str:
 
 
 def _open_cluster(args: argparse.Namespace):  # -> ClusterView | None
-    from wukong_core.cluster.views import open_cluster
+    from wukong_core.cluster import open_cluster
 
     return open_cluster(cluster_source(args), context=args.context)
 

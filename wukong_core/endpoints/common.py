@@ -157,7 +157,7 @@ def open_cluster(config: Config) -> ClusterView | None:
     """The cluster WUKONG_CLUSTER names; kubernetes is imported only for a live one."""
     if config.cluster == "offline":
         return None
-    from wukong_core.cluster.views import open_cluster as _open
+    from wukong_core.cluster import open_cluster as _open
 
     try:
         return _open(config.cluster)

@@ -1,10 +1,4 @@
-"""ClusterView implementations: a recorded snapshot file, and the live API (read only).
-
-    open_cluster("offline")            -> None: no cluster checks
-    open_cluster("snapshot:PATH")      -> SnapshotCluster (`kubectl get pvc,storageclass,
-                                          storageprofile,namespace,vm,vmi,datavolume,pod -A
-                                          -o yaml`, YAML or JSON)
-    open_cluster("kubeconfig:PATH", context) / open_cluster("in-cluster") -> LiveCluster
+"""The live API server as a ClusterView, read only.
 
 LiveCluster lists each (resource, namespace) once, paginated, as raw JSON through the official
 client's `ApiClient` (`CoreV1Api` and its models cost over a second to import and are slow to
@@ -12,14 +6,9 @@ deserialise into). `kubernetes` and `urllib3` are imported inside functions, so 
 module stays cheap for the offline paths. Every failure becomes a `ClusterError` whose message
 names the read and, for RBAC, the grant; it never carries tokens or kubeconfig contents.
 
-A kind that is not there is not the same as a kind with no objects. Live, an API group that is
-not installed answers 404, which becomes a `not-served` ClusterError (the checks report
-cluster.kubevirt-missing or cluster.cdi-missing), never "none exist". A snapshot records what
-kubectl printed: kubectl refuses the whole command when one of the kinds it is asked for is not
-served, so a snapshot holds every kind of the command, and a kind absent from it has no objects.
-The one exception is StorageProfiles, which older snapshots were not asked for: a snapshot with
-StorageClasses but no StorageProfile (CDI keeps one per class) did not record them, so reading
-them is `not-recorded`, the checks that need them are skipped, and `source` says so.
+A kind that is not there is not the same as a kind with no objects: an API group that is not
+installed answers 404, which becomes a `not-served` ClusterError (the checks report
+cluster.kubevirt-missing or cluster.cdi-missing), never "none exist".
 """
 
 from __future__ import annotations
@@ -31,160 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wukong_core.errors import ClusterError, SpecError, UsageError
-from wukong_core.extras import require
-from wukong_core.objects import ClusterView, Obj
-
-__all__ = [
-    "RESOURCES",
-    "ClusterView",
-    "LiveCluster",
-    "RetryPolicy",
-    "SnapshotCluster",
-    "open_cluster",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    kind: str
-    group: str  # "" for the core API
-    version: str
-    namespaced: bool
-    optional: bool = False  # served by a CRD (KubeVirt, CDI) that may not be installed
-
-    @property
-    def prefix(self) -> str:
-        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-
-
-RESOURCES: dict[str, Resource] = {
-    "namespaces": Resource("Namespace", "", "v1", namespaced=False),
-    "storageclasses": Resource("StorageClass", "storage.k8s.io", "v1", namespaced=False),
-    "persistentvolumeclaims": Resource("PersistentVolumeClaim", "", "v1", namespaced=True),
-    "pods": Resource("Pod", "", "v1", namespaced=True),
-    "virtualmachines": Resource("VirtualMachine", "kubevirt.io", "v1", True, optional=True),
-    "virtualmachineinstances": Resource(
-        "VirtualMachineInstance", "kubevirt.io", "v1", True, optional=True
-    ),
-    "datavolumes": Resource("DataVolume", "cdi.kubevirt.io", "v1beta1", True, optional=True),
-    "storageprofiles": Resource(
-        "StorageProfile", "cdi.kubevirt.io", "v1beta1", namespaced=False, optional=True
-    ),
-}
-_BY_KIND = {(r.kind, r.group): name for name, r in RESOURCES.items()}
-
-
-def _resource(name: str) -> Resource:
-    try:
-        return RESOURCES[name]
-    except KeyError:
-        raise ValueError(f"unknown resource {name!r}; known: {', '.join(RESOURCES)}") from None
-
-
-def _what(resource: str, namespace: str | None) -> str:
-    if namespace is None:
-        return resource if not _resource(resource).namespaced else f"{resource} in all namespaces"
-    return f"{resource} in namespace {namespace}"
-
-
-# --- snapshot -----------------------------------------------------------------------------------
-
-
-SNAPSHOT_COMMAND = (
-    "kubectl get pvc,storageclass,storageprofile,namespace,vm,vmi,datavolume,pod -A -o yaml"
-)
-# Kinds an older snapshot command did not ask for -> the kind that proves they would be there:
-# CDI keeps a StorageProfile for every StorageClass, so classes without profiles were not recorded.
-LATER_KINDS = {"storageprofiles": "storageclasses"}
-
-
-class SnapshotCluster:
-    """A recorded cluster: the `v1` `List` that `kubectl get ... -A -o yaml` prints."""
-
-    def __init__(self, items: Iterable[Obj], source: str = "snapshot") -> None:
-        self._index: dict[tuple[str, str | None], list[Obj]] = {}
-        for obj in items:
-            group = str(obj.get("apiVersion", "")).rpartition("/")[0]
-            resource = _BY_KIND.get((obj.get("kind"), group))
-            if resource is None:
-                continue  # recorded with more kinds than Wukong reads: not its business
-            namespace = obj["metadata"].get("namespace") if RESOURCES[resource].namespaced else None
-            self._index.setdefault((resource, namespace), []).append(obj)
-        recorded = {resource for resource, _ in self._index}
-        self.unrecorded = [
-            later
-            for later, proof in LATER_KINDS.items()
-            if proof in recorded and later not in recorded
-        ]
-        self.source = source + "".join(
-            f" (holds no {RESOURCES[r].kind}s: the checks that need them were skipped; record "
-            f"them with `{SNAPSHOT_COMMAND}`)"
-            for r in self.unrecorded
-        )
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> SnapshotCluster:
-        path = Path(path)
-        try:
-            text = path.read_bytes()
-        except OSError as e:
-            raise UsageError(f"failed to read cluster snapshot {path}: {e.strerror}") from e
-        return cls(_parse_snapshot(text, str(path)), source=f"snapshot {path}")
-
-    def prefetch(self, keys: Iterable[tuple[str, str | None]]) -> None:
-        """Nothing to do: the recording is in memory already."""
-
-    def list(self, resource: str, namespace: str | None = None) -> list[Obj]:
-        if resource in self.unrecorded:
-            raise ClusterError(
-                f"the cluster snapshot holds no {RESOURCES[resource].kind}s (recorded with an "
-                f"older command?)",
-                kind="not-recorded", resource=resource,
-            )  # fmt: skip
-        if namespace is not None or not _resource(resource).namespaced:
-            return list(self._index.get((resource, namespace), []))
-        keys = sorted((k for k in self._index if k[0] == resource), key=lambda k: k[1] or "")
-        return [obj for key in keys for obj in self._index[key]]
-
-
-def _parse_snapshot(text: bytes, file: str) -> list[Obj]:
-    import yaml  # JSON is YAML too; the C loader when present (large snapshots)
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        doc = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as e:
-        line = getattr(getattr(e, "problem_mark", None), "line", -1) + 1
-        raise SpecError(f"cluster snapshot is not YAML or JSON: {e}", file=file, line=line) from e
-    hint = f"expected the output of `{SNAPSHOT_COMMAND}`"
-    if not isinstance(doc, dict) or doc.get("apiVersion") != "v1" or doc.get("kind") != "List":
-        raise SpecError(f"cluster snapshot is not a v1 List; {hint}", file=file, line=1)
-    items = doc.get("items")
-    if not isinstance(items, list):
-        raise SpecError(f"cluster snapshot has no `items` list; {hint}", file=file, line=1)
-    for i, obj in enumerate(items):
-        problem = _item_problem(obj)
-        if problem:
-            raise SpecError(f"cluster snapshot items[{i}]: {problem}", file=file)
-    return items
-
-
-def _item_problem(obj: Any) -> str:
-    if not isinstance(obj, dict):
-        return "not an object"
-    if not isinstance(obj.get("apiVersion"), str) or not isinstance(obj.get("kind"), str):
-        return "apiVersion and kind must be strings"
-    meta = obj.get("metadata")
-    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-        return f"{obj['kind']} without metadata.name"
-    resource = _BY_KIND.get((obj["kind"], obj["apiVersion"].rpartition("/")[0]))
-    if resource and RESOURCES[resource].namespaced and not isinstance(meta.get("namespace"), str):
-        return f"{obj['kind']} {meta['name']} without metadata.namespace"
-    return ""
-
-
-# --- live ---------------------------------------------------------------------------------------
+from wukong_core.cluster.resources import describe, resource_of
+from wukong_core.errors import ClusterError, UsageError
+from wukong_core.objects import Obj
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +94,7 @@ class LiveCluster:
             return e
 
     def _list_all(self, resource: str, namespace: str | None) -> list[Obj]:
-        res = _resource(resource)
+        res = resource_of(resource)
         if self._down is not None:
             # Parallel reads race to find the server gone; whichever the checks report first
             # must still say why.
@@ -274,7 +112,7 @@ class LiveCluster:
                 continue
             if status == 404 and res.optional:  # the API group is not installed
                 raise ClusterError(
-                    f"failed to list {_what(resource, namespace)}: the API server at "
+                    f"failed to list {describe(resource, namespace)}: the API server at "
                     f"{self._host()} does not serve {resource}.{res.group}/{res.version}",
                     kind="not-served", resource=resource, namespace=namespace or "",
                 )  # fmt: skip
@@ -341,7 +179,7 @@ class LiveCluster:
 
     def _unreachable(self, e: _Broken, resource: str, namespace: str | None) -> ClusterError:
         return ClusterError(
-            f"failed to list {_what(resource, namespace)}: cannot reach the API server at "
+            f"failed to list {describe(resource, namespace)}: cannot reach the API server at "
             f"{self._host()}: {e}",
             kind="unreachable",
         )
@@ -360,7 +198,7 @@ def _page(body: bytes, resource: str, namespace: str | None, host: str) -> tuple
         page = json.loads(body)
     except (ValueError, RecursionError) as e:
         raise ClusterError(
-            f"failed to list {_what(resource, namespace)}: the API server at {host} answered "
+            f"failed to list {describe(resource, namespace)}: the API server at {host} answered "
             "something that is not JSON"
         ) from e
     items = page.get("items") if isinstance(page, dict) else None
@@ -375,7 +213,7 @@ def _page(body: bytes, resource: str, namespace: str | None, host: str) -> tuple
         or not isinstance(token, str | None)
     ):  # fmt: skip
         raise ClusterError(
-            f"failed to list {_what(resource, namespace)}: the API server at {host} answered "
+            f"failed to list {describe(resource, namespace)}: the API server at {host} answered "
             "JSON that is not a Kubernetes list (no items list of objects)"
         )
     return items or [], token or ""
@@ -392,10 +230,10 @@ def _retry_after(headers: Any) -> float | None:
 def _status_error(
     status: int, body: bytes, resource: str, namespace: str | None, host: str
 ) -> ClusterError:
-    what = _what(resource, namespace)
+    what = describe(resource, namespace)
     detail = _status_message(body)
     if status in (401, 403):
-        res = _resource(resource)
+        res = resource_of(resource)
         group = f" (apiGroup {res.group})" if res.group else ' (apiGroup "")'
         scope = f"in namespace {namespace}" if namespace is not None and res.namespaced else (
             "cluster-wide (a ClusterRole)"
@@ -421,30 +259,7 @@ def _status_message(body: bytes) -> str:
     return str(message).splitlines()[0][:300] if message else ""
 
 
-# --- opening ------------------------------------------------------------------------------------
-
-
-def open_cluster(source: str, context: str | None = None) -> ClusterView | None:
-    """The view a WUKONG_CLUSTER value names: offline, in-cluster, kubeconfig:PATH, snapshot:PATH.
-
-    `context` picks a kubeconfig context (default: its current-context)."""
-    form, _, arg = source.partition(":")
-    if context and form != "kubeconfig":
-        raise UsageError(f"a kubeconfig context ({context}) needs a kubeconfig, not {source!r}")
-    if source == "offline":
-        return None
-    if form == "snapshot" and arg:
-        return SnapshotCluster.from_file(arg)
-    if source == "in-cluster" or (form == "kubeconfig" and arg):
-        require("cluster", "validating against a live cluster")
-        return _live_in_cluster() if source == "in-cluster" else _live_from_kubeconfig(arg, context)
-    raise UsageError(
-        f"unknown cluster source {source!r}; use offline, in-cluster, kubeconfig:PATH or "
-        "snapshot:PATH"
-    )
-
-
-def _live_from_kubeconfig(path: str, context: str | None) -> LiveCluster:
+def from_kubeconfig(path: str, context: str | None) -> LiveCluster:
     from kubernetes import client, config
 
     if not Path(path).is_file():
@@ -462,7 +277,7 @@ def _live_from_kubeconfig(path: str, context: str | None) -> LiveCluster:
     return LiveCluster(_api_client(configuration), source=f"live (context {name})")
 
 
-def _live_in_cluster() -> LiveCluster:
+def in_cluster() -> LiveCluster:
     from kubernetes import client, config
 
     configuration = client.Configuration()

@@ -1,0 +1,271 @@
+"""Recorded clusters (`kubectl get ... -o yaml`), the example snapshot against the example specs,
+and the shapes of the snapshot's and the fake API's objects against the published schemas."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import REFERENCE, ROOT
+from tests.kube import (
+    FakeApi,
+    datavolume,
+    hotplug_pod,
+    launcher_pod,
+    live_view,
+    names,
+    namespace,
+    pod_using,
+    populated_pvc,
+    pvc,
+    storage_class,
+    storage_profile,
+    vm,
+    vmi,
+    write_snapshot,
+)
+from wukong_core.checks.cluster import check_cluster
+from wukong_core.cluster import open_cluster
+from wukong_core.cluster.snapshot import SnapshotCluster
+from wukong_core.errors import ClusterError, SpecError
+from wukong_core.plan import VmPlan, plan_vm
+from wukong_core.spec.models import Wukong
+
+pytest_plugins = ["tests.kube"]
+
+EXAMPLE_SNAPSHOT = ROOT / "examples" / "cluster-snapshot.yaml"
+
+
+# --- snapshots ----------------------------------------------------------------------------------
+
+
+def test_snapshot_reads_kubectl_list_yaml_and_json(tmp_path: Path) -> None:
+    objects = [namespace("vms"), pvc("vms", "a"), vm("vms", "x"), storage_class("fast")]
+    from_yaml = SnapshotCluster.from_file(write_snapshot(tmp_path / "s.yaml", objects))
+    json_file = tmp_path / "s.json"
+    json_file.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    from_json = open_cluster(f"snapshot:{json_file}")
+    for view in (from_yaml, from_json):
+        assert view is not None
+        assert names(view.list("persistentvolumeclaims", "vms")) == ["a"]
+        assert names(view.list("virtualmachines", "vms")) == ["x"]
+        assert names(view.list("storageclasses")) == ["fast"]
+        assert view.list("pods", "vms") == [] and view.list("persistentvolumeclaims", "other") == []
+    assert from_yaml.source.startswith(f"snapshot {tmp_path / 's.yaml'} (holds no StorageProfiles")
+
+
+def test_a_snapshot_with_storage_profiles_reads_them(tmp_path: Path) -> None:
+    fast = storage_class("fast")
+    path = write_snapshot(tmp_path / "s.yaml", [fast, storage_profile(fast)])
+    view = SnapshotCluster.from_file(path)
+    assert view.source == f"snapshot {path}"
+    assert names(view.list("storageprofiles")) == ["fast"]
+
+
+def test_an_older_snapshot_without_storage_profiles_skips_that_check_and_says_so(
+    tmp_path: Path,
+) -> None:
+    """Recorded with the command of an earlier release: the StorageProfile check cannot run, the
+    others do, and the source every report carries names what was skipped and the command that
+    records it."""
+    local = storage_class("local", default=True, provisioner="rancher.io/local-path")
+    view = SnapshotCluster.from_file(
+        write_snapshot(tmp_path / "old.yaml", [namespace("vms"), local])
+    )
+    assert "holds no StorageProfiles: the checks that need them were skipped" in view.source
+    assert "kubectl get pvc,storageclass,storageprofile,namespace," in view.source
+    with pytest.raises(ClusterError) as e:
+        view.list("storageprofiles")
+    assert e.value.kind == "not-recorded"
+    doc = {
+        "apiVersion": "vm.novasphere.dev/v1alpha1",
+        "kind": "Wukong",
+        "metadata": {"name": "web", "namespace": "vms"},
+        "spec": {"cpu": 1, "memory": "1Gi", "disks": [{"name": "system", "size": "10Gi"}]},
+    }
+    plan = plan_vm(Wukong.model_validate(doc), "wukong/web.yaml", 1, [10])
+    assert check_cluster([plan], view) == []
+    recorded = SnapshotCluster([namespace("vms"), local, storage_profile(local, sets=())])
+    assert [f.code for f in check_cluster([plan], recorded)] == ["storageclass.incomplete-profile"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("items: [\n  - {", "not YAML or JSON"),
+        ("- just\n- a list\n", "not a v1 List"),
+        ("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n", "not a v1 List"),
+        ("apiVersion: v1\nkind: List\nitems: {}\n", "no `items` list"),
+        ("apiVersion: v1\nkind: List\nitems: [42]\n", r"items\[0\]: not an object"),
+        (
+            "apiVersion: v1\nkind: List\nitems:\n"
+            "- {apiVersion: v1, kind: PersistentVolumeClaim, metadata: {name: a}}\n",
+            "without metadata.namespace",
+        ),
+    ],
+)
+def test_garbage_snapshots_are_refused_with_the_file(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = tmp_path / "snap.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError, match=problem) as e:
+        open_cluster(f"snapshot:{path}")
+    assert e.value.file == str(path)
+
+
+# --- the example snapshot against the example specs ---------------------------------------------
+
+
+def example_plans() -> list[VmPlan]:
+    plans = []
+    for path in sorted((ROOT / "examples" / "specs").glob("*.yaml")):
+        spec = Wukong.model_validate(yaml.safe_load(path.read_text()))
+        lines = list(range(10, 10 + len(spec.spec.disks)))
+        plans.append(plan_vm(spec, str(path.relative_to(ROOT)), 1, lines))
+    return plans
+
+
+def example_objects() -> list[dict[str, Any]]:
+    return yaml.safe_load(EXAMPLE_SNAPSHOT.read_text())["items"]
+
+
+def test_example_specs_validate_against_the_example_snapshot() -> None:
+    """Only warnings: the two attached PVCs that are not ReadWriteMany (db-vm's ReadOnlyMany ISO
+    too, which is why the recorded db-vm is not LiveMigratable)."""
+    findings = check_cluster(example_plans(), open_cluster(f"snapshot:{EXAMPLE_SNAPSHOT}"))
+    assert sorted((f.code, f.object) for f in findings) == [
+        ("pvc.not-migratable", "vms/db-vm"),
+        ("pvc.not-migratable", "vms/hybrid-vm"),
+    ], findings
+    messages = " ".join(f.message for f in findings)
+    assert "existing-data-pvc" in messages and "shared-iso" in messages
+
+
+def test_the_live_api_with_the_same_objects_gives_the_same_findings(
+    kube_api: FakeApi, kubeconfig: Path
+) -> None:
+    kube_api.add(*example_objects())
+    snapshot = check_cluster(example_plans(), open_cluster(f"snapshot:{EXAMPLE_SNAPSHOT}"))
+    assert check_cluster(example_plans(), live_view(kubeconfig)) == snapshot
+
+
+def test_example_snapshot_has_what_the_examples_need() -> None:
+    view = SnapshotCluster.from_file(EXAMPLE_SNAPSHOT)
+    assert view.source == f"snapshot {EXAMPLE_SNAPSHOT}"  # recorded with StorageProfiles
+    assert names(view.list("storageprofiles")) == ["fast", "standard"]
+    assert names(view.list("namespaces")) == ["backups", "default", "kube-system", "vms"]
+    classes = {o["metadata"]["name"]: o["volumeBindingMode"] for o in view.list("storageclasses")}
+    assert classes == {"fast": "Immediate", "standard": "WaitForFirstConsumer"}
+    assert set(names(view.list("persistentvolumeclaims", "vms"))) >= {
+        "db-system",
+        "shared-iso",
+        "existing-data-pvc",
+    }
+    assert names(view.list("virtualmachines", "vms")) == ["db-vm", "reporting-vm"]
+    assert names(view.list("virtualmachineinstances", "vms")) == ["db-vm"]
+    assert names(view.list("pods", "vms"))[0].startswith("virt-launcher-db-vm-")
+
+
+# --- shapes: the snapshot and the fake's objects match the published schemas ---------------------
+
+
+def schema_for(api_version: str, kind: str) -> dict[str, Any] | None:
+    """The strict JSON schema of a kind, from the reference data, when it holds one."""
+    group, _, version = api_version.rpartition("/")
+    ref = REFERENCE
+    if group in ("kubevirt.io", "cdi.kubevirt.io"):
+        path = ref / "crds-catalog" / group / f"{kind.lower()}_{version}.json"
+    else:
+        suffix = f"-{group.split('.')[0]}" if group else ""
+        path = (
+            ref
+            / "kubernetes-json-schema"
+            / "v1.31.6-standalone-strict"
+            / f"{kind.lower()}{suffix}-{version}.json"
+        )
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def schema_errors(obj: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    from jsonschema import Draft7Validator, validators
+
+    validator = validators.validator_for(schema, default=Draft7Validator)(schema)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(obj)]
+
+
+needs_reference = pytest.mark.skipif(
+    not REFERENCE.is_dir(),
+    reason="the reference data (shared/reference or WUKONG_REFERENCE_DIR) is absent",
+)
+
+
+def fixture_objects() -> list[dict[str, Any]]:
+    machine = vm("vms", "db", rw=("a",), ro=("iso",), dvs=("db-root",), running=True,
+                 cdroms=("install",))  # fmt: skip
+    instance = vmi(machine)
+    launcher = launcher_pod(instance, block=("a",))
+    importing = datavolume("vms", "db-root", "ImportInProgress")
+    waiting = datavolume("vms", "web-root", "PendingPopulation")
+    return [
+        namespace("vms"),
+        storage_class("fast", virt_default=True),
+        pvc("vms", "a", ("ReadWriteMany",), owners=None, volume_mode="Block"),
+        pvc("vms", "p", phase="Pending", storage_class=None, deleting=True),
+        populated_pvc(importing, "Pending"),
+        populated_pvc(waiting, "Pending", storage_class="standard"),
+        machine,
+        instance,
+        vmi(vm("vms", "done", rw=("b",), running=True), phase="Succeeded"),
+        launcher,
+        hotplug_pod(launcher, "hot", "hot-disk"),
+        pod_using("vms", "p", "a", read_only=True),
+        pod_using("vms", "q", "a", mount="block", init_mount="ro"),
+        importing,
+        waiting,
+    ]
+
+
+@needs_reference
+@pytest.mark.parametrize("source", ["example snapshot", "test factories"])
+def test_objects_validate_against_the_reference_schemas(source: str) -> None:
+    objects = example_objects() if source == "example snapshot" else fixture_objects()
+    checked = set()
+    for obj in objects:
+        schema = schema_for(obj["apiVersion"], obj["kind"])
+        if schema is not None:
+            checked.add(obj["kind"])
+            assert schema_errors(obj, schema) == [], (obj["kind"], obj["metadata"]["name"])
+    assert checked >= {
+        "PersistentVolumeClaim",
+        "VirtualMachine",
+        "VirtualMachineInstance",
+        "DataVolume",
+    }
+
+
+@needs_reference
+def test_the_fake_list_response_validates_against_the_list_schema(kube_api: FakeApi) -> None:
+    kube_api.add(pvc("vms", "a"), pvc("vms", "b", ("ReadOnlyMany",)))
+    with urllib.request.urlopen(
+        f"{kube_api.url}/api/v1/namespaces/vms/persistentvolumeclaims?limit=1"
+    ) as r:
+        page = json.load(r)
+    assert page["kind"] == "PersistentVolumeClaimList" and page["metadata"]["continue"]
+    schema = schema_for("v1", "PersistentVolumeClaimList")
+    assert schema is not None and schema_errors(page, schema) == []
+
+
+@needs_reference
+def test_the_schema_check_catches_a_wrong_field() -> None:
+    machine = vm("vms", "db")
+    machine["spec"]["template"]["spec"]["domain"]["devices"]["disks"] = [
+        {"name": "x", "disk": {"buss": "virtio"}}
+    ]
+    schema = schema_for("kubevirt.io/v1", "VirtualMachine")
+    assert schema is not None and schema_errors(machine, schema)
