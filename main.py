@@ -1,4 +1,4 @@
-"""The functions-framework entry point: `functions-framework --target wukong` (DESIGN §7).
+"""The functions-framework entry point: `functions-framework --target wukong` (see the README).
 
 Thin on purpose: routing, statuses and logging live in wukong_core.api.
 """

@@ -2,9 +2,9 @@
 
 That build is what each Argo CD Application (one per namespace directory) runs on every
 refresh. Baseline: one flat build of 1,000 of the same VMs in one directory (the flat build of
-all 10,000 took 417 s and 580 MB here, DESIGN §3; kustomize grows about quadratically, so it is
-not run). Every namespace directory is built once to find the slowest; then the slowest and
-the flat 1,000 are built interleaved.
+all 10,000 took 417 s and 580 MB here, see the README's Argo CD section; kustomize grows about
+quadratically, so it is not run). Every namespace directory is built once to find the slowest;
+then the slowest and the flat 1,000 are built interleaved.
 """
 
 from __future__ import annotations

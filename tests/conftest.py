@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 REFERENCE = Path(os.environ.get("WUKONG_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
-# The HTTP function's settings (DESIGN section 7), cleared by tests that set their own.
+# The HTTP function's settings (README), cleared by tests that set their own.
 ENV = (
     "WUKONG_WEBHOOK_SECRET",
     "WUKONG_ALLOWED_REPOS",

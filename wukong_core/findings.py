@@ -17,7 +17,7 @@ class Severity(StrEnum):
     INFO = "info"
 
 
-# code -> severity; the table of DESIGN.md section 4.
+# code -> severity; the README's table of codes.
 CODES: dict[str, Severity] = {
     "spec.invalid": Severity.ERROR,
     "spec.duplicate-vm": Severity.ERROR,

@@ -1,4 +1,4 @@
-"""Every offline finding of DESIGN section 4: its code, severity, file, line and a message that
+"""Every offline finding of the README, 4: its code, severity, file, line and a message that
 names the object and the fix."""
 
 from __future__ import annotations

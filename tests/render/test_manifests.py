@@ -1,4 +1,4 @@
-"""Plans -> VirtualMachine manifests as DESIGN section 3 says: valid, byte-stable, buildable."""
+"""Plans -> VirtualMachine manifests as the README, 3 says: valid, byte-stable, buildable."""
 
 from __future__ import annotations
 

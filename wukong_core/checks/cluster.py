@@ -1,37 +1,38 @@
 """Plans + a read-only view of the cluster -> findings. Pure: no I/O of its own.
 
-What the cluster says about each disk (DESIGN section 4): does the PVC exist and in what state,
-who else uses it, may this VM mount it as planned, can CDI clone and fill what the plan asks
-for, is a generated name taken. Every read goes through `_Reads`, which lists each (resource,
-namespace) at most once, lazily, and turns a failed read into one `cluster.*` finding; checks
-that need a failed read report nothing, so a PVC that could not be looked up is never reported
-as missing. The rules follow KubeVirt v1.6 and CDI v1.63 (the functions named below are CDI's).
+What the cluster says about each disk (README, Cluster validation): does the PVC exist and in
+what state, who else uses it, may this VM mount it as planned, can CDI clone and fill what the
+plan asks for, is a generated name taken. Every read goes through `reads.Reads` (each list
+once, a failed read reported once). The rules follow KubeVirt v1.6 and CDI v1.63 (the
+functions named below are CDI's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from wukong_core.checks.cdi_storage import Filling, clone_too_small, filling, storage_class_problems
-from wukong_core.checks.pvc_users import PvcUser, index_users
-from wukong_core.errors import ClusterError
+from wukong_core.checks.reads import (
+    Context,
+    Reads,
+    Where,
+    finding,
+    lists_needed,
+)
 from wukong_core.findings import Finding, has_errors
-from wukong_core.objects import ClusterView, Obj, dig, obj_labels, obj_name, obj_owner
+from wukong_core.objects import ClusterView, Obj, dig, obj_labels, obj_owner
 from wukong_core.plan import DiskPlan, VmPlan
 
 WRITABLE_MODES = {"ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"}
 SHARED_READ_MODES = {"ReadOnlyMany", "ReadWriteMany"}
 WUKONG_LABELS = ("app.kubernetes.io/managed-by", "wukong")
-KUBEVIRT_RESOURCES = {"virtualmachines", "virtualmachineinstances"}
-CDI_RESOURCES = {"datavolumes", "storageprofiles"}
 
 
 def check_cluster(plans: list[VmPlan], view: ClusterView) -> list[Finding]:
     """All cluster findings for `plans`, in a deterministic order."""
-    view.prefetch(_lists_needed(plans))
-    reads = _Reads(view)
-    ctx = _Context(reads, {p.key for p in plans})
+    view.prefetch(lists_needed(plans))
+    reads = Reads(view)
+    ctx = Context(reads, {p.key for p in plans})
     findings: list[Finding] = []
     for plan in sorted(plans, key=lambda p: (p.file, p.line, p.key)):
         findings += _check_namespace(ctx, plan)
@@ -41,129 +42,11 @@ def check_cluster(plans: list[VmPlan], view: ClusterView) -> list[Finding]:
     return sorted(findings, key=Finding.sort_key)
 
 
-# --- reads --------------------------------------------------------------------------------------
-
-_VM_NAMESPACE_READS = (
-    "persistentvolumeclaims",
-    "datavolumes",
-    "virtualmachines",
-    "virtualmachineinstances",
-    "pods",
-)
-
-
-def _lists_needed(plans: list[VmPlan]) -> list[tuple[str, str | None]]:
-    """Every list the checks of `plans` may read: all of a VM's namespace (its disks, their
-    users), the PVCs, DataVolumes and pods of clone sources, and the cluster-wide lists."""
-    keys: set[tuple[str, str | None]] = {("namespaces", None), ("storageclasses", None)}
-    for plan in plans:
-        keys.update((resource, plan.namespace) for resource in _VM_NAMESPACE_READS)
-        for disk in plan.disks:
-            if disk.kind == "clone":
-                keys.update(
-                    (resource, disk.pvc_namespace)
-                    for resource in ("persistentvolumeclaims", "datavolumes", "pods")
-                )
-            if disk.kind != "attach" and not disk.access_mode:
-                keys.add(("storageprofiles", None))
-    return sorted(keys, key=lambda k: (k[1] or "", k[0]))
-
-
-@dataclass(frozen=True, slots=True)
-class _Where:
-    plan: VmPlan
-    line: int
-
-
-class _Reads:
-    """Each (resource, namespace) listed once; a failed read becomes one finding, reported where
-    it was first needed. Facts about the whole cluster (unreachable, KubeVirt or CDI missing)
-    are reported once, not once per read."""
-
-    def __init__(self, view: ClusterView) -> None:
-        self.view = view
-        self.results: dict[tuple[str, str | None], dict[str, Obj] | None] = {}
-        self.failures: list[Finding] = []
-        self.not_served: set[str] = set()  # resources whose API group is not installed
-        self._once: set[str] = set()
-
-    def get(self, resource: str, namespace: str | None, where: _Where) -> dict[str, Obj] | None:
-        """name -> object, or None when the read failed (and was reported) or the snapshot did
-        not record that kind. A kind the API does not serve has no objects: {}."""
-        key = (resource, namespace)
-        if key not in self.results:
-            try:
-                items = self.view.list(resource, namespace)
-                self.results[key] = {obj_name(o): o for o in items}
-            except ClusterError as e:
-                self.results[key] = {} if e.kind == "not-served" else None
-                self._report(e, where)
-        return self.results[key]
-
-    @property
-    def cdi_missing(self) -> bool:
-        return bool(self.not_served & CDI_RESOURCES)
-
-    def report_once(self, code: str, message: str, where: _Where) -> None:
-        if code not in self._once:
-            self._once.add(code)
-            self.failures.append(_finding(code, message, where.plan, where.line))
-
-    def _report(self, error: ClusterError, where: _Where) -> None:
-        cluster = f"(cluster: {self.view.source})"
-        if error.kind == "not-recorded":
-            return  # the view's source says which checks this skipped
-        if error.kind == "not-served":
-            self.not_served.add(error.resource)
-            if error.resource in KUBEVIRT_RESOURCES:
-                message = (
-                    f"{error}: KubeVirt is not installed, so VM {where.plan.key} and every other "
-                    f"VirtualMachine would be refused; install KubeVirt before the sync {cluster}"
-                )
-                self.report_once("cluster.kubevirt-missing", message, where)
-            return  # CDI: reported by the first disk that needs a DataVolume
-        message = f"{error}; nothing that depends on it was checked {cluster}"
-        if error.kind == "forbidden":
-            self.failures.append(_finding("cluster.forbidden", message, where.plan, where.line))
-        else:
-            self.report_once("cluster.unreachable", message, where)
-
-
-class _Context:
-    def __init__(self, reads: _Reads, plan_keys: set[str]) -> None:
-        self.reads = reads
-        self.plan_keys = plan_keys  # cluster VMs these plans replace are not users of their own
-        self.users: dict[tuple[str, str], dict[str, list[PvcUser]]] = {}
-
-    def pvcs(self, namespace: str, where: _Where) -> dict[str, Obj] | None:
-        return self.reads.get("persistentvolumeclaims", namespace, where)
-
-    def datavolumes(self, namespace: str, where: _Where) -> dict[str, Obj] | None:
-        return self.reads.get("datavolumes", namespace, where)
-
-    def users_of(
-        self,
-        namespace: str,
-        claim: str,
-        where: _Where,
-        resources: Iterable[str] = ("virtualmachines", "virtualmachineinstances", "pods"),
-    ) -> list[PvcUser]:
-        """Who in the cluster mounts PVC `claim`: VMs (running or not), VMIs, live pods."""
-        found: list[PvcUser] = []
-        for resource in resources:
-            key = (resource, namespace)
-            if key not in self.users:
-                objs = self.reads.get(resource, namespace, where)
-                self.users[key] = index_users(resource, namespace, objs or {}, self.plan_keys)
-            found += self.users[key].get(claim, [])
-        return found
-
-
 # --- checks -------------------------------------------------------------------------------------
 
 
-def _check_namespace(ctx: _Context, plan: VmPlan) -> list[Finding]:
-    where = _Where(plan, plan.line)
+def _check_namespace(ctx: Context, plan: VmPlan) -> list[Finding]:
+    where = Where(plan, plan.line)
     ctx.reads.get("virtualmachines", plan.namespace, where)  # is KubeVirt there at all?
     namespaces = ctx.reads.get("namespaces", None, where)
     if namespaces is None or plan.namespace in namespaces:
@@ -172,13 +55,13 @@ def _check_namespace(ctx: _Context, plan: VmPlan) -> list[Finding]:
         f'namespace "{plan.namespace}" does not exist yet; create it before the sync '
         "(Argo CD: syncOptions CreateNamespace=true)"
     )
-    return [_finding("namespace.not-found", message, plan, plan.line)]
+    return [finding("namespace.not-found", message, plan, plan.line)]
 
 
-def _check_disk(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
+def _check_disk(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
     if disk.kind == "attach":
         return _check_attach(ctx, plan, disk)
-    where = _Where(plan, disk.line)
+    where = Where(plan, disk.line)
     ctx.datavolumes(plan.namespace, where)  # is CDI there at all?
     if ctx.reads.cdi_missing:
         message = (
@@ -194,16 +77,16 @@ def _check_disk(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
     return out + _check_new_storage(ctx, plan, disk)
 
 
-def _existing_pvc(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> tuple[Obj | None, str] | None:
+def _existing_pvc(ctx: Context, plan: VmPlan, disk: DiskPlan) -> tuple[Obj | None, str] | None:
     """The PVC a disk names (None if absent) and how to name it; None when it could not be
     read, which the read's own cluster.* finding already reports."""
-    pvcs = ctx.pvcs(disk.pvc_namespace, _Where(plan, disk.line))
+    pvcs = ctx.pvcs(disk.pvc_namespace, Where(plan, disk.line))
     if pvcs is None:
         return None
     return pvcs.get(disk.pvc_name), f"PersistentVolumeClaim {disk.pvc_namespace}/{disk.pvc_name}"
 
 
-def _check_attach(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
+def _check_attach(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
     found = _existing_pvc(ctx, plan, disk)
     if found is None:
         return []
@@ -211,7 +94,7 @@ def _check_attach(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
     if pvc is None:
         fix = "create it first, or correct existingPVC.name"
         message = f'{ref} (disk "{disk.name}") does not exist; {fix}'
-        return [_finding("pvc.not-found", message, plan, disk.line)]
+        return [finding("pvc.not-found", message, plan, disk.line)]
     out = _check_state(plan, disk, pvc, ref)
     if out:
         return out
@@ -226,7 +109,7 @@ def _check_attach(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
             f"{plan.key} cannot live-migrate, as KubeVirt migrates only VMs whose every PVC, "
             "read-only ones included, is ReadWriteMany; use a ReadWriteMany PVC if it must"
         )
-        out.append(_finding("pvc.not-migratable", message, plan, disk.line))
+        out.append(finding("pvc.not-migratable", message, plan, disk.line))
     return out
 
 
@@ -237,13 +120,13 @@ def _check_state(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Findi
             f'{ref} (disk "{disk.name}") is Lost: its PersistentVolume is gone; restore the '
             "data from a backup or use another PVC"
         )
-        out.append(_finding("pvc.lost", message, plan, disk.line))
+        out.append(finding("pvc.lost", message, plan, disk.line))
     if dig(pvc, "metadata", "deletionTimestamp"):
         message = (
             f'{ref} (disk "{disk.name}") is being deleted (deletionTimestamp is set); use '
             "another PVC, or recreate it once it is gone"
         )
-        out.append(_finding("pvc.terminating", message, plan, disk.line))
+        out.append(finding("pvc.terminating", message, plan, disk.line))
     return out
 
 
@@ -251,14 +134,14 @@ def _check_state(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Findi
 
 
 def _cdi_filling(
-    ctx: _Context, namespace: str, name: str, pvc: Obj | None, where: _Where
+    ctx: Context, namespace: str, name: str, pvc: Obj | None, where: Where
 ) -> Filling | None:
     """CDI's progress on PVC `name`, judged by the DataVolume that owns or makes it."""
     dv_name = (obj_owner(pvc, "DataVolume") if pvc else "") or name
     return filling(pvc, (ctx.datavolumes(namespace, where) or {}).get(dv_name), namespace)
 
 
-def _binds_on_first_use(ctx: _Context, pvc: Obj, where: _Where) -> bool | None:
+def _binds_on_first_use(ctx: Context, pvc: Obj, where: Where) -> bool | None:
     """Its StorageClass waits for a first consumer; None when the classes could not be read."""
     classes = ctx.reads.get("storageclasses", None, where)
     if classes is None:
@@ -268,20 +151,20 @@ def _binds_on_first_use(ctx: _Context, pvc: Obj, where: _Where) -> bool | None:
 
 
 def _check_readiness(
-    ctx: _Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str
+    ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str
 ) -> list[Finding]:
-    where = _Where(plan, disk.line)
+    where = Where(plan, disk.line)
     what = f'{ref} (disk "{disk.name}")'
     filling = _cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
     if filling and not filling.waits:
         message = f"{what} is still being populated: {filling.state}; the VM starts once it is done"
-        return [_finding("pvc.populating", message, plan, disk.line)]
+        return [finding("pvc.populating", message, plan, disk.line)]
     if filling:
         message = (
             f"{what} waits for its first consumer ({filling.state}): it binds, and CDI fills "
             "it, when the VM starts; nothing to do before the sync"
         )
-        return [_finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
+        return [finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
     first_use = _binds_on_first_use(ctx, pvc, where)
     if dig(pvc, "status", "phase") != "Pending" or first_use is None:
         return []
@@ -291,7 +174,7 @@ def _check_readiness(
             f'{what} is Pending with StorageClass "{sc_name}" (WaitForFirstConsumer): it binds '
             "when the VM starts"
         )
-        return [_finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
+        return [finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
     why = (
         f'its StorageClass "{sc_name}" binds immediately, so it should be bound by now'
         if sc_name in (ctx.reads.get("storageclasses", None, where) or {})
@@ -303,15 +186,13 @@ def _check_readiness(
         f"{what} is Pending: {why}; see `kubectl describe pvc -n {disk.pvc_namespace} "
         f"{disk.pvc_name}`"
     )
-    return [_finding("pvc.pending", message, plan, disk.line)]
+    return [finding("pvc.pending", message, plan, disk.line)]
 
 
 # --- who else uses it ---------------------------------------------------------------------------
 
 
-def _check_sharing(
-    ctx: _Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str
-) -> list[Finding]:
+def _check_sharing(ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Finding]:
     modes = _modes(pvc)
     where = f'{ref} (disk "{disk.name}")'
     if not disk.read_only and modes and not modes & WRITABLE_MODES:
@@ -319,8 +200,8 @@ def _check_sharing(
             f"{where} is {_mode_list(pvc)} but the disk attaches it read-write; set "
             "existingPVC.readOnly: true, or clone it (existingPVC.clone: true)"
         )
-        return [_finding("pvc.access-mode", message, plan, disk.line)]
-    users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, _Where(plan, disk.line))
+        return [finding("pvc.access-mode", message, plan, disk.line)]
+    users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, Where(plan, disk.line))
     others = [u for u in users if u.vm != plan.name]
     if modes == {"ReadOnlyMany"}:  # the volume itself is read-only, whatever a user asks
         others = [replace(u, read_only=True) for u in others]
@@ -332,7 +213,7 @@ def _check_sharing(
             f"{where} is ReadWriteOncePod and already in use by {named}; only one pod may "
             "mount it: stop that user first, or clone it (existingPVC.clone: true)"
         )
-        return [_finding("pvc.access-mode", message, plan, disk.line)]
+        return [finding("pvc.access-mode", message, plan, disk.line)]
     all_read_only = disk.read_only and all(u.read_only for u in others)
     if all_read_only and modes & SHARED_READ_MODES:
         return []  # several readers are what ReadOnlyMany/ReadWriteMany are for
@@ -346,13 +227,13 @@ def _check_sharing(
         f"{where} is already used by {named}, and VM {plan.key} would use it {mine}: {why}; "
         "detach it there, or clone it (existingPVC.clone: true)"
     )
-    return [_finding("pvc.in-use", message, plan, disk.line)]
+    return [finding("pvc.in-use", message, plan, disk.line)]
 
 
 # --- clones -------------------------------------------------------------------------------------
 
 
-def _check_clone_source(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
+def _check_clone_source(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
     """What CDI checks before it clones (clone.IsSourceClaimReady, planner.validateSourcePVC):
     the source exists, is Bound and populated, no running pod writes it, the target is not
     smaller."""
@@ -362,19 +243,19 @@ def _check_clone_source(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Fin
     pvc, ref = found
     if pvc is None:
         message = f'disk "{disk.name}" clones {ref}, which does not exist; correct existingPVC'
-        return [_finding("pvc.not-found", message, plan, disk.line)]
+        return [finding("pvc.not-found", message, plan, disk.line)]
     out = _check_state(plan, disk, pvc, f"clone source {ref}")
     if out:
         return out
     out += _check_clone_size(plan, disk, pvc, ref)
-    where = _Where(plan, disk.line)
+    where = Where(plan, disk.line)
     filling = _cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
     if filling and not filling.waits:
         message = (
             f'clone source {ref} (disk "{disk.name}") is still being populated: '
             f"{filling.state}; CDI clones it once that is done"
         )
-        return [*out, _finding("pvc.populating", message, plan, disk.line)]
+        return [*out, finding("pvc.populating", message, plan, disk.line)]
     phase = dig(pvc, "status", "phase")
     if phase != "Bound":
         why = (
@@ -389,7 +270,7 @@ def _check_clone_source(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Fin
             f"waits for the source to bind before it clones ({why}); bind it first, or clone "
             "another PVC"
         )
-        return [*out, _finding("clone.source-not-ready", message, plan, disk.line)]
+        return [*out, finding("clone.source-not-ready", message, plan, disk.line)]
     return out + _check_clone_writers(ctx, plan, disk, ref)
 
 
@@ -402,13 +283,13 @@ def _check_clone_size(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[
         f"source {ref} requests: CDI refuses to clone into a smaller PVC, and the DataVolume "
         f"never fills; set size to at least {requested}, or leave it unset to get the source's"
     )
-    return [_finding("clone.too-small", message, plan, disk.line)]
+    return [finding("clone.too-small", message, plan, disk.line)]
 
 
-def _check_clone_writers(ctx: _Context, plan: VmPlan, disk: DiskPlan, ref: str) -> list[Finding]:
+def _check_clone_writers(ctx: Context, plan: VmPlan, disk: DiskPlan, ref: str) -> list[Finding]:
     """CDI does not clone a PVC that a running pod writes (GetPodsUsingPVCs): it waits, with
     a CloneSourceInUse event, until that pod stops; a running VM's virt-launcher pod counts."""
-    users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, _Where(plan, disk.line), ("pods",))
+    users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, Where(plan, disk.line), ("pods",))
     writers = [u for u in users if u.blocks_clone]
     if not writers:
         return []
@@ -422,14 +303,14 @@ def _check_clone_writers(ctx: _Context, plan: VmPlan, disk: DiskPlan, ref: str) 
         "pod writes the source (CloneSourceInUse), so the new disk stays empty until then; "
         "stop that user, or clone a copy it does not write"
     )
-    return [_finding("clone.source-in-use", message, plan, disk.line)]
+    return [finding("clone.source-in-use", message, plan, disk.line)]
 
 
 # --- new storage: the DataVolume `<vm>-<disk>` --------------------------------------------------
 
 
-def _check_new_storage(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
-    where = _Where(plan, disk.line)
+def _check_new_storage(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
+    where = Where(plan, disk.line)
     out: list[Finding] = []
     classes = ctx.reads.get("storageclasses", None, where)
     # Without CDI only a named class can be checked: the rest is how CDI would complete it.
@@ -440,7 +321,7 @@ def _check_new_storage(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Find
             else ctx.reads.get("storageprofiles", None, where)
         )
         out += [
-            _finding(code, message, plan, disk.line)
+            finding(code, message, plan, disk.line)
             for code, message in storage_class_problems(disk, plan.key, classes, profiles)
         ]
     pvcs = ctx.pvcs(plan.namespace, where)
@@ -456,7 +337,7 @@ def _check_new_storage(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Find
             f"{disk.dv_name}, but a {holder} of that name exists and does not belong to VM "
             f"{plan.key}; rename the disk or the VM, or remove that {holder}"
         )
-        return [*out, _finding("pvc.name-taken", message, plan, disk.line)]
+        return [*out, finding("pvc.name-taken", message, plan, disk.line)]
     filling = _cdi_filling(ctx, plan.namespace, disk.dv_name, pvc, where)
     if filling is None:
         return out
@@ -466,13 +347,13 @@ def _check_new_storage(ctx: _Context, plan: VmPlan, disk: DiskPlan) -> list[Find
             f"{what} waits for its first consumer ({filling.state}): CDI fills it when the VM "
             "starts; nothing to do before the sync"
         )
-        return [*out, _finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
+        return [*out, finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
     message = f"{what} is still being populated: {filling.state}; the VM starts once it is done"
-    return [*out, _finding("pvc.populating", message, plan, disk.line)]
+    return [*out, finding("pvc.populating", message, plan, disk.line)]
 
 
 def _name_holder(
-    ctx: _Context, plan: VmPlan, disk: DiskPlan, pvc: Obj | None, where: _Where
+    ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj | None, where: Where
 ) -> str | None:
     """The kind of object that holds `<vm>-<disk>` against this VM: "" when the name is free or
     already this VM's (its earlier render), None when that could not be read."""
@@ -493,10 +374,6 @@ def _name_holder(
 
 
 # --- object helpers -----------------------------------------------------------------------------
-
-
-def _finding(code: str, message: str, plan: VmPlan, line: int) -> Finding:
-    return Finding(code=code, message=message, file=plan.file, line=line, object=plan.key)
 
 
 def _belongs_to(obj: Obj, vm: str) -> bool:

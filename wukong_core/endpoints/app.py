@@ -1,4 +1,4 @@
-"""The HTTP function: routing, the JSON error contract and the request log (DESIGN §7).
+"""The HTTP function: routing, the JSON error contract and the request log (README).
 
     GET  /healthz    200 {"status": "ok"}
     POST /render     200 manifests: multi-document YAML, or JSON with `Accept: application/json`

@@ -39,7 +39,7 @@ class Refusal(Exception):
 
 @dataclass(frozen=True)
 class Config:
-    """The environment variables of DESIGN §7. Secrets stay out of repr()."""
+    """The environment variables the README lists. Secrets stay out of repr()."""
 
     webhook_secret: str = field(default="", repr=False)
     allowed_repos: tuple[str, ...] = ()

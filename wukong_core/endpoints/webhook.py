@@ -1,4 +1,4 @@
-"""POST /webhook: a signed Git push -> render the branch -> commit and push back (DESIGN §5).
+"""POST /webhook: a signed Git push -> render the branch -> commit and push back (README).
 
 Order of the gates, each before anything costlier:
     no WUKONG_WEBHOOK_SECRET  503   the server cannot authenticate anyone; say so to the operator

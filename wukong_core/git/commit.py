@@ -1,4 +1,4 @@
-"""Git commit-back: render a branch's current head and push the manifests back (DESIGN §5).
+"""Git commit-back: render a branch's current head and push the manifests back (README).
 
 One call, `commit_manifests(request)`, does fetch -> render -> commit -> push with pure-Python
 git (dulwich), on an in-memory object store and never a checkout:
@@ -334,7 +334,7 @@ def _message(
     trailers = [f"{SOURCE_TRAILER}: {source_sha}"]
     if delivery_id:
         trailers.append(f"{DELIVERY_TRAILER}: {delivery_id}")
-    # Exactly DESIGN's form, "1 VMs" included: CI scripts match on it.
+    # Exactly the README's form, "1 VMs" included: CI scripts match on it.
     head = f"wukong: render {vm_count} VMs from {source_sha[:7]}"
     # One line each, so `git log` lists them and no line break can start a paragraph.
     body = "".join(" ".join(line.splitlines()) + "\n" for line in summary if line.strip())

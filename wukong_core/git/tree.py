@@ -4,8 +4,8 @@ Split from `gitops` (the network side: fetch, push, retry) because this half is 
 manipulation: given a root tree and rendered bytes, build the new root tree. No I/O beyond the
 (in-memory) object store; dulwich is imported inside functions to keep imports cheap.
 
-The rewrite rule (DESIGN §5): files Wukong rendered now are written; files under the output
-path that start with the generated header but were not rendered now are deleted; every other
+The rewrite rule (README, Commit-back): files Wukong rendered now are written; files under the
+output path that start with the generated header but were not rendered now are deleted; every other
 file there (a user's notes, patches) is kept.
 """
 

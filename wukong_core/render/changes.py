@@ -1,6 +1,6 @@
 """What a render changes in an output folder: files and VMs added, changed, removed. Pure.
 
-The rule is commit-back's (DESIGN §5, `gittree.replace_output`): every rendered file is written;
+The rule is commit-back's (`git.tree.replace_output`): every rendered file is written;
 a file already there that carries Wukong's generated header but was not rendered now is
 deleted; every other file is the user's and stays. `wukong render` applies these changes,
 `wukong render --check` fails on any, and `wukong diff` prints them.

@@ -1,0 +1,141 @@
+"""The cluster reads behind the checks: each (resource, namespace) listed once, and a read that
+fails reported once, where it was first needed.
+
+Checks that need a failed read report nothing, so a PVC that could not be looked up is never
+reported as missing; facts about the whole cluster (unreachable, KubeVirt or CDI missing) are
+reported once, not once per read. Pure: everything is read through a `ClusterView`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from wukong_core.checks.pvc_users import PvcUser, index_users
+from wukong_core.errors import ClusterError
+from wukong_core.findings import Finding
+from wukong_core.objects import ClusterView, Obj, obj_name
+from wukong_core.plan import VmPlan
+
+KUBEVIRT_RESOURCES = {"virtualmachines", "virtualmachineinstances"}
+CDI_RESOURCES = {"datavolumes", "storageprofiles"}
+
+
+VM_NAMESPACE_READS = (
+    "persistentvolumeclaims",
+    "datavolumes",
+    "virtualmachines",
+    "virtualmachineinstances",
+    "pods",
+)
+
+
+def lists_needed(plans: list[VmPlan]) -> list[tuple[str, str | None]]:
+    """Every list the checks of `plans` may read: all of a VM's namespace (its disks, their
+    users), the PVCs, DataVolumes and pods of clone sources, and the cluster-wide lists."""
+    keys: set[tuple[str, str | None]] = {("namespaces", None), ("storageclasses", None)}
+    for plan in plans:
+        keys.update((resource, plan.namespace) for resource in VM_NAMESPACE_READS)
+        for disk in plan.disks:
+            if disk.kind == "clone":
+                keys.update(
+                    (resource, disk.pvc_namespace)
+                    for resource in ("persistentvolumeclaims", "datavolumes", "pods")
+                )
+            if disk.kind != "attach" and not disk.access_mode:
+                keys.add(("storageprofiles", None))
+    return sorted(keys, key=lambda k: (k[1] or "", k[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    plan: VmPlan
+    line: int
+
+
+class Reads:
+    """Each (resource, namespace) listed once; a failed read becomes one finding, reported where
+    it was first needed. Facts about the whole cluster (unreachable, KubeVirt or CDI missing)
+    are reported once, not once per read."""
+
+    def __init__(self, view: ClusterView) -> None:
+        self.view = view
+        self.results: dict[tuple[str, str | None], dict[str, Obj] | None] = {}
+        self.failures: list[Finding] = []
+        self.not_served: set[str] = set()  # resources whose API group is not installed
+        self._once: set[str] = set()
+
+    def get(self, resource: str, namespace: str | None, where: Where) -> dict[str, Obj] | None:
+        """name -> object, or None when the read failed (and was reported) or the snapshot did
+        not record that kind. A kind the API does not serve has no objects: {}."""
+        key = (resource, namespace)
+        if key not in self.results:
+            try:
+                items = self.view.list(resource, namespace)
+                self.results[key] = {obj_name(o): o for o in items}
+            except ClusterError as e:
+                self.results[key] = {} if e.kind == "not-served" else None
+                self._report(e, where)
+        return self.results[key]
+
+    @property
+    def cdi_missing(self) -> bool:
+        return bool(self.not_served & CDI_RESOURCES)
+
+    def report_once(self, code: str, message: str, where: Where) -> None:
+        if code not in self._once:
+            self._once.add(code)
+            self.failures.append(finding(code, message, where.plan, where.line))
+
+    def _report(self, error: ClusterError, where: Where) -> None:
+        cluster = f"(cluster: {self.view.source})"
+        if error.kind == "not-recorded":
+            return  # the view's source says which checks this skipped
+        if error.kind == "not-served":
+            self.not_served.add(error.resource)
+            if error.resource in KUBEVIRT_RESOURCES:
+                message = (
+                    f"{error}: KubeVirt is not installed, so VM {where.plan.key} and every other "
+                    f"VirtualMachine would be refused; install KubeVirt before the sync {cluster}"
+                )
+                self.report_once("cluster.kubevirt-missing", message, where)
+            return  # CDI: reported by the first disk that needs a DataVolume
+        message = f"{error}; nothing that depends on it was checked {cluster}"
+        if error.kind == "forbidden":
+            self.failures.append(finding("cluster.forbidden", message, where.plan, where.line))
+        else:
+            self.report_once("cluster.unreachable", message, where)
+
+
+class Context:
+    def __init__(self, reads: Reads, plan_keys: set[str]) -> None:
+        self.reads = reads
+        self.plan_keys = plan_keys  # cluster VMs these plans replace are not users of their own
+        self.users: dict[tuple[str, str], dict[str, list[PvcUser]]] = {}
+
+    def pvcs(self, namespace: str, where: Where) -> dict[str, Obj] | None:
+        return self.reads.get("persistentvolumeclaims", namespace, where)
+
+    def datavolumes(self, namespace: str, where: Where) -> dict[str, Obj] | None:
+        return self.reads.get("datavolumes", namespace, where)
+
+    def users_of(
+        self,
+        namespace: str,
+        claim: str,
+        where: Where,
+        resources: Iterable[str] = ("virtualmachines", "virtualmachineinstances", "pods"),
+    ) -> list[PvcUser]:
+        """Who in the cluster mounts PVC `claim`: VMs (running or not), VMIs, live pods."""
+        found: list[PvcUser] = []
+        for resource in resources:
+            key = (resource, namespace)
+            if key not in self.users:
+                objs = self.reads.get(resource, namespace, where)
+                self.users[key] = index_users(resource, namespace, objs or {}, self.plan_keys)
+            found += self.users[key].get(claim, [])
+        return found
+
+
+def finding(code: str, message: str, plan: VmPlan, line: int) -> Finding:
+    return Finding(code=code, message=message, file=plan.file, line=line, object=plan.key)
