@@ -1,9 +1,8 @@
 """YAML bytes, files and directories -> Wukong specs that remember where they came from.
 
-Positions come from PyYAML's composed node tree (the LibYAML composer when present); we build
-plain Python values from the nodes ourselves so that duplicate keys, alias bombs and runaway
-nesting are refused instead of silently accepted or expanded. Line numbers of fields are looked
-up from the nodes only when an error needs one.
+The YAML is built into values by `nodes` (bounded, duplicate keys refused); this module decides
+which documents are Wukong specs, validates them with the pydantic models, and turns every
+problem into a `spec.invalid` finding at the line of the field that is wrong, with the fix.
 """
 
 from __future__ import annotations
@@ -28,25 +27,18 @@ from wukong_core.spec.models import (
     Wukong,
     WukongSpec,
 )
-from wukong_core.spec.yaml_tags import plain_tag
+from wukong_core.spec.nodes import (
+    MERGE,
+    Builder,
+    Loader,
+    Refused,
+    child,
+    line_of,
+    merge_sources,
+    scalar_at,
+)
 
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """The safe loader with plain scalars resolved through a memo (a third of a load)."""
-
-    def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
-        # A safe loader has no path resolvers, so a plain scalar's tag depends on its text only.
-        if kind is yaml.ScalarNode and implicit[0]:
-            return plain_tag(value)
-        return super().resolve(kind, value, implicit)
-
-
-_SCALARS = yaml.SafeLoader.yaml_constructors
-MAX_NODES = 10_000  # a real spec has ~50; an alias bomb has billions
-MAX_DEPTH = 64
 API_GROUP = API_VERSION.split("/")[0] + "/"
-MERGE = "tag:yaml.org,2002:merge"
-_STR = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,131 +54,6 @@ class LoadedSpec:
     def field_line(self, disk: int, field: str) -> int:
         """Line of a disk's field (where a merge key took it from), else of the disk itself."""
         return self.disk_fields[disk].get(field, self.disk_lines[disk])
-
-
-class _Refused(Exception):
-    def __init__(self, message: str, node: yaml.Node) -> None:
-        super().__init__(message)
-        self.node = node
-
-
-class _Builder:
-    """Node tree -> plain values, counting nodes so aliases cannot expand without bound."""
-
-    def __init__(self, loader: Any) -> None:
-        self.loader = loader
-        self.count = 0
-
-    def build(self, node: yaml.Node, depth: int = 0) -> Any:
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise _too_many(node)
-        if depth > MAX_DEPTH:
-            raise _Refused(f"document is nested more than {MAX_DEPTH} levels deep", node)
-        if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(child, depth + 1) for child in node.value]
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, depth)
-        raise _Refused("unsupported YAML node", node)
-
-    def scalar(self, node: yaml.ScalarNode) -> Any:
-        if node.tag == _STR:
-            return node.value
-        if node.tag == "tag:yaml.org,2002:timestamp":
-            return node.value  # as Kubernetes reads YAML: a string, not a datetime
-        construct = _SCALARS.get(node.tag)
-        if construct is None:
-            raise _Refused(f"unsupported YAML tag {node.tag}", node)
-        try:
-            return construct(self.loader, node)
-        except (ValueError, ArithmeticError, KeyError) as e:  # `!!int abc`, 5,000-digit ints
-            kind = node.tag.rsplit(":", 1)[-1]
-            raise _Refused(f"{node.value[:40]!r} is not a valid YAML {kind}", node) from e
-
-    def mapping(self, node: yaml.MappingNode, depth: int) -> dict[Any, Any]:
-        result: dict[Any, Any] = {}
-        merges = False
-        inline = depth < MAX_DEPTH  # deeper, `build` refuses the children
-        for key_node, value_node in node.value:
-            if inline and key_node.tag == _STR and type(key_node) is yaml.ScalarNode:
-                self.count += 1  # the usual key, built inline (a third of all nodes)
-                if self.count > MAX_NODES:
-                    raise _too_many(key_node)
-                key = key_node.value
-            elif key_node.tag == MERGE:
-                merges = True
-                continue
-            else:
-                key = self.build(key_node, depth + 1)
-                if not isinstance(key, str | int | bool | float) and key is not None:
-                    raise _Refused("mapping keys must be plain scalars", key_node)
-            if key in result:
-                raise _Refused(f"duplicate key {key!r}: YAML keys must be unique", key_node)
-            if inline and value_node.tag == _STR and type(value_node) is yaml.ScalarNode:
-                self.count += 1  # likewise the usual value
-                if self.count > MAX_NODES:
-                    raise _too_many(value_node)
-                result[key] = value_node.value
-            else:
-                result[key] = self.build(value_node, depth + 1)
-        # `<<: *defaults` merge keys: the mapping's own keys win, then earlier sources.
-        for source in _merge_sources(node) if merges else ():
-            merged = self.build(source, depth + 1)
-            if not isinstance(merged, dict):
-                raise _Refused("a merge key (<<) takes a mapping or a list of mappings", source)
-            for key, value in merged.items():
-                result.setdefault(key, value)
-        return result
-
-
-def _too_many(node: yaml.Node) -> _Refused:
-    return _Refused(f"document expands to more than {MAX_NODES} values (a YAML alias bomb?)", node)
-
-
-def _merge_sources(node: yaml.MappingNode) -> list[yaml.Node]:
-    """The nodes a mapping's `<<` keys merge in, strongest first."""
-    sources: list[yaml.Node] = []
-    for key_node, value_node in node.value:
-        if key_node.tag == MERGE:
-            many = isinstance(value_node, yaml.SequenceNode)
-            sources += value_node.value if many else [value_node]
-    return sources
-
-
-def _child(
-    node: yaml.Node, step: str | int, seen: set[int] | None = None
-) -> tuple[yaml.Node, yaml.Node] | None:
-    """(key node, value node) for a mapping key (its own, else merged in), (item, item) for a
-    list index."""
-    if isinstance(node, yaml.MappingNode) and isinstance(step, str):
-        for key_node, value_node in node.value:
-            own = key_node.tag != MERGE and isinstance(key_node, yaml.ScalarNode)
-            if own and key_node.value == step:
-                return key_node, value_node
-        seen = set() if seen is None else seen
-        seen.add(id(node))  # merges can be recursive (`&a {<<: *a}`)
-        for source in _merge_sources(node):
-            found = None if id(source) in seen else _child(source, step, seen)
-            if found is not None:
-                return found
-    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-        return node.value[step], node.value[step]
-    return None
-
-
-def line_of(root: yaml.Node, path: Iterable[str | int]) -> int:
-    """1-based line of the deepest node on `path` that exists (a key's own line for keys)."""
-    line = root.start_mark.line + 1
-    node = root
-    for step in path:
-        found = _child(node, step)
-        if found is None:
-            break
-        line = found[0].start_mark.line + 1
-        node = found[1]
-    return line
 
 
 def _dotted(loc: Iterable[str | int]) -> str:
@@ -252,14 +119,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
 
 
-def _scalar_at(node: yaml.Node, key: str) -> str | None:
-    found = _child(node, key)
-    return found[1].value if found and isinstance(found[1], yaml.ScalarNode) else None
-
-
 def _is_wukong(node: yaml.Node) -> bool:
     """Decided on the node, before building it: other documents are never built at all."""
-    api, kind = _scalar_at(node, "apiVersion"), _scalar_at(node, "kind")
+    api, kind = scalar_at(node, "apiVersion"), scalar_at(node, "kind")
     return kind == KIND or (api is not None and api.startswith(API_GROUP))
 
 
@@ -295,10 +157,10 @@ def _line_count(data: bytes | str) -> int:
     return len(lines) + 1 if ends_open or not lines else len(lines)
 
 
-def _load_document(node: yaml.Node, file: str, builder: _Builder) -> LoadedSpec | list[Finding]:
+def _load_document(node: yaml.Node, file: str, builder: Builder) -> LoadedSpec | list[Finding]:
     try:
         value = builder.build(node)
-    except _Refused as e:
+    except Refused as e:
         return [_invalid(str(e), file, e.node.start_mark.line + 1)]
     except yaml.YAMLError as e:
         return [_invalid(f"bad YAML value: {e}", file, node.start_mark.line + 1)]
@@ -308,8 +170,8 @@ def _load_document(node: yaml.Node, file: str, builder: _Builder) -> LoadedSpec 
         obj = _object_name(value) if isinstance(value, dict) else ""
         explained = dict.fromkeys(_explain(error) for error in e.errors(include_url=False))
         return [_invalid(message, file, line_of(node, loc), obj) for loc, message in explained]
-    disks = _child(node, "spec")
-    disks = _child(disks[1], "disks") if disks else None
+    disks = child(node, "spec")
+    disks = child(disks[1], "disks") if disks else None
     items = disks[1].value if disks else ()
     disk_lines = tuple(item.start_mark.line + 1 for item in items)
     disk_fields = tuple(_disk_fields(item) for item in items)
@@ -325,7 +187,7 @@ _FIELD_NAMES = {name: name for name in Disk.model_fields} | {
 
 def _disk_fields(item: yaml.Node) -> dict[str, int]:
     lines = _key_lines(item)
-    found = _child(item, "existingPVC") if "existingPVC" in lines else None
+    found = child(item, "existingPVC") if "existingPVC" in lines else None
     for name, line in _key_lines(found[1]).items() if found else ():
         key = "existingPVC." + name
         lines[_FIELD_NAMES.get(key, key)] = line
@@ -347,7 +209,7 @@ def _key_lines(node: yaml.Node) -> dict[str, int]:
     if not merges:
         return lines
     merged: dict[str, int] = {}
-    for source in reversed(_merge_sources(node)):  # weakest first, so stronger ones overwrite
+    for source in reversed(merge_sources(node)):  # weakest first, so stronger ones overwrite
         merged.update(_key_lines(source))
     return merged | lines
 
@@ -367,12 +229,12 @@ def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Fin
     findings: list[Finding] = []
     loader = None
     try:
-        loader = _Loader(data)  # the pure-Python reader checks the encoding here already
+        loader = Loader(data)  # the pure-Python reader checks the encoding here already
         while loader.check_node():
             node = loader.get_node()
             if node is None or not _is_wukong(node):
                 continue
-            result = _load_document(node, file, _Builder(loader))
+            result = _load_document(node, file, Builder(loader))
             if isinstance(result, LoadedSpec):
                 specs.append(result)
             else:
