@@ -17,24 +17,22 @@ for cold starts that never touch Git. Nothing from dulwich or urllib3 escapes: f
 
 from __future__ import annotations
 
-import math
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from wukong_core.errors import GitError, PushRejectedError, UsageError
+from wukong_core.errors import PushRejectedError, UsageError
 from wukong_core.findings import Finding, has_errors
-from wukong_core.git.tree import SourceTree, replace_output
+from wukong_core.git.failures import step
+from wukong_core.git.remote import Remote, open_remote
+from wukong_core.git.tree import SourceTree, git_bytes, replace_output
 from wukong_core.marks import DELIVERY_TRAILER, SOURCE_TRAILER
 
 if TYPE_CHECKING:
-    from dulwich.client import GitClient
     from dulwich.repo import MemoryRepo
 
 __all__ = [
@@ -46,15 +44,11 @@ __all__ = [
     "commit_manifests",
 ]
 
-_ZERO_SHA = b"0" * 40
 _BACKOFF_BASE_S = 0.05
 _BACKOFF_CAP_S = 1.0
-_HTTP_TIMEOUT_S = 60.0  # a hung server must not hold a serverless instance forever
 _AUTHOR_RE = re.compile(r"^[^<>\n]+ <[^<>\n]*>$")
 _DELIVERY_RE = re.compile(r"^[\w.:@/+=-]{0,200}$")
 # receive-pack's reasons that mean "the ref is not where you thought": fetch and try again.
-_MOVED_REASONS = ("failed to update ref", "failed to lock", "cannot lock", "non-fast-forward",
-                  "fetch first", "stale info", "incorrect old value")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -100,7 +94,10 @@ def commit_manifests(request: CommitRequest) -> CommitResult:
     """Render the branch's current head and push the result; retry when the ref moves."""
     url, secrets = _check_request(request)
     deadline = time.monotonic() + request.max_seconds
-    with _open_client(url, request, secrets, deadline) as remote:
+    parts = urlsplit(request.repo_url)
+    username = request.username or unquote(parts.username or "") or None
+    password = request.token or unquote(parts.password or "") or None
+    with open_remote(url, username, password, secrets, deadline) as remote:
         for attempt in range(1, request.max_attempts + 1):
             result = _attempt(remote, request, attempt)
             if result is not None:
@@ -127,7 +124,7 @@ def _check_request(request: CommitRequest) -> tuple[str, list[str]]:
 
     if not request.repo_url:
         raise UsageError("repo_url is required")
-    if not request.branch or not check_ref_format(_b(f"refs/heads/{request.branch}")):
+    if not request.branch or not check_ref_format(git_bytes(f"refs/heads/{request.branch}")):
         raise UsageError(f"branch {request.branch!r} is not a valid branch name")
     if request.max_attempts < 1:
         raise UsageError("max_attempts must be at least 1")
@@ -144,126 +141,7 @@ def _check_request(request: CommitRequest) -> tuple[str, list[str]]:
     return urlunsplit(parts._replace(netloc=host)), secrets
 
 
-class _Remote:
-    """The one remote repository, with credentials kept inside the HTTP client."""
-
-    def __init__(self, client: GitClient, path: str, secrets: list[str]) -> None:
-        self.client = client
-        self.path = path
-        self.secrets = secrets
-
-    def fetch(self, repo: MemoryRepo, branch: str, required: bool) -> str | None:
-        """Shallow-fetch the branch head into `repo`; its sha, or None when absent."""
-        ref = _b(f"refs/heads/{branch}")
-
-        def wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
-            return [refs[ref]] if ref in refs else []
-
-        with _step(f"fetch {branch}", self.secrets):
-            result = self.client.fetch(
-                self.path, repo, determine_wants=wants, depth=1, ref_prefix=[ref]
-            )
-        sha = result.refs.get(ref)
-        if sha is None and required:
-            raise GitError(f"failed to fetch {branch}: no such branch on the remote")
-        return sha.decode() if sha else None
-
-    def push(self, repo: MemoryRepo, branch: str, old: str | None, new: str,
-             expect: dict[str, str]) -> bool:  # fmt: skip
-        """Move the branch from `old` to `new` iff it (and `expect`) still hold; False if moved."""
-        ref, messages = _b(f"refs/heads/{branch}"), bytearray()
-
-        def update_refs(refs: dict[bytes, bytes]) -> dict[bytes, bytes]:
-            # Checked here, against the refs the server just advertised, because dulwich sends
-            # those as the old values: the server's own check then covers only the gap
-            # between this advertisement and our POST.
-            wanted = {ref: _b(old) if old else _ZERO_SHA}
-            wanted |= {_b(f"refs/heads/{r}"): _b(sha) for r, sha in expect.items()}
-            if any(refs.get(r, _ZERO_SHA) != sha for r, sha in wanted.items()):
-                raise _RefMoved
-            return {ref: _b(new)}
-
-        try:
-            with _step(f"push {branch}", self.secrets):
-                result = self.client.send_pack(
-                    self.path, update_refs, repo.generate_pack_data, progress=messages.extend
-                )
-        except _RefMoved:
-            return False
-        reason = (result.ref_status or {}).get(ref)
-        if reason is None:
-            return True
-        if any(m in reason for m in _MOVED_REASONS):
-            return False
-        said = _scrub(messages.decode("utf-8", "replace").strip(), self.secrets)[-1000:]
-        raise PushRejectedError(
-            f"failed to push {branch}: the server declined ({reason})"
-            + (f": {said}" if said else ""),
-            retryable=False,
-        )
-
-
-class _RefMoved(Exception):
-    """The remote ref is no longer the parent we built on (raised inside update_refs)."""
-
-
-@contextmanager
-def _open_client(
-    url: str, request: CommitRequest, secrets: list[str], deadline: float
-) -> Iterator[_Remote]:
-    from dulwich.client import default_urllib3_manager, get_transport_and_path
-
-    parts = urlsplit(request.repo_url)
-    username = request.username or unquote(parts.username or "") or None
-    password = request.token or unquote(parts.password or "") or None
-    pool: Any = None
-    with _step("open repository", secrets):
-        if url.startswith(("http://", "https://")):
-            pool = default_urllib3_manager(
-                None, *_tracking_pools(), base_url=url, timeout=_HTTP_TIMEOUT_S
-            )
-            pool.deadline = deadline
-        client, path = get_transport_and_path(
-            url, operation="push", username=username, password=password, pool_manager=pool
-        )
-    try:
-        yield _Remote(client, path, secrets)
-    finally:
-        if pool is not None:
-            pool.close_all()
-
-
-@cache
-def _tracking_pools() -> tuple[type, type]:
-    """urllib3 pool classes that remember every response they hand out, and keep time.
-
-    dulwich raises on HTTP 401/404/5xx without closing the response, which leaks its socket
-    until garbage collection; closing what we opened when the call ends releases it at once.
-    """
-    import urllib3
-
-    class Tracking:
-        def urlopen(self, *args: Any, **kwargs: Any) -> Any:
-            # No call may outlast the delivery's deadline, however many came before it.
-            left = min(_HTTP_TIMEOUT_S, self.__dict__.get("deadline", math.inf) - time.monotonic())
-            if left <= 0:
-                raise urllib3.exceptions.TimeoutError("the delivery ran out of time")
-            kwargs["timeout"] = urllib3.Timeout(connect=left, read=left)
-            response = super().urlopen(*args, **kwargs)  # type: ignore[misc]
-            self.__dict__.setdefault("opened", []).append(response)
-            return response
-
-        def close_all(self) -> None:
-            for response in self.__dict__.pop("opened", []):
-                response.close()
-            self.clear()  # type: ignore[attr-defined]
-
-    pool = type("TrackingPoolManager", (Tracking, urllib3.PoolManager), {})
-    proxy = type("TrackingProxyManager", (Tracking, urllib3.ProxyManager), {})
-    return pool, proxy
-
-
-def _attempt(remote: _Remote, request: CommitRequest, attempt: int) -> CommitResult | None:
+def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResult | None:
     """One fetch-render-push round; None when the remote ref moved and we must start again."""
     from dulwich.repo import MemoryRepo
 
@@ -283,7 +161,7 @@ def _attempt(remote: _Remote, request: CommitRequest, attempt: int) -> CommitRes
         sha = head(branch)
         if sha is None:
             return None
-        return SourceTree(sha, repo.object_store, repo[_b(sha)].tree, tree_of)
+        return SourceTree(sha, repo.object_store, repo[git_bytes(sha)].tree, tree_of)
 
     source = tree_of(request.branch)
     assert source is not None
@@ -298,8 +176,8 @@ def _attempt(remote: _Remote, request: CommitRequest, attempt: int) -> CommitRes
     # The ref we compare-and-swap: the source head itself, or the output branch (maybe absent).
     target_head = head(target)
     parent = target_head or source_sha  # a new output branch starts from the source commit
-    parent_tree = repo[_b(parent)].tree
-    with _step("build tree", remote.secrets):
+    parent_tree = repo[git_bytes(parent)].tree
+    with step("build tree", remote.secrets):
         tree = replace_output(repo.object_store, parent_tree, out.output_path, out.files)
     if tree == parent_tree and target_head is not None:
         return result("unchanged")
@@ -317,11 +195,11 @@ def _write_commit(repo: MemoryRepo, request: CommitRequest, source_sha: str, tre
 
     commit = Commit()
     commit.tree = tree
-    commit.parents = [_b(parent)]
-    commit.author = commit.committer = _b(request.author)
+    commit.parents = [git_bytes(parent)]
+    commit.author = commit.committer = git_bytes(request.author)
     commit.author_time = commit.commit_time = int(time.time())
     commit.author_timezone = commit.commit_timezone = 0
-    commit.message = _b(_message(source_sha, out.vm_count, request.delivery_id, out.summary))
+    commit.message = git_bytes(_message(source_sha, out.vm_count, request.delivery_id, out.summary))
     repo.object_store.add_object(commit)
     return commit.id.decode()
 
@@ -339,98 +217,3 @@ def _message(
     # One line each, so `git log` lists them and no line break can start a paragraph.
     body = "".join(" ".join(line.splitlines()) + "\n" for line in summary if line.strip())
     return head + "\n\n" + (body + "\n" if body else "") + "\n".join(trailers) + "\n"
-
-
-def _b(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
-
-def _wrap(step: str, e: BaseException, secrets: list[str]) -> GitError:
-    """A library failure as GitError("failed to <step>: <cause>"); retryable if it may pass.
-
-    The cause is a short sentence a person acts on, never the library's own text: urllib3's
-    carries the pool, the URL and any proxy's address, and none of it helps the reader."""
-    cause, retryable = _cause(_chain(e))
-    return GitError(f"failed to {step}: {_scrub(cause, secrets)}", retryable=retryable)
-
-
-_AGAIN = "; redeliver to retry"
-_HTTP_STATUS = re.compile(r"^unexpected http resp (\d{3}) ")
-
-
-def _chain(e: BaseException) -> list[BaseException]:
-    """`e` and what it wraps: dulwich raises GitProtocolError from urllib3's error, urllib3's
-    MaxRetryError holds the last attempt's error as `reason`, a ProxyError the proxy's."""
-    chain: list[BaseException] = []
-    current: BaseException | None = e
-    while current is not None and current not in chain and len(chain) < 10:
-        chain.append(current)
-        inner = getattr(current, "reason", None) or getattr(current, "original_error", None)
-        if not isinstance(inner, BaseException) and len(current.args) > 1:
-            inner = current.args[-1]  # ProxyError(message, error)
-        current = inner if isinstance(inner, BaseException) else current.__cause__
-    return chain
-
-
-def _cause(chain: list[BaseException]) -> tuple[str, bool]:
-    """(a short cause, whether trying again may help) for a chain of library errors."""
-    import urllib3.exceptions as u3
-    from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
-    from dulwich.errors import NotGitRepository
-
-    def has(*types: type[BaseException]) -> bool:
-        return any(isinstance(x, types) for x in chain)
-
-    status = next((m for x in chain if (m := _HTTP_STATUS.match(str(x)))), None)
-    if has(HTTPUnauthorized):
-        return "authentication failed: the Git server refused the credentials (HTTP 401)", False
-    if has(HTTPProxyUnauthorized):
-        return "authentication failed at the HTTP proxy (HTTP 407)", False
-    if status is not None and status[1] == "403":
-        return "authentication failed: the Git server denied access (HTTP 403)", False
-    if has(NotGitRepository):
-        return "no Git repository at that URL", False
-    if status is not None:
-        code = int(status[1])
-        return f"the Git server answered HTTP {code}" + (_AGAIN if code >= 500 else ""), code >= 500
-    if has(u3.ProxyError):
-        return "could not reach the Git server through the HTTP proxy" + _AGAIN, True
-    if has(u3.NameResolutionError):
-        return "could not reach the Git server: its name does not resolve" + _AGAIN, True
-    if has(u3.SSLError):
-        return "could not reach the Git server: the TLS handshake failed", False
-    if has(u3.NewConnectionError, u3.ConnectTimeoutError, ConnectionRefusedError):
-        return "could not reach the Git server" + _AGAIN, True
-    if has(u3.TimeoutError, TimeoutError):
-        return "the Git server did not answer in time" + _AGAIN, True
-    if has(ConnectionError, u3.ProtocolError):
-        return "the Git server closed the connection before answering" + _AGAIN, True
-    return f"the Git server's answer could not be read ({type(chain[0]).__name__})" + _AGAIN, True
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    text = re.sub(r"(\w+://)[^/@\s]*@", r"\1", text)  # userinfo in any URL
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-@contextmanager
-def _step(name: str, secrets: list[str]) -> Iterator[None]:
-    """Turn library and network failures inside the block into a scrubbed GitError."""
-    import urllib3.exceptions
-    from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
-    from dulwich.errors import (
-        ChecksumMismatch,
-        FileFormatException,
-        GitProtocolError,
-        NotGitRepository,
-        ObjectMissing,
-    )
-
-    try:
-        yield
-    except (GitProtocolError, NotGitRepository, HTTPUnauthorized, HTTPProxyUnauthorized,
-            ChecksumMismatch, FileFormatException, ObjectMissing, urllib3.exceptions.HTTPError,
-            OSError) as e:  # fmt: skip
-        raise _wrap(name, e, secrets) from e

@@ -60,7 +60,9 @@ class SourceTree:
         from dulwich.object_store import tree_lookup_path
 
         try:
-            mode, sha = tree_lookup_path(self._store.__getitem__, self._tree, _b(path.strip("/")))
+            mode, sha = tree_lookup_path(
+                self._store.__getitem__, self._tree, git_bytes(path.strip("/"))
+            )
         except (KeyError, NotTreeError):
             return None
         return self._store[sha].data if stat.S_ISREG(mode) else None  # type: ignore[attr-defined]
@@ -98,7 +100,7 @@ def _entries_under(store: BaseObjectStore, root: bytes, base: str) -> dict[str, 
     tree = root
     if base:
         try:
-            mode, tree = tree_lookup_path(store.__getitem__, root, _b(base))
+            mode, tree = tree_lookup_path(store.__getitem__, root, git_bytes(base))
         except (KeyError, NotTreeError):
             return {}
         if not stat.S_ISDIR(mode):
@@ -125,9 +127,9 @@ def _build_tree(store: BaseObjectStore, entries: dict[str, tuple[int, bytes]]) -
     for name, (mode, sha) in here.items():
         if name in below:
             raise GitError(f"failed to build tree: {name!r} is both a file and a folder")
-        tree.add(_b(name), mode, sha)
+        tree.add(git_bytes(name), mode, sha)
     for name, sub in below.items():
-        tree.add(_b(name), stat.S_IFDIR, _build_tree(store, sub))
+        tree.add(git_bytes(name), stat.S_IFDIR, _build_tree(store, sub))
     store.add_object(tree)
     return tree.id
 
@@ -139,7 +141,7 @@ def _splice(store: BaseObjectStore, tree_id: bytes | None, parts: list[str],
 
     tree = store[tree_id] if tree_id else Tree()
     assert isinstance(tree, Tree)
-    name = _b(parts[0])
+    name = git_bytes(parts[0])
     try:
         old: tuple[int, bytes] | None = tree[name]
     except KeyError:
@@ -180,5 +182,6 @@ def _blob(store: BaseObjectStore, data: bytes) -> bytes:
     return blob.id
 
 
-def _b(text: str) -> bytes:
+def git_bytes(text: str) -> bytes:
+    """A ref or path name as Git stores it: bytes, with undecodable names kept (surrogateescape)."""
     return text.encode("utf-8", "surrogateescape")

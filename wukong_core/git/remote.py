@@ -1,0 +1,142 @@
+"""The one remote repository of a delivery: shallow fetch and compare-and-swap push, over
+dulwich's HTTP client with the credentials kept inside it and one deadline for every call."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from wukong_core.errors import GitError, PushRejectedError
+from wukong_core.git.failures import scrub, step
+from wukong_core.git.tree import git_bytes
+
+if TYPE_CHECKING:
+    from dulwich.client import GitClient
+    from dulwich.repo import MemoryRepo
+
+ZERO_SHA = b"0" * 40
+HTTP_TIMEOUT_S = 60.0  # a hung server must not hold a serverless instance forever
+MOVED_REASONS = ("failed to update ref", "failed to lock", "cannot lock", "non-fast-forward",
+                  "fetch first", "stale info", "incorrect old value")  # fmt: skip
+
+
+class Remote:
+    """The one remote repository, with credentials kept inside the HTTP client."""
+
+    def __init__(self, client: GitClient, path: str, secrets: list[str]) -> None:
+        self.client = client
+        self.path = path
+        self.secrets = secrets
+
+    def fetch(self, repo: MemoryRepo, branch: str, required: bool) -> str | None:
+        """Shallow-fetch the branch head into `repo`; its sha, or None when absent."""
+        ref = git_bytes(f"refs/heads/{branch}")
+
+        def wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
+            return [refs[ref]] if ref in refs else []
+
+        with step(f"fetch {branch}", self.secrets):
+            result = self.client.fetch(
+                self.path, repo, determine_wants=wants, depth=1, ref_prefix=[ref]
+            )
+        sha = result.refs.get(ref)
+        if sha is None and required:
+            raise GitError(f"failed to fetch {branch}: no such branch on the remote")
+        return sha.decode() if sha else None
+
+    def push(self, repo: MemoryRepo, branch: str, old: str | None, new: str,
+             expect: dict[str, str]) -> bool:  # fmt: skip
+        """Move the branch from `old` to `new` iff it (and `expect`) still hold; False if moved."""
+        ref, messages = git_bytes(f"refs/heads/{branch}"), bytearray()
+
+        def update_refs(refs: dict[bytes, bytes]) -> dict[bytes, bytes]:
+            # Checked here, against the refs the server just advertised, because dulwich sends
+            # those as the old values: the server's own check then covers only the gap
+            # between this advertisement and our POST.
+            wanted = {ref: git_bytes(old) if old else ZERO_SHA}
+            wanted |= {git_bytes(f"refs/heads/{r}"): git_bytes(sha) for r, sha in expect.items()}
+            if any(refs.get(r, ZERO_SHA) != sha for r, sha in wanted.items()):
+                raise RefMoved
+            return {ref: git_bytes(new)}
+
+        try:
+            with step(f"push {branch}", self.secrets):
+                result = self.client.send_pack(
+                    self.path, update_refs, repo.generate_pack_data, progress=messages.extend
+                )
+        except RefMoved:
+            return False
+        reason = (result.ref_status or {}).get(ref)
+        if reason is None:
+            return True
+        if any(m in reason for m in MOVED_REASONS):
+            return False
+        said = scrub(messages.decode("utf-8", "replace").strip(), self.secrets)[-1000:]
+        raise PushRejectedError(
+            f"failed to push {branch}: the server declined ({reason})"
+            + (f": {said}" if said else ""),
+            retryable=False,
+        )
+
+
+class RefMoved(Exception):
+    """The remote ref is no longer the parent we built on (raised inside update_refs)."""
+
+
+@contextmanager
+def open_remote(
+    url: str, username: str | None, password: str | None, secrets: list[str], deadline: float
+) -> Iterator[Remote]:
+    """The remote at `url` (no userinfo in it), with the credentials kept inside its client;
+    no HTTP call outlasts `deadline` (time.monotonic)."""
+    from dulwich.client import default_urllib3_manager, get_transport_and_path
+
+    pool: Any = None
+    with step("open repository", secrets):
+        if url.startswith(("http://", "https://")):
+            pool = default_urllib3_manager(
+                None, *_tracking_pools(), base_url=url, timeout=HTTP_TIMEOUT_S
+            )
+            pool.deadline = deadline
+        client, path = get_transport_and_path(
+            url, operation="push", username=username, password=password, pool_manager=pool
+        )
+    try:
+        yield Remote(client, path, secrets)
+    finally:
+        if pool is not None:
+            pool.close_all()
+
+
+@cache
+def _tracking_pools() -> tuple[type, type]:
+    """urllib3 pool classes that remember every response they hand out, and keep time.
+
+    dulwich raises on HTTP 401/404/5xx without closing the response, which leaks its socket
+    until garbage collection; closing what we opened when the call ends releases it at once.
+    """
+    import urllib3
+
+    class Tracking:
+        def urlopen(self, *args: Any, **kwargs: Any) -> Any:
+            # No call may outlast the delivery's deadline, however many came before it.
+            left = min(HTTP_TIMEOUT_S, self.__dict__.get("deadline", math.inf) - time.monotonic())
+            if left <= 0:
+                raise urllib3.exceptions.TimeoutError("the delivery ran out of time")
+            kwargs["timeout"] = urllib3.Timeout(connect=left, read=left)
+            response = super().urlopen(*args, **kwargs)  # type: ignore[misc]
+            self.__dict__.setdefault("opened", []).append(response)
+            return response
+
+        def close_all(self) -> None:
+            for response in self.__dict__.pop("opened", []):
+                response.close()
+            self.clear()  # type: ignore[attr-defined]
+
+    pool = type("TrackingPoolManager", (Tracking, urllib3.PoolManager), {})
+    proxy = type("TrackingProxyManager", (Tracking, urllib3.ProxyManager), {})
+    return pool, proxy
