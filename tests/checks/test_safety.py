@@ -70,8 +70,8 @@ def test_only_a_vm_file_whose_disks_changed_is_parsed(monkeypatch: pytest.Monkey
     # Commit-back renders every spec on every push: unchanged files are not even searched, and
     # a changed file is parsed only when its dataVolumeTemplates text changed.
     parsed: list[bytes] = []
-    load = safety._load
-    monkeypatch.setattr(safety, "_load", lambda data: parsed.append(data) or load(data))
+    load = safety.load_vm
+    monkeypatch.setattr(safety, "load_vm", lambda data: parsed.append(data) or load(data))
     others = [web(name=f"vm{i}") for i in range(5)]
     before = plans_of(web(), *others)
     assert compare(before, plans_of(web(cpu=8), *others)) == []

@@ -25,45 +25,21 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
+from wukong_core.checks.before import Before, before_of, disks_text, load_vm, vm_key
 from wukong_core.checks.cdi_storage import default_class
 from wukong_core.errors import ClusterError
 from wukong_core.findings import Finding
-from wukong_core.marks import GENERATED_MARK
 from wukong_core.objects import ClusterView, Obj, dig, obj_labels, obj_name
 from wukong_core.plan import DiskPlan, VmPlan
 from wukong_core.render.manifests import (
-    KUSTOMIZATION,
     MANAGED_BY,
-    SOURCE_ANNOTATION,
-    SYNC_OPTIONS,
     render_datavolume_template,
 )
 from wukong_core.spec.quantity import parse_quantity
 
 CODES = ("vm.removed", "vm.renamed", "disk.change-ignored")  # what a render does to data
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_VM_HEADER = f"{GENERATED_MARK} from ".encode()
-
-
-@dataclass(frozen=True, slots=True)
-class _Before:
-    """A VM as it was: rendered into the previous output, or live in the cluster."""
-
-    key: str  # namespace/name
-    source: str  # the spec file it was rendered from ("" when unknown)
-    templates: dict[str, Obj]  # DataVolume (= PVC) name -> the template's spec
-    options: tuple[str, ...]  # its Argo CD sync options
-    file: str = ""  # where a vm.removed finding points: the spec that made it is gone
-    line: int = 0
-
-    @property
-    def namespace(self) -> str:
-        return self.key.partition("/")[0]
 
 
 def compare_output(
@@ -79,22 +55,22 @@ def compare_output(
     whose header names the spec it came from, since no spec holds that VM any more.
     `cluster`, when given, is asked whether a changed disk exists yet and may grow.
     """
-    befores: list[_Before] = []
+    befores: list[Before] = []
     keys: set[str] = set()
     for path, old in previous.items():
-        key = _vm_key(path, old)
+        key = vm_key(path, old)
         if key is None:
             continue
         keys.add(key)
         new = files.get(path)
         if new == old:
             continue  # written again byte for byte: the same VM
-        disks = _disks_text(old)
-        if new is not None and disks is not None and disks == _disks_text(new):
+        disks = disks_text(old)
+        if new is not None and disks is not None and disks == disks_text(new):
             continue  # another CPU count, a new Wukong release: the same disks
-        manifest = _load(old)
+        manifest = load_vm(old)
         if manifest is not None:
-            befores.append(_before(key, manifest, f"{output}{path}", 1))
+            befores.append(before_of(key, manifest, f"{output}{path}", 1))
     return _compare(befores, keys, plans, _Cluster(cluster) if cluster else None)
 
 
@@ -103,17 +79,17 @@ def compare_cluster(plans: Sequence[VmPlan], view: ClusterView) -> list[Finding]
     Job's view, which sees what this sync will prune however many renders came in between. A
     namespace whose VMs could not be listed is skipped (the cluster checks report that read)."""
     cluster = _Cluster(view)
-    befores: list[_Before] = []
+    befores: list[Before] = []
     for namespace in sorted({plan.namespace for plan in plans}):
         for name, vm in sorted((cluster.get("virtualmachines", namespace) or {}).items()):
             managed = obj_labels(vm).items() >= MANAGED_BY.items()
             if managed and not dig(vm, "metadata", "deletionTimestamp"):
-                befores.append(_before(f"{namespace}/{name}", vm))
+                befores.append(before_of(f"{namespace}/{name}", vm))
     return _compare(befores, {b.key for b in befores}, plans, cluster)
 
 
 def _compare(
-    befores: Iterable[_Before], keys: set[str], plans: Sequence[VmPlan], cluster: _Cluster | None
+    befores: Iterable[Before], keys: set[str], plans: Sequence[VmPlan], cluster: _Cluster | None
 ) -> list[Finding]:
     by_key = {plan.key: plan for plan in plans}
     arrivals: dict[str, list[VmPlan]] = defaultdict(list)  # spec file -> its VMs new here
@@ -131,72 +107,15 @@ def _compare(
     return sorted(findings, key=Finding.sort_key)
 
 
-# --- before: the previous manifests --------------------------------------------------------------
-
-
-def _vm_key(path: str, data: bytes) -> str | None:
-    """`<ns>/<vm>` for a VM file Wukong wrote (`<ns>/<vm>.yaml`, its header naming its spec);
-    None for anything else: kustomizations, PreSync hooks, a user's own files."""
-    namespace, _, name = path.partition("/")
-    if not name.endswith(".yaml") or "/" in name or name == KUSTOMIZATION:
-        return None
-    return f"{namespace}/{name[:-5]}" if data.startswith(_VM_HEADER) else None
-
-
-def _disks_text(data: bytes) -> bytes | None:
-    """The `spec.dataVolumeTemplates` block of a VM file as Wukong writes it, or None when the
-    file is not laid out so. Keys are sorted and written in block style, so the block is the
-    first key of the top-level `spec` and `runStrategy` (always written) the next; any other
-    line at that indentation belongs to a list item ("  - ") or is deeper, scalars with line
-    breaks included. The same text there is the same disks, with no YAML parse: a change of
-    every VM file (a new render format) then costs a search per file, not a parse."""
-    start = data.find(b"\nspec:\n")
-    if start < 0:
-        return None
-    spec = data[start + 7 :]
-    if spec.startswith(b"  runStrategy: "):
-        return b""  # no disks of its own
-    end = spec.find(b"\n  runStrategy: ")
-    return spec[:end] if spec.startswith(b"  dataVolumeTemplates:\n") and end >= 0 else None
-
-
-def _load(data: bytes) -> Obj | None:
-    """The manifest, or None when it is no VirtualMachine any more (edited by hand)."""
-    try:
-        manifest = yaml.load(data, Loader=_LOADER)
-    except yaml.YAMLError:
-        return None
-    ok = isinstance(manifest, dict) and manifest.get("kind") == "VirtualMachine"
-    return manifest if ok else None
-
-
-def _before(key: str, manifest: Obj, file: str = "", line: int = 0) -> _Before:
-    annotations = dig(manifest, "metadata", "annotations") or {}
-    templates = {}
-    for template in dig(manifest, "spec", "dataVolumeTemplates") or []:
-        name = dig(template, "metadata", "name") if isinstance(template, dict) else None
-        if isinstance(name, str):
-            templates[name] = template.get("spec") or {}
-    options = str(annotations.get(SYNC_OPTIONS) or "").split(",")
-    return _Before(
-        key,
-        str(annotations.get(SOURCE_ANNOTATION) or ""),
-        templates,
-        tuple(o.strip() for o in options if o.strip()),
-        file,
-        line,
-    )
-
-
 # --- removed and renamed VMs ---------------------------------------------------------------------
 
 
-def _claims(before: _Before) -> str:
+def _claims(before: Before) -> str:
     names = ", ".join(f"{before.namespace}/{name}" for name in sorted(before.templates))
     return f"PersistentVolumeClaim{'s' if len(before.templates) > 1 else ''} {names}"
 
 
-def _orphan(before: _Before) -> str:
+def _orphan(before: Before) -> str:
     """How to take the disks out of the prune. Not by deleting ownerReferences: while the VM
     exists, KubeVirt adopts every orphan DataVolume its templates name again (virt-controller
     `ClaimMatchedDataVolumes`). Deleting the VM with orphan propagation unowns them for good."""
@@ -208,7 +127,7 @@ def _orphan(before: _Before) -> str:
     )
 
 
-def _fate(before: _Before) -> str:
+def _fate(before: Before) -> str:
     """What Argo CD does to the VM and its disks, by the sync options the VM carries."""
     claims = _claims(before)
     if "Prune=false" in before.options:
@@ -228,7 +147,7 @@ def _fate(before: _Before) -> str:
     )
 
 
-def _removed(before: _Before) -> Finding:
+def _removed(before: Before) -> Finding:
     came = f" (from {before.source})" if before.source else ""
     message = (
         f"VM {before.key}{came} is no longer rendered: {_fate(before)}. To keep the disks, "
@@ -237,7 +156,7 @@ def _removed(before: _Before) -> Finding:
     return Finding("vm.removed", message, before.file, before.line, before.key)
 
 
-def _renamed(before: _Before, successors: list[VmPlan]) -> Finding:
+def _renamed(before: Before, successors: list[VmPlan]) -> Finding:
     first = successors[0]
     new = ", ".join(f"VM {plan.key}" for plan in successors)
     moved = all(plan.namespace != before.namespace for plan in successors)
@@ -259,7 +178,7 @@ def _renamed(before: _Before, successors: list[VmPlan]) -> Finding:
 # --- changed disks -------------------------------------------------------------------------------
 
 
-def _changed_disks(before: _Before, plan: VmPlan, cluster: _Cluster | None) -> list[Finding]:
+def _changed_disks(before: Before, plan: VmPlan, cluster: _Cluster | None) -> list[Finding]:
     findings = []
     for disk in plan.disks:
         old = before.templates.get(disk.dv_name) if disk.kind != "attach" else None
