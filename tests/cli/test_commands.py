@@ -34,6 +34,15 @@ CLONE = (
     "ServiceAccount ('default' of 'vms' unless set) and whoever applies the VM (Argo CD): a "
     "RoleBinding in 'backups'\n"
 )
+GOLDEN = (
+    "examples/specs/fedora-dev-vm.yaml:31: info clone.cross-namespace: disk 'root' of VM "
+    "vms/fedora-dev clones the golden image of DataSource kubevirt-os-images/fedora into "
+    "vms/fedora-dev-root; CDI needs 'create' on cdi.kubevirt.io datavolumes/source in "
+    "'kubevirt-os-images' for the VM's ServiceAccount ('default' of 'vms' unless set) and "
+    "whoever applies the VM (Argo CD): a RoleBinding in 'kubevirt-os-images' (the golden-image "
+    "namespaces of KubeVirt's SSP operator and OpenShift Virtualization grant it to every "
+    "ServiceAccount)\n"
+)
 IMAGE = "docker://quay.io/containerdisks/ubuntu:22.04"
 BOOTABLE = [{"name": "system", "size": "20Gi", "image": IMAGE}]
 
@@ -72,7 +81,7 @@ def test_validate_the_seed_examples_as_a_command() -> None:
     done = wukong_cli("validate", "examples/specs", "--offline")
     assert (done.returncode, done.stdout, done.stderr) == (
         0,
-        EMPTY + CLONE + "0 error(s), 0 warning(s), 2 info\n",
+        EMPTY + GOLDEN + CLONE + "0 error(s), 0 warning(s), 3 info\n",
         OFFLINE_NOTE,
     )
 
@@ -105,7 +114,8 @@ def test_an_error_finding_exits_1_and_names_file_line_and_fix(
     )
     assert main(["validate", "specs", "--offline"]) == 1
     assert capsys.readouterr().out == (
-        "specs/web.yaml:4: error spec.invalid: spec.memory: required field is missing\n"
+        "specs/web.yaml:4: error spec.invalid: spec.memory: required field is missing; set cpu "
+        "and memory, or size the VM by an instancetype (spec.instancetype.name)\n"
         "specs/web.yaml:6: error spec.invalid: spec.memroy: unknown field; "
         'did you mean "memory"?\n'
         "2 error(s), 0 warning(s), 0 info\n"
