@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request
 from wukong_core.errors import WukongError
 
 if TYPE_CHECKING:
+    from wukong_core.caches import Caches
     from wukong_core.findings import Finding
     from wukong_core.objects import ClusterView
 
@@ -95,7 +96,7 @@ class Reply:
     log: dict[str, Any] = field(default_factory=dict)  # fields for the request's log line
 
 
-Handler = Callable[[Request, Config], Reply]
+Handler = Callable[[Request, Config, "Caches"], Reply]
 
 
 def authorize_ci(request: Request, config: Config) -> None:

@@ -3,7 +3,7 @@ whatever the repository's size or what else the instance serves in between."""
 
 from __future__ import annotations
 
-from wukong_core.memo import PassMemo
+from wukong_core.caches import PassMemo
 
 
 def push(memo: PassMemo[str, str], files: list[str]) -> list[str]:
