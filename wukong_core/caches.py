@@ -27,11 +27,14 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 # Sizes: a spec file is ~1 KB and its parsed form ~6 KB; a rendered VM file ~2 KB; a plan line
-# ~0.3 KB; a string or tag entry well under 0.2 KB. Together under ~150 MB at the worst.
-SPEC_FILES = 12_000
-VM_FILES = 12_000
-PLAN_LINES = 12_000
-STRINGS = 65_536
+# ~0.3 KB; a string or tag entry ~0.1 KB. A warm instance holds a 20,000-spec repository in
+# ~200 MB at the worst. Strings: a repository has ~6 names of its own per VM (each written
+# 2-3 times in a render) besides the few hundred keys and sizes every VM shares, so a memo
+# that holds fewer than all of them recomputes the rest on every use.
+SPEC_FILES = 20_000
+VM_FILES = 20_000
+PLAN_LINES = 50_000
+STRINGS = 1 << 18
 DELIVERIES = 512
 
 
@@ -127,6 +130,12 @@ class Caches:
     tags: PassMemo[str, str] = field(default_factory=lambda: PassMemo(STRINGS))
     # (provider, delivery id, repository, branch) -> the answer given (endpoints.webhook)
     deliveries: Recent[tuple[str, ...], Any] = field(default_factory=lambda: Recent(DELIVERIES))
+
+    @classmethod
+    def for_one_run(cls) -> Caches:
+        """For a process that renders once (a CLI command): only the memos a run reuses within
+        itself; what a later run would reuse is not kept (no cost, no memory)."""
+        return cls(specs=PassMemo(0), vm_files=PassMemo(0))
 
     def new_pass(self) -> None:
         """A pipeline run begins: entries no recent run used make room."""

@@ -97,7 +97,7 @@ def run(
     render keeps its VM files whose stamps hold and reports what replacing it does to data
     (`safety`). None: nothing to compare with (the HTTP /render answers manifests only).
     `caches` is what a long-lived instance remembers between runs (None: nothing)."""
-    caches = caches or Caches()
+    caches = caches or Caches.for_one_run()
     caches.new_pass()
     specs, findings = load_many(sources, caches)
     plans, plan_findings = plan_specs(specs, default_namespace, protect_disks)

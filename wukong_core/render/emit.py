@@ -185,7 +185,7 @@ def dump(document: Any, caches: Caches | None = None) -> str:
     """`document` as YAML, the same bytes as `pyyaml_dump(document)`; `caches` remembers how
     each string is written (a fresh instance's when None)."""
     if type(document) is dict and document:
-        block = _Block(caches or Caches())
+        block = _Block(caches or Caches.for_one_run())
         try:
             block.mapping(document, 0, "")
             return "".join(block.out)

@@ -202,7 +202,7 @@ def render_vm_file(plan: VmPlan, caches: Caches | None = None) -> bytes:
     A commit-back renders the whole repository on every push while a push changes a few
     specs, so a warm instance (`caches.vm_files`) re-renders only the VMs whose plans changed.
     """
-    caches = caches or Caches()
+    caches = caches or Caches.for_one_run()
     data = caches.vm_files.get(plan)
     if data is None:
         body = dump(render_vm(plan), caches).encode()
@@ -225,7 +225,7 @@ def render_tree(
     commit-back of 2,000 VMs then writes only those that changed). Anything else there — a hand
     edit, another format's output — is replaced; the result is the same bytes either way.
     """
-    caches = caches or Caches()
+    caches = caches or Caches.for_one_run()
     by_namespace: dict[str, list[VmPlan]] = defaultdict(list)
     for plan in plans:
         by_namespace[plan.namespace].append(plan)

@@ -263,7 +263,7 @@ def load_many(
 
     Loading is a pure function of a file's bytes and name, and its results are frozen, so a
     warm instance (`caches`) parses again only the files a push changed."""
-    caches = caches or Caches()
+    caches = caches or Caches.for_one_run()
     specs: list[LoadedSpec] = []
     findings: list[Finding] = []
     for file, data in sources:
