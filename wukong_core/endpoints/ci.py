@@ -26,6 +26,7 @@ from wukong_core.endpoints.common import (
     read_body,
     summary_fields,
 )
+from wukong_core.findings import http_status
 from wukong_core.plan import plans_to_json
 from wukong_core.render.manifests import KUSTOMIZATION
 from wukong_core.report import as_dict
@@ -77,7 +78,7 @@ def _run(request: Request, config: Config, render: bool, caches: Caches) -> Repl
         errors = body["summary"]["error"]  # type: ignore[index]
         verb = "rendered" if render else "accepted"
         body["error"] = f"{errors} error finding(s): nothing {verb}; see findings"
-        return Reply(422, body, log=fields)
+        return Reply(http_status(outcome.findings), body, log=fields)
     if not render:
         return Reply(200, body, log=fields)
     if _wants_json(request):

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from wukong_core.caches import Caches
 from wukong_core.plan import VmPlan, plan_line, plans_to_json
 from wukong_core.render.manifests import MANAGED_BY, NamespaceExtras
+from wukong_core.spec.models import is_dns_label
 
 VERSION = "0.1.0"  # the package version (pyproject.toml); a test keeps the two equal
 IMAGE_REPOSITORY = "ghcr.io/novasphere/wukong"
@@ -63,7 +63,6 @@ RESOURCES = {
 MAX_APPLIED_BYTES = 256 * 1024
 APPLY_OVERHEAD = 2048  # the rest of the ConfigMap and the annotation's own framing
 MAX_NAME = 63
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def hook_name(namespace: str) -> str:
@@ -207,7 +206,7 @@ def presync_hooks(
     """
     if not image or any(c.isspace() for c in image):
         raise ValueError(f"hook image {image!r} is not an image reference")
-    if len(job_namespace) > MAX_NAME or not _DNS_LABEL.match(job_namespace):
+    if not is_dns_label(job_namespace):
         raise ValueError(f"hook namespace {job_namespace!r} is not a DNS-1123 label")
 
     def extras(

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from wukong_core.caches import Caches, PassMemo
+from wukong_core.errors import quoted
 from wukong_core.findings import Finding
 from wukong_core.spec.models import (
     API_VERSION,
@@ -103,20 +104,14 @@ def _explain(error: dict[str, Any]) -> tuple[tuple[str | int, ...], str]:
         return loc, f"{_dotted(loc)}: required field is missing"
     if kind == "string_pattern_mismatch" and loc[-1] in ("name", "namespace", "storageClass"):
         return loc, (
-            f"{_dotted(loc)}: {_short(error['input'])} is not a valid Kubernetes name: use "
+            f"{_dotted(loc)}: {quoted(error['input'])} is not a valid Kubernetes name: use "
             "lowercase letters, digits and '-', starting and ending with a letter or digit"
         )
     message = error["msg"].removeprefix("Value error, ")
     shown = error.get("input")
     plain = kind != "value_error" and not isinstance(shown, dict | list)
-    got = f" (got {_short(shown)})" if plain else ""
+    got = f" (got {quoted(shown)})" if plain else ""
     return loc, f"{_dotted(loc)}: {message}{got}"
-
-
-def _short(value: Any) -> str:
-    """repr() of a value a finding quotes, cut short: a megabyte scalar is not echoed back."""
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
 
 
 def _is_wukong(node: yaml.Node) -> bool:
