@@ -20,14 +20,12 @@ clone for a redelivery that already succeeded here; nothing depends on it.
 
 from __future__ import annotations
 
-import re
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from werkzeug.wrappers import Request
 
 from wukong_core import pipeline
+from wukong_core.caches import Caches
 from wukong_core.endpoints.common import (
     Config,
     Refusal,
@@ -39,44 +37,17 @@ from wukong_core.endpoints.common import (
 )
 from wukong_core.errors import GitError, PushIgnored, UsageError, WebhookError
 from wukong_core.git import webhooks
-from wukong_core.git.commit import CommitRequest, RenderOutput, SourceTree, commit_manifests
+from wukong_core.git.commit import (
+    AUTHOR,
+    CommitRequest,
+    RenderOutput,
+    SourceTree,
+    commit_manifests,
+)
 from wukong_core.report import as_dict
 
-_SEEN_MAX = 512
-_AUTHOR = re.compile(r"[^<>\n]+ <[^<>\n]*>")  # what a Git author line needs (as gitops checks)
 
-
-class _SeenDeliveries:
-    """Answers already given for (provider, delivery id, repo, branch): an LRU, thread-safe."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._answers: OrderedDict[tuple[str, ...], tuple[int, dict[str, Any]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, ...]) -> tuple[int, dict[str, Any]] | None:
-        with self._lock:
-            answer = self._answers.get(key)
-            if answer is not None:
-                self._answers.move_to_end(key)
-            return answer
-
-    def put(self, key: tuple[str, ...], status: int, body: dict[str, Any]) -> None:
-        with self._lock:
-            self._answers[key] = (status, body)
-            self._answers.move_to_end(key)
-            while len(self._answers) > self.size:
-                self._answers.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._answers.clear()
-
-
-SEEN = _SeenDeliveries(_SEEN_MAX)
-
-
-def webhook(request: Request, config: Config) -> Reply:
+def webhook(request: Request, config: Config, caches: Caches) -> Reply:
     if not config.webhook_secret:
         # 503, not 401: no sender can get in until the operator sets the secret, and a 401
         # would send the repository owner hunting for a wrong secret on their side.
@@ -108,14 +79,14 @@ def webhook(request: Request, config: Config) -> Reply:
     if webhooks.is_loop(event, ""):  # "" = the trailer test only; see the module docstring
         return _ignored("the head commit is Wukong's own render", fields)
     key = (event.provider, event.delivery_id, event.repo_url, event.branch)
-    seen = SEEN.get(key) if event.delivery_id else None
+    seen = caches.deliveries.get(key) if event.delivery_id else None
     if seen is not None:
         status, answer = seen
         return Reply(status, {**answer, "redelivery": True}, log=fields | {"redelivery": True})
-    reply = _commit(event, config, fields)
+    reply = _commit(event, config, fields, caches)
     if event.delivery_id and reply.status == 200:
         assert isinstance(reply.body, dict)
-        SEEN.put(key, reply.status, reply.body)
+        caches.deliveries.put(key, (reply.status, reply.body))
     return reply
 
 
@@ -123,14 +94,16 @@ def _ignored(reason: str, fields: dict[str, Any]) -> Reply:
     return Reply(202, {"ignored": reason, "provider": fields["provider"]}, log=fields)
 
 
-def _commit(event: webhooks.PushEvent, config: Config, fields: dict[str, Any]) -> Reply:
-    if not _AUTHOR.fullmatch(config.git_author):
+def _commit(
+    event: webhooks.PushEvent, config: Config, fields: dict[str, Any], caches: Caches
+) -> Reply:
+    if not AUTHOR.fullmatch(config.git_author):
         raise Refusal(503, "server misconfigured: WUKONG_GIT_AUTHOR must look like 'Name <email>'")
     cluster = open_cluster(config)
 
     def renderer(tree: SourceTree) -> RenderOutput:
         out = pipeline.render_repository(
-            tree, cluster, branch=event.branch, default_branch=event.default_branch
+            tree, cluster, branch=event.branch, default_branch=event.default_branch, caches=caches
         )
         if webhooks.is_loop(event, out.output_path):
             raise PushIgnored(f"the push only touched the output path {out.output_path}")
