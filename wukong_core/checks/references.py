@@ -58,23 +58,19 @@ def _check_matcher(ctx: Context, plan: VmPlan, field: str, ref: RefPlan) -> list
 
 def _check_network(ctx: Context, plan: VmPlan, network: NetworkPlan) -> list[Finding]:
     found = ctx.reads.get(NADS, network.nad_namespace, Where(plan, network.line))
-    if found is None:
+    multus = NADS not in ctx.reads.not_served
+    if found is None or (multus and network.nad_name in found):
         return []
     what = f"network {network.name!r} of VM {plan.key}"
-    if NADS in ctx.reads.not_served:
-        message = (
-            f"{what} names Multus network {network.network!r}, but the API server does not "
-            "serve k8s.cni.cncf.io (Multus is not installed): KubeVirt accepts the VM but "
-            "cannot start it; install Multus, or remove the network"
-        )
-    elif network.nad_name in found:
-        return []
-    else:
-        message = (
-            f"NetworkAttachmentDefinition {network.nad_namespace}/{network.nad_name} ({what}) "
-            "does not exist: KubeVirt accepts the VM but cannot start it (failed to locate "
-            "network attachment definition); create it, or correct the network"
-        )
+    why = (
+        f"NetworkAttachmentDefinition {network.nad_namespace}/{network.nad_name} ({what}) does "
+        "not exist"
+        if multus
+        else f"{what} names Multus network {network.network!r}, but the API server does not "
+        "serve k8s.cni.cncf.io (Multus is not installed)"
+    )
+    fix = "create it, or correct the network" if multus else "install Multus, or remove the network"
+    message = f"{why}: KubeVirt accepts the VM but cannot start it; {fix}"
     return [finding("network.not-found", message, plan, network.line)]
 
 
