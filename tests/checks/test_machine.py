@@ -167,3 +167,14 @@ def test_a_data_source_disk_needs_no_size_and_may_be_a_cd_rom() -> None:
         "- {name: iso, device: cdrom, dataSource: {name: virtio-win}}\n"
     )
     assert findings_of(machine_file(body)) == []
+
+
+def test_a_golden_image_brings_an_operating_system_to_boot() -> None:
+    body = (
+        "cpu: 1\nmemory: 1Gi\ndisks:\n- {name: scratch, size: 1Gi}\n"
+        "- name: root  # <-\n  dataSource: {name: fedora}\n"
+    )
+    text = machine_file(body)
+    [(code, line, message)] = findings_of(text)
+    assert (code, line) == ("boot.missing", marked(text))
+    assert "before 'root', a clone of DataSource vms/fedora" in message

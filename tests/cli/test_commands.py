@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from tests.conftest import ROOT
-from tests.kube import namespace, storage_class, write_snapshot
+from tests.kube import namespace, storage_class, storage_profile, write_snapshot
 from tests.specs import as_yaml, plan_one, wukong
 from wukong_core.cli.commands import collector_paused, main
 from wukong_core.plan import plans_to_json
@@ -754,6 +754,20 @@ def test_the_presync_plan_reports_what_the_sync_does_to_live_vms(
         "vms/db",
     )
     assert "PersistentVolumeClaim vms/db-system" in found["message"]
+
+
+def test_a_snapshot_of_an_earlier_release_says_which_checks_it_skipped(
+    repo: Path, capsys: pytest.CaptureFixture
+) -> None:
+    fast = storage_class("fast", default=True)
+    snapshot = write_snapshot(repo / "old.yaml", [namespace("vms"), fast, storage_profile(fast)])
+    spec = wukong("dev", "vms", disks=BOOTABLE, networks=[{"name": "lab", "network": "lab"}])
+    (repo / "specs" / "web.yaml").write_text(as_yaml(spec))
+    assert main(["validate", "specs/web.yaml", "--cluster-snapshot", str(snapshot)]) == 0
+    assert capsys.readouterr().err.startswith(
+        f"validated against snapshot {snapshot} (holds no NetworkAttachmentDefinitions: the "
+        "checks that need them were skipped; record them with `kubectl get "
+    )
 
 
 def test_a_command_pauses_the_garbage_collector_and_always_hands_it_back(tmp_path: Path) -> None:
