@@ -202,6 +202,14 @@ def test_the_cluster_role_grants_exactly_the_resources_the_code_reads():
     assert granted == read  # no "*", no secrets, no subresources, nothing missing
 
 
+def test_the_validator_never_reads_secrets():
+    """Specs name the Secrets of cloud-init data and SSH keys; nothing reads them, and the
+    role says why there is no grant."""
+    assert "secrets" not in RESOURCES
+    assert all("secrets" not in rule["resources"] for rule in _rules())
+    assert "No Secrets, on purpose" in (VALIDATOR / "clusterrole.yaml").read_text()
+
+
 # --- the HTTP Deployment, its NetworkPolicy and the image ---------------------------------------
 
 

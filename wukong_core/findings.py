@@ -28,6 +28,8 @@ CODES: dict[str, Severity] = {
     "disk.unsupported-image": Severity.ERROR,
     "disk.readonly-bus": Severity.ERROR,
     "disk.cdrom-invalid": Severity.ERROR,
+    "cloudinit.too-large": Severity.ERROR,
+    "instancetype.conflict": Severity.ERROR,
     "boot.multiple": Severity.ERROR,
     "boot.missing": Severity.WARNING,
     "vm.empty": Severity.INFO,
@@ -56,6 +58,12 @@ CODES: dict[str, Severity] = {
     "cluster.forbidden": Severity.ERROR,
     "cluster.cdi-missing": Severity.ERROR,
     "cluster.kubevirt-missing": Severity.ERROR,
+    # What a spec names besides PVCs (`checks.references`).
+    "network.not-found": Severity.ERROR,
+    "instancetype.not-found": Severity.ERROR,
+    "preference.not-found": Severity.ERROR,
+    "datasource.not-found": Severity.ERROR,
+    "datasource.not-ready": Severity.WARNING,
     # Data safety: what a render does to the disks of the VMs it replaces (`safety`).
     "vm.removed": Severity.WARNING,
     "vm.renamed": Severity.WARNING,

@@ -100,7 +100,6 @@ def _commit(
     if not AUTHOR.fullmatch(config.git_author):
         raise Refusal(503, "server misconfigured: WUKONG_GIT_AUTHOR must look like 'Name <email>'")
     cluster = open_cluster(config)
-    label = cluster.source if cluster is not None else pipeline.OFFLINE
 
     def renderer(tree: SourceTree) -> RenderOutput:
         out = pipeline.render_repository(
@@ -127,6 +126,8 @@ def _commit(
         raise Refusal(502, config.scrub(str(e)), retryable=e.retryable, repo=event.repo_name) from e
     except UsageError as e:  # a branch name or delivery id that Git refuses
         raise Refusal(400, config.scrub(str(e))) from e
+    # After the checks: a snapshot's label names the checks it could not serve.
+    label = cluster.source if cluster is not None else pipeline.OFFLINE
     body: dict[str, Any] = {
         "status": result.status,
         "provider": event.provider,
