@@ -246,6 +246,24 @@ class GitServer:
         target.write_text(script)
         target.chmod(0o755)
 
+    def land_then_decline(self, name: str, words: str, branch: str = "main") -> None:
+        """The next push to `branch` loses a race told in words no client can recognise:
+        while it waits, another commit lands on `branch` (as a concurrent push would), then a
+        pre-receive hook declines it saying `words`. Later pushes pass."""
+        # Outside git's quarantine (its variables unset), the hook is just another writer.
+        hook = f"""#!/bin/sh
+[ -e landed ] && exit 0
+touch landed
+(unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+ head=$(git rev-parse refs/heads/{branch})
+ new=$(git -c user.name=Human -c user.email=human@example.test commit-tree \
+   "$head^{{tree}}" -p "$head" -m "landed meanwhile")
+ git update-ref refs/heads/{branch} "$new" "$head") || exit 3
+echo '{words}' >&2
+exit 1
+"""
+        self.install_hook(name, "pre-receive", hook)
+
     def head(self, name: str, branch: str = "main") -> str | None:
         try:
             return git("rev-parse", "--verify", "-q", f"refs/heads/{branch}", cwd=self.path(name))
