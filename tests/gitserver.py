@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,6 +92,10 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _serve(self) -> None:
+        forge = self.server.forge
+        if forge is not None and forge.handles(self.path):  # the host's API (tests/forge.py)
+            forge.serve(self)
+            return
         time.sleep(self.server.delay)
         if self._drop_push():
             return
@@ -190,6 +195,7 @@ class _Server(ThreadingHTTPServer):
         self.requests: list[str] = []
         self.drops: dict[str, str] = {}  # repo name -> "before" | "after": the next push dies
         self.delay = 0.0  # seconds before each answer: a slow or hung Git host
+        self.forge: Any = None  # a tests.forge.Forge answering the host's API paths
         self.lock = threading.Lock()
         _SERVERS[self.server_address[1]] = self
 
@@ -220,6 +226,11 @@ class GitServer:
         assert when in ("before", "after"), when
         with _SERVERS[self.port].lock:
             _SERVERS[self.port].drops[name] = when
+
+    def attach_forge(self, forge: Any) -> None:
+        """Serve a tests.forge.Forge's API paths beside the repositories (None: stop), as
+        GitHub Enterprise Server, GitLab and Gitea serve their API on the clone URL's origin."""
+        _SERVERS[self.port].forge = forge
 
     def slow_down(self, seconds: float) -> None:
         """Wait `seconds` before answering each request from now on (0 to stop)."""
