@@ -12,7 +12,8 @@ from wukong_core.git.webhooks import PushEvent
 
 EVENT = PushEvent(
     provider="gitlab", delivery_id="d-1", repo_url="https://bot:s3cret@gitlab.example.com/t/vms.git",
-    repo_name="t/vms", branch="main", before="1" * 40, after="2" * 40, head_message="edit",
+    repo_name="t/vms", branch="main", before="1" * 40, after="2" * 40,
+    head_message="edit\n\nWhy: the VM needs more memory.\n",
     changed_paths=("wukong/a.yaml",), deleted=False, default_branch="main",
     web_url="https://gitlab.example.com/t/vms", project_id="7",
 )  # fmt: skip

@@ -47,7 +47,10 @@ def decode_event(data: bytes) -> PushEvent:
     values: dict[str, Any] = {}
     for name in _TEXT:
         value = message.get(name, "")
-        if not isinstance(value, str) or (value and not value.isprintable()) or len(value) > 2000:
+        # A commit message has line breaks; every other field is one printable line.
+        line = value.replace("\n", " ").replace("\t", " ") if name == "head_message" else value
+        limit = 65536 if name == "head_message" else 2000
+        if not isinstance(value, str) or not line.isprintable() or len(value) > limit:
             raise WebhookError(f"queued message field {name} is not a printable string", 400)
         values[name] = value
     missing = [name for name in _REQUIRED if not values[name]]
