@@ -27,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,21 +92,27 @@ class Emulator:
             self._rest("DELETE", path)
 
 
-@pytest.fixture(scope="session")
-def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+ABSENT = (
+    "the Pub/Sub emulator is absent (install google-cloud-cli's cloud-pubsub-emulator component "
+    "and a Java runtime): the queue's end-to-end tests need it"
+)
+
+
+@contextmanager
+def run_emulator(log: Path) -> Iterator[Emulator | None]:
+    """The emulator on a free port, PUBSUB_EMULATOR_HOST pointing at it; None when absent.
+    Its output goes to `log`: each failed push logs a Java stack trace."""
     script = _emulator_script()
     if script is None or shutil.which("java") is None:
-        pytest.skip(
-            "the Pub/Sub emulator is absent (install google-cloud-cli's cloud-pubsub-emulator "
-            "component and a Java runtime): the queue's end-to-end tests need it"
-        )
+        yield None
+        return
     port = _free_port()
-    log = tmp_path_factory.mktemp("pubsub") / "emulator.log"
-    with log.open("wb") as out:  # each failed push logs a Java stack trace: keep them out
+    with log.open("wb") as out:
         process = subprocess.Popen(
             [str(script), "--host=127.0.0.1", f"--port={port}"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
+    previous = os.environ.get("PUBSUB_EMULATOR_HOST")
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -114,21 +121,27 @@ def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulat
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the Pub/Sub emulator did not start: {log.read_text()[-2000:]}")
+                    raise RuntimeError(f"the Pub/Sub emulator did not start: "
+                                       f"{log.read_text()[-2000:]}") from None  # fmt: skip
                 time.sleep(0.05)
-        previous = os.environ.get("PUBSUB_EMULATOR_HOST")
         os.environ["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{port}"
-        try:
-            yield Emulator(f"127.0.0.1:{port}")
-        finally:
-            if previous is None:
-                os.environ.pop("PUBSUB_EMULATOR_HOST", None)
-            else:
-                os.environ["PUBSUB_EMULATOR_HOST"] = previous
+        yield Emulator(f"127.0.0.1:{port}")
     finally:
+        if previous is None:
+            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+        else:
+            os.environ["PUBSUB_EMULATOR_HOST"] = previous
         process.terminate()  # the script execs java: this pid is the emulator itself
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    with run_emulator(tmp_path_factory.mktemp("pubsub") / "emulator.log") as emulator:
+        if emulator is None:
+            pytest.skip(ABSENT)
+        yield emulator
