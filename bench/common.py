@@ -122,20 +122,6 @@ def rotate(sides: dict[str, Callable[[], Any]], runs: int, warmup: bool = True) 
     return Rotation(times)
 
 
-def cold() -> None:
-    """Forget the per-instance memos of load and render: run as a fresh instance would."""
-    from wukong_core import plan
-    from wukong_core.render import emit
-    from wukong_core.render import manifests as render
-    from wukong_core.spec import load, yaml_tags
-
-    load._loaded.clear()
-    render.render_vm_file.cache_clear()
-    plan.plan_line.cache_clear()
-    emit._written.clear()
-    yaml_tags._plain_tag.cache_clear()
-
-
 def runs_for(quick: bool, full: int = 5) -> int:
     return 3 if quick else max(5, full)
 

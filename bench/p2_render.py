@@ -3,8 +3,8 @@
 Ours: `pipeline.run` on the spec bytes (load, plan, checks) + `render_tree` -> files, with the
 PreSync hooks the CLI writes by default. Baseline, the LibYAML floor: `CSafeLoader` load of the
 same spec bytes + `CSafeDumper` dump (same options) of the same output objects. Then 20,000
-specs against 10,000, interleaved in the same rounds. Every run starts cold (the load and
-render memos cleared), as a fresh process would.
+specs against 10,000, interleaved in the same rounds. Every run starts cold (a fresh `Caches`),
+as a fresh process would.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 
 import yaml
 
-from bench.common import Figure, cold, make_specs, rotate, runs_for
+from bench.common import Figure, make_specs, rotate, runs_for
 from wukong_core import pipeline
+from wukong_core.cli.commands import collector_paused
 from wukong_core.render.manifests import render_vm
 from wukong_core.render.presync import presync_hooks
 
@@ -22,8 +23,8 @@ NAMESPACES = 20
 
 
 def render(sources: list[tuple[str, bytes]]) -> dict[str, bytes]:
-    cold()  # a fresh instance: nothing memoised from the previous round
-    outcome = pipeline.run(sources, extras=presync_hooks())
+    with collector_paused():  # as `wukong render` runs it
+        outcome = pipeline.run(sources, extras=presync_hooks())
     assert outcome.ok and outcome.files, "the generated specs must render cleanly"
     return outcome.files
 

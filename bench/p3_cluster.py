@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Figure, child_env, cold, interleave, make_specs, runs_for
+from bench.common import ROOT, Figure, child_env, interleave, make_specs, runs_for
 from tests import kube
 from wukong_core import pipeline
 from wukong_core.cluster import open_cluster
@@ -121,13 +121,11 @@ def measure(quick: bool) -> list[Figure]:
             source = f"kubeconfig:{config}"
 
             def live() -> pipeline.Outcome:
-                cold()
                 outcome = pipeline.run(sources, cluster=open_cluster(source), render=False)
                 assert outcome.ok, [f for f in outcome.findings if f.severity == "error"][:3]
                 return outcome
 
             def offline() -> pipeline.Outcome:
-                cold()
                 return pipeline.run(sources, render=False)
 
             seen = len(api.requests())

@@ -18,6 +18,7 @@ import json, resource, sys
 sys.path.insert(0, {root!r})
 from bench.common import make_specs
 from wukong_core import pipeline
+from wukong_core.cli.commands import collector_paused
 from wukong_core.render.presync import presync_hooks
 
 def rss_mb():
@@ -26,7 +27,8 @@ def rss_mb():
 
 sources = make_specs({count}, 20)
 before = rss_mb()
-outcome = pipeline.run(sources, extras=presync_hooks())
+with collector_paused():  # as `wukong render` runs it
+    outcome = pipeline.run(sources, extras=presync_hooks())
 assert outcome.ok and len(outcome.plans) == {count}
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({{"baseline_mb": before, "peak_mb": peak}}))

@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
-from wukong_core.checks.offline import check_plan, check_repo, check_spec
 from wukong_core.findings import Finding
+from wukong_core.pipeline import plan_specs, validate_plans
 from wukong_core.plan import DEFAULT_NAMESPACE, VmPlan, plan_vm
 from wukong_core.spec.load import LoadedSpec, load_bytes, load_many
 from wukong_core.spec.models import API_VERSION
@@ -43,18 +43,11 @@ def plan_one(document: dict, default_namespace: str = DEFAULT_NAMESPACE) -> VmPl
 def plan_all(
     files: dict[str, str], default_namespace: str = DEFAULT_NAMESPACE
 ) -> tuple[list[VmPlan], list[Finding]]:
-    """The offline checks in the pipeline's order: load, check each spec, plan, check the repo."""
+    """The offline checks exactly as the pipeline runs them: load, check each spec, plan, check
+    the repository."""
     specs, findings = load_many(files.items())
-    plans = []
-    for loaded in specs:
-        namespace = loaded.spec.metadata.namespace or default_namespace
-        problems = check_spec(loaded, namespace)
-        findings += problems
-        if not problems:
-            plan = plan_vm(loaded.spec, loaded.file, loaded.line, loaded.disk_lines, namespace)
-            plans.append(plan)
-            findings += check_plan(plan)
-    findings += check_repo(plans)
+    plans, plan_findings = plan_specs(specs, default_namespace)
+    findings += plan_findings + validate_plans(plans, cluster=None)
     return plans, sorted(findings, key=Finding.sort_key)
 
 

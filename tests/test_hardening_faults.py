@@ -34,7 +34,6 @@ from tests.kube import FakeApi, namespace, pvc, write_kubeconfig
 from wukong_core import pipeline
 from wukong_core.cluster import open_cluster
 from wukong_core.cluster.live import LiveCluster, RetryPolicy
-from wukong_core.endpoints import webhook as api_webhook
 
 if TYPE_CHECKING:
     from tests.gitserver import GitServer
@@ -203,7 +202,6 @@ def test_a_forbidden_cluster_during_a_webhook_commits_nothing(  # type: ignore[n
         "WUKONG_CLUSTER",
         f"kubeconfig:{write_kubeconfig(Path(git_server.root) / 'kc', healthy_api.url)}",
     )
-    api_webhook.SEEN.clear()
     name = new_repo(git_server, {"wukong/db.yaml": ATTACHES_PVC})
     head = git_server.head(name)
     healthy_api.forbid(PVCS, "vms")
@@ -221,7 +219,6 @@ def test_a_forbidden_cluster_during_a_webhook_commits_nothing(  # type: ignore[n
 @pytest.fixture
 def hook_client(app, monkeypatch, git_server: GitServer):  # type: ignore[no-untyped-def]
     webhook_env(monkeypatch, git_server)
-    api_webhook.SEEN.clear()
     return app.test_client()
 
 

@@ -36,7 +36,6 @@ from hypothesis import strategies as st
 
 from tests.conftest import EXAMPLES, ROOT
 from tests.hardening import ENV, SECRET, deliver, make_app, new_repo, webhook_env
-from wukong_core.endpoints import webhook as api_webhook
 from wukong_core.errors import WebhookError
 from wukong_core.git.webhooks import IgnoredEvent, PingEvent, PushEvent, parse_delivery
 from wukong_core.spec.load import load_bytes
@@ -650,7 +649,6 @@ def test_commit_back_never_writes_outside_the_output_folder(  # type: ignore[no-
     app, git_server, monkeypatch, field, value
 ) -> None:
     webhook_env(monkeypatch, git_server)
-    api_webhook.SEEN.clear()
     files = {"wukong/ok.yaml": SPEC}
     if field in ("outputPath", "specPath"):
         files[".wukong.yaml"] = f"{field}: '{value}'\n".encode()
@@ -672,7 +670,6 @@ def test_a_spec_file_whose_name_is_not_utf8_is_a_finding_not_a_crash(
     app, git_server, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     webhook_env(monkeypatch, git_server)
-    api_webhook.SEEN.clear()
     bad = b"wukong/\xff\nvm.yaml".decode("utf-8", "surrogateescape")
     name = new_repo(git_server, {"wukong/ok.yaml": SPEC, bad: SPEC.replace(b"hybrid-vm", b"x")})
     head = git_server.head(name)

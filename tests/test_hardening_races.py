@@ -31,7 +31,6 @@ from tests.hardening import (
     render_commits_by_source,
     webhook_env,
 )
-from wukong_core.endpoints import webhook as api_webhook
 from wukong_core.git.commit import SourceTree
 from wukong_core.pipeline import render_repository
 
@@ -103,7 +102,6 @@ def test_twenty_concurrent_deliveries_for_ten_pushes_lose_nothing(  # type: igno
     app, git_server, monkeypatch, tmp_path
 ) -> None:
     webhook_env(monkeypatch, git_server)
-    api_webhook.SEEN.clear()
     name = new_repo(git_server, {**SPECS, "README.md": b"the humans' file\n"})
     human = _Human(git_server, name, tmp_path / "human")
     humans: list[str] = []

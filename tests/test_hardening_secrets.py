@@ -26,7 +26,6 @@ import yaml
 from tests.hardening import SECRET, deliver, make_app, new_repo, webhook_env
 from tests.kube import FakeApi, closed_port, namespace, pvc
 from tests.test_hardening_faults import ATTACHES_PVC
-from wukong_core.endpoints import webhook as api_webhook
 
 if TYPE_CHECKING:
     from tests.gitserver import GitServer
@@ -77,7 +76,6 @@ def test_no_secret_reaches_a_log_a_response_or_a_commit(  # type: ignore[no-unty
 ) -> None:
     webhook_env(monkeypatch, git_server)
     monkeypatch.setenv("WUKONG_API_TOKEN", API_TOKEN)
-    api_webhook.SEEN.clear()
     kube_api.add(namespace("vms"), pvc("vms", "db-data"))
     live = _kubeconfig(tmp_path / "live", kube_api.url)
     down = _kubeconfig(tmp_path / "down", f"http://127.0.0.1:{closed_port()}")

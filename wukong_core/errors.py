@@ -103,3 +103,10 @@ class QueueError(WukongError):
 
 class PushIgnored(WukongError):
     """Not a failure: the push is not Wukong's to render; the message says why."""
+
+
+def quoted(value: object) -> str:
+    """`value` as a message quotes it: its repr(), cut short, so that an error never echoes a
+    megabyte string back to the caller (or into a log)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"

@@ -6,11 +6,10 @@ Every stage but the cluster reads is pure; the caller brings the bytes and takes
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from wukong_core.caches import Caches
 from wukong_core.checks.cluster import check_cluster
 from wukong_core.checks.offline import check_plan, check_repo, check_spec
 from wukong_core.checks.safety import CODES as DATA_SAFETY
@@ -92,37 +91,24 @@ def run(
     previous: Mapping[str, bytes] | None = None,
     output: str = "",
     protect_disks: ProtectDisks = "confirm",
+    caches: Caches | None = None,
 ) -> Outcome:
     """`previous` is what the output folder (`output`, as the user names it) holds now: the
     render keeps its VM files whose stamps hold and reports what replacing it does to data
-    (`safety`). None: nothing to compare with (the HTTP /render answers manifests only)."""
-    with _cycle_collection_paused():
-        specs, findings = load_many(sources)
-        plans, plan_findings = plan_specs(specs, default_namespace, protect_disks)
-        findings += plan_findings + validate_plans(plans, cluster)
-        label = OFFLINE if cluster is None else cluster.source
-        if not render or has_errors(findings):
-            return Outcome(plans, sorted(findings, key=Finding.sort_key), {}, label)
-        files = render_tree(plans, extras, previous)
-        if previous is not None:
-            findings += compare_output(previous, files, plans, output, cluster)
-        return Outcome(plans, sorted(findings, key=Finding.sort_key), files, label)
-
-
-@contextmanager
-def _cycle_collection_paused() -> Iterator[None]:
-    """Load and render build ~50 objects per spec that live until the run ends and form no
-    reference cycles; Python's cyclic collector re-scanned them all again and again (a quarter
-    of an offline render of 10,000 specs, bench P2). Reference counting still frees garbage.
-    Only the caller that paused it resumes it, so overlapping requests cannot leave it off."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+    (`safety`). None: nothing to compare with (the HTTP /render answers manifests only).
+    `caches` is what a long-lived instance remembers between runs (None: nothing)."""
+    caches = caches or Caches.for_one_run()
+    caches.new_pass()
+    specs, findings = load_many(sources, caches)
+    plans, plan_findings = plan_specs(specs, default_namespace, protect_disks)
+    findings += plan_findings + validate_plans(plans, cluster)
+    label = OFFLINE if cluster is None else cluster.source
+    if not render or has_errors(findings):
+        return Outcome(plans, sorted(findings, key=Finding.sort_key), {}, label)
+    files = render_tree(plans, extras, previous, caches)
+    if previous is not None:
+        findings += compare_output(previous, files, plans, output, cluster)
+    return Outcome(plans, sorted(findings, key=Finding.sort_key), files, label)
 
 
 def render_repository(
@@ -131,6 +117,7 @@ def render_repository(
     *,
     branch: str | None = None,
     default_branch: str = "",
+    caches: Caches | None = None,
 ) -> RenderOutput:
     """One commit of a repository -> its rendered output tree: the commit-back renderer.
 
@@ -185,6 +172,7 @@ def render_repository(
         previous=previous,
         output=output,
         protect_disks=config.protect_disks,
+        caches=caches,
     )
     return RenderOutput(
         output_path=config.output_path,

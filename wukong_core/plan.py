@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from functools import lru_cache
 from operator import attrgetter
 from typing import Literal
 
+from wukong_core.caches import PassMemo
 from wukong_core.spec.models import Device, Disk, ProtectDisks, Wukong
 
 DiskKind = Literal["import", "blank", "attach", "clone"]
@@ -186,20 +186,25 @@ _compact_disk = _Compact(DiskPlan)
 _compact_vm = _Compact(VmPlan)
 
 
-def plans_to_json(plans: list[VmPlan]) -> str:
+def plans_to_json(plans: list[VmPlan], memo: PassMemo[VmPlan, str] | None = None) -> str:
     """One VM per line, default values left out: small enough for a ConfigMap of a large
     namespace, and a Git diff shows which VMs changed."""
-    lines = [plan_line(plan) for plan in plans]
+    lines = [plan_line(plan, memo) for plan in plans]
     return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
 
 
-@lru_cache(maxsize=4096)
-def plan_line(plan: VmPlan) -> str:
-    """One VM's line of `plans_to_json`; memoised like its rendered file (render.MEMO_SIZE),
-    as the PreSync hook measures each line before it writes them all."""
-    entry = _compact_vm(plan)
-    entry["disks"] = [_compact_disk(d) for d in plan.disks]
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"))
+def plan_line(plan: VmPlan, memo: PassMemo[VmPlan, str] | None = None) -> str:
+    """One VM's line of `plans_to_json`. Remembered (`Caches.plan_lines`): the render stamp of
+    the VM's file and the PreSync hook, which measures each line before it writes them all,
+    both need it."""
+    line = memo.get(plan) if memo is not None else None
+    if line is None:
+        entry = _compact_vm(plan)
+        entry["disks"] = [_compact_disk(d) for d in plan.disks]
+        line = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+        if memo is not None:
+            memo.put(plan, line)
+    return line
 
 
 def plans_from_json(text: str | bytes) -> list[VmPlan]:

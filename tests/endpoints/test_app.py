@@ -403,7 +403,7 @@ def test_structured_log_line_is_json_with_trace(monkeypatch) -> None:  # type: i
         builder = EnvironBuilder(
             path="/healthz", headers={"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"}
         )
-        api.handle(Request(builder.get_environ()))
+        api.App().handle(Request(builder.get_environ()))
     finally:
         api.log.removeHandler(handler)
     line = json.loads(stream.getvalue().splitlines()[-1])

@@ -33,7 +33,6 @@ from tests.endpoints.test_webhook import (
 from tests.forge import Forge
 from tests.hardening import make_app
 from tests.queue.oidc import ACCOUNT, AUDIENCE, Signer, serve_certs
-from wukong_core.endpoints import webhook as api_webhook
 from wukong_core.git.queued import encode_event
 from wukong_core.git.webhooks import PushEvent
 from wukong_core.queue import push_auth
@@ -70,7 +69,6 @@ def env(monkeypatch, git_server: GitServer, forge: Forge):  # type: ignore[no-un
     monkeypatch.setenv("WUKONG_GIT_USERNAME", git_server.user)
     monkeypatch.setenv("WUKONG_GIT_TOKEN", git_server.token)
     monkeypatch.setenv("WUKONG_PUBSUB_TOKEN", PUSH_TOKEN)
-    api_webhook.SEEN.clear()
     return monkeypatch
 
 

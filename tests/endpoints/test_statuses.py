@@ -16,7 +16,6 @@ from tests.endpoints.test_webhook import BROKEN_SPEC, SECRET, SPECS, _deliver, _
 from tests.forge import TOKEN, Forge
 from tests.hardening import make_app
 from wukong_core.endpoints import statuses
-from wukong_core.endpoints import webhook as api_webhook
 from wukong_core.findings import Finding
 
 if TYPE_CHECKING:
@@ -54,7 +53,6 @@ def client(app, monkeypatch, git_server: GitServer, forge: Forge):  # type: igno
     monkeypatch.setenv("WUKONG_ALLOWED_REPOS", f"http://127.0.0.1:{git_server.port}/allowed-*")
     monkeypatch.setenv("WUKONG_GIT_USERNAME", git_server.user)
     monkeypatch.setenv("WUKONG_GIT_TOKEN", git_server.token)
-    api_webhook.SEEN.clear()
     return app.test_client()
 
 
@@ -90,7 +88,6 @@ def test_a_render_commit_is_success_linking_to_it_and_no_change_says_so(
     page = git_server.url(name).removesuffix(".git")
     link = f"{page}/-/commit/{commit}" if provider == "gitlab" else f"{page}/commit/{commit}"
     assert status["target_url"] == link
-    api_webhook.SEEN.clear()
     again, _ = _push(client, git_server, name, provider, delivery="d-2", after=after)
     assert again.get_json()["status"] == "unchanged"
     assert _status(forge, provider, after)["description"] == "no change"

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES
+from tests.hardening import make_app
 from tests.specs import as_yaml, wukong
-from wukong_core.endpoints import webhook as api_webhook
 
 if TYPE_CHECKING:
     from tests.gitserver import GitServer
@@ -39,9 +39,7 @@ ZERO = "0" * 40
 
 @pytest.fixture(scope="module")
 def app():  # type: ignore[no-untyped-def]
-    import functions_framework
-
-    return functions_framework.create_app(target="wukong", source=str(ROOT / "main.py"))
+    return make_app()
 
 
 @pytest.fixture
@@ -52,7 +50,6 @@ def client(app, monkeypatch, git_server: GitServer):  # type: ignore[no-untyped-
     monkeypatch.setenv("WUKONG_ALLOWED_REPOS", f"http://127.0.0.1:{git_server.port}/allowed-*")
     monkeypatch.setenv("WUKONG_GIT_USERNAME", git_server.user)
     monkeypatch.setenv("WUKONG_GIT_TOKEN", git_server.token)
-    api_webhook.SEEN.clear()
     return app.test_client()
 
 
@@ -178,8 +175,7 @@ def test_redelivery_makes_no_second_commit(client, git_server) -> None:  # type:
     again = _deliver(client, "github", payload, "same-id").get_json()
     assert again["redelivery"] is True and git_server.head(name) == head
     # Another instance (no memory of the id) still commits nothing: idempotency is in Git.
-    api_webhook.SEEN.clear()
-    fresh = _deliver(client, "github", payload, "same-id")
+    fresh = _deliver(make_app().test_client(), "github", payload, "same-id")  # no memory
     assert fresh.status_code == 200
     assert fresh.get_json()["status"] == "unchanged"
     assert fresh.get_json()["commit_sha"] is None

@@ -107,3 +107,23 @@ def test_a_container_used_twice_is_written_as_pyyaml_writes_it_with_an_anchor() 
     for document in ({"x": shared, "y": shared}, {"x": empty, "y": [empty]},
                      {"x": items, "y": items}, loop):  # fmt: skip
         assert emit.dump(document) == emit.pyyaml_dump(document)
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="LibYAML is absent: this run is the pure one")
+def test_the_same_bytes_are_written_without_libyaml() -> None:
+    # The emitter defers to whichever PyYAML dumper is installed; run these tests again with
+    # LibYAML hidden, so that "the same bytes" holds for the pure-Python dumper as well.
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys; sys.modules['yaml._yaml'] = None; import yaml, pytest; "
+        "assert not yaml.__with_libyaml__; "
+        "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-x', sys.argv[1]]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, __file__], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

@@ -18,6 +18,7 @@ import yaml
 from tests import schemas
 from tests.conftest import EXAMPLES
 from tests.specs import plan_all, plan_one, wukong
+from wukong_core.caches import Caches
 from wukong_core.plan import VmPlan
 from wukong_core.render import manifests as render
 from wukong_core.render.manifests import (
@@ -500,7 +501,7 @@ def test_the_layout_is_one_directory_per_namespace_with_kustomizations() -> None
 def test_namespace_extras_are_written_and_listed_in_their_namespace_only() -> None:
     plans = [plan_one(wukong("web", "a")), plan_one(wukong("db", "b")), plan_one(wukong("x", "b"))]
 
-    def extras(namespace: str, members: list[VmPlan]) -> dict[str, dict]:
+    def extras(namespace: str, members: list[VmPlan], caches: Caches) -> dict[str, dict]:
         return {
             "hook.yaml": {"kind": "ConfigMap", "data": {"vms": ",".join(p.name for p in members)}}
         }

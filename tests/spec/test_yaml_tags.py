@@ -8,7 +8,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wukong_core.spec import yaml_tags
+from wukong_core.caches import PassMemo
 from wukong_core.spec.yaml_tags import STR, plain_tag
 
 CASES = {
@@ -21,10 +21,11 @@ CASES = {
 
 @pytest.mark.parametrize(("text", "kind"), CASES.items())
 def test_a_plain_value_reads_as_the_type_yaml_gives_it(text: str, kind: str) -> None:
-    assert plain_tag(text) == f"tag:yaml.org,2002:{kind}"
-    hits = yaml_tags._plain_tag.cache_info().hits
-    assert plain_tag(text) == f"tag:yaml.org,2002:{kind}"  # asked again: from the memo
-    assert yaml_tags._plain_tag.cache_info().hits == hits + 1
+    memo: PassMemo[str, str] = PassMemo(8)
+    assert plain_tag(text) == plain_tag(text, memo) == f"tag:yaml.org,2002:{kind}"
+    assert memo.get(text) == f"tag:yaml.org,2002:{kind}"  # asked again: from the memo
+    memo.put(text, "remembered")
+    assert plain_tag(text, memo) == "remembered"
 
 
 @settings(max_examples=300, deadline=None)
@@ -34,7 +35,7 @@ def test_the_answer_is_pyyamls_own(text: str) -> None:
 
 
 def test_a_long_value_is_answered_but_not_kept_in_memory() -> None:
-    kept = yaml_tags._plain_tag.cache_info().currsize
-    assert plain_tag("x" * 10_000) == STR
-    assert plain_tag("1" * 10_000) == "tag:yaml.org,2002:int"
-    assert yaml_tags._plain_tag.cache_info().currsize == kept
+    memo: PassMemo[str, str] = PassMemo(8)
+    assert plain_tag("x" * 10_000, memo) == STR
+    assert plain_tag("1" * 10_000, memo) == "tag:yaml.org,2002:int"
+    assert len(memo) == 0

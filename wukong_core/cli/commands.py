@@ -12,9 +12,11 @@ Exit status: 0 no errors (warnings allowed), 1 error findings or a `render --che
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from wukong_core import pipeline
@@ -282,6 +284,26 @@ def _diff(outcome: pipeline.Outcome, found: list[Change], folder: str) -> int:
     return 0
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for one command of this process.
+
+    Load and render build ~50 objects per spec that live until the command ends and form no
+    reference cycles; the collector re-scanned them all again and again (a quarter of an
+    offline render of 10,000 specs, bench P2). Reference counting still frees garbage. The
+    collector is the process's, so the CLI, which owns its process, pauses it; the library
+    never does (a threaded server's other requests would run without it). It is resumed even
+    on error, and only by the caller that paused it."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -296,7 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             sys.stdout.write(editor_schema_json() if args.json_schema else crd_yaml())
             return 0
-        return _validate_or_render(args)
+        with collector_paused():
+            return _validate_or_render(args)
     except OSError as e:
         where = f": {e.filename}" if e.filename else ""  # reading specs or writing output
         print(f"wukong: {e.strerror or e}{where}", file=sys.stderr)

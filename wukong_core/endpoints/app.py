@@ -29,6 +29,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from wukong_core.caches import Caches
 from wukong_core.endpoints.common import Config, Handler, Refusal, Reply
 
 log = logging.getLogger("wukong.http")
@@ -36,23 +37,34 @@ log = logging.getLogger("wukong.http")
 ROUTES = ("GET /healthz", "POST /render", "POST /validate", "POST /webhook", "POST /pubsub")
 
 
-def handle(request: Request) -> Response:
-    """One request -> one response; never raises, never answers with a traceback."""
-    started = time.monotonic()
-    config = Config()
-    try:
-        config = Config.from_env()
-        reply = _dispatch(request, config)
-    except Refusal as e:
-        reply = Reply(e.status, {"error": config.scrub(e.message), **e.extra})
-    except Exception as e:  # a bug: details to the server log, none to the caller
-        _log_bug(request, e, config)
-        reply = Reply(500, {"error": "internal error: the server log has the details"})
-    _log_request(request, reply, time.monotonic() - started, config)
-    return _response(reply)
+class App:
+    """One instance of the HTTP function: what it remembers between requests, and the handler.
+
+    The process that serves (main.py's module, `wukong serve`) keeps one for its lifetime, so a
+    warm instance re-renders only what a push changed; nothing in it is needed for a correct
+    answer (idempotency lives in Git), so any number of instances may run side by side.
+    """
+
+    def __init__(self, caches: Caches | None = None) -> None:
+        self.caches = caches or Caches()
+
+    def handle(self, request: Request) -> Response:
+        """One request -> one response; never raises, never answers with a traceback."""
+        started = time.monotonic()
+        config = Config()
+        try:
+            config = Config.from_env()
+            reply = _dispatch(request, config, self.caches)
+        except Refusal as e:
+            reply = Reply(e.status, {"error": config.scrub(e.message), **e.extra})
+        except Exception as e:  # a bug: details to the server log, none to the caller
+            _log_bug(request, e, config)
+            reply = Reply(500, {"error": "internal error: the server log has the details"})
+        _log_request(request, reply, time.monotonic() - started, config)
+        return _response(reply)
 
 
-def healthz(request: Request, config: Config) -> Reply:
+def healthz(request: Request, config: Config, caches: Caches) -> Reply:
     return Reply(200, {"status": "ok"})
 
 
@@ -74,7 +86,7 @@ def _endpoint(path: str) -> tuple[tuple[str, ...], Handler] | None:
     return None
 
 
-def _dispatch(request: Request, config: Config) -> Reply:
+def _dispatch(request: Request, config: Config, caches: Caches) -> Reply:
     path = request.path.rstrip("/") or "/"
     endpoint = _endpoint(path)
     if endpoint is None:
@@ -86,7 +98,7 @@ def _dispatch(request: Request, config: Config) -> Reply:
             f"{path} takes {' or '.join(methods)}, not {request.method[:20]}",
             allow=list(methods),
         )
-    return handler(request, config)
+    return handler(request, config, caches)
 
 
 def _response(reply: Reply) -> Response:
@@ -193,4 +205,4 @@ def serve(host: str, port: int) -> None:
 
     configure_logging()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our own line per request suffices
-    run_simple(host, port, Request.application(handle), threaded=True)  # type: ignore[arg-type]
+    run_simple(host, port, Request.application(App().handle), threaded=True)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from wukong_core import pipeline
+from wukong_core.caches import Caches
 from wukong_core.endpoints.common import (
     JSON,
     Config,
@@ -25,6 +26,7 @@ from wukong_core.endpoints.common import (
     read_body,
     summary_fields,
 )
+from wukong_core.findings import http_status
 from wukong_core.plan import plans_to_json
 from wukong_core.render.manifests import KUSTOMIZATION
 from wukong_core.report import as_dict
@@ -47,20 +49,22 @@ _NO_SPECS = (
 )
 
 
-def render(request: Request, config: Config) -> Reply:
-    return _run(request, config, render=True)
+def render(request: Request, config: Config, caches: Caches) -> Reply:
+    return _run(request, config, True, caches)
 
 
-def validate(request: Request, config: Config) -> Reply:
-    return _run(request, config, render=False)
+def validate(request: Request, config: Config, caches: Caches) -> Reply:
+    return _run(request, config, False, caches)
 
 
-def _run(request: Request, config: Config, render: bool) -> Reply:
+def _run(request: Request, config: Config, render: bool, caches: Caches) -> Reply:
     authorize_ci(request, config)
     namespace = namespace_param(request)
     sources = request_sources(request.mimetype, read_body(request, config.max_body_bytes))
     cluster = open_cluster(config)
-    outcome = pipeline.run(sources, cluster=cluster, default_namespace=namespace, render=render)
+    outcome = pipeline.run(
+        sources, cluster=cluster, default_namespace=namespace, render=render, caches=caches
+    )
     if not outcome.plans and not outcome.findings:
         raise Refusal(400, _NO_SPECS)
     body: dict[str, Any] = {
@@ -74,12 +78,12 @@ def _run(request: Request, config: Config, render: bool) -> Reply:
         errors = body["summary"]["error"]  # type: ignore[index]
         verb = "rendered" if render else "accepted"
         body["error"] = f"{errors} error finding(s): nothing {verb}; see findings"
-        return Reply(422, body, log=fields)
+        return Reply(http_status(outcome.findings), body, log=fields)
     if not render:
         return Reply(200, body, log=fields)
     if _wants_json(request):
         body["manifests"] = {path: data.decode() for path, data in outcome.files.items()}
-        body["plan"] = json.loads(plans_to_json(outcome.plans))
+        body["plan"] = json.loads(plans_to_json(outcome.plans, caches.plan_lines))
         return Reply(200, body, log=fields)
     headers = {
         "X-Wukong-Cluster": outcome.cluster,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hmac
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,16 +14,17 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request
 
 from wukong_core.errors import WukongError
+from wukong_core.git.failures import without_userinfo
+from wukong_core.spec.models import is_dns_label
 
 if TYPE_CHECKING:
+    from wukong_core.caches import Caches
     from wukong_core.findings import Finding
     from wukong_core.objects import ClusterView
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 DEFAULT_AUTHOR = "Wukong <wukong@localhost>"
 JSON = "application/json"
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_USERINFO = re.compile(r"(\w+://)[^/@\s]*@")
 
 
 class Refusal(Exception):
@@ -89,7 +89,7 @@ class Config:
 
     def scrub(self, text: str) -> str:
         """`text` without URL credentials or the values of the secret variables."""
-        text = _USERINFO.sub(r"\1", text)
+        text = without_userinfo(text)
         secrets = (self.webhook_secret, self.git_token, self.api_token, self.status_token,
                    self.pubsub_token)  # fmt: skip
         for secret in secrets:
@@ -107,7 +107,7 @@ class Reply:
     log: dict[str, Any] = field(default_factory=dict)  # fields for the request's log line
 
 
-Handler = Callable[[Request, Config], Reply]
+Handler = Callable[[Request, Config, "Caches"], Reply]
 
 
 def authorize_ci(request: Request, config: Config) -> None:
@@ -156,7 +156,7 @@ def namespace_param(request: Request) -> str | None:
     namespace = request.args.get("namespace")
     if namespace is None:
         return None
-    if len(namespace) > 63 or not _DNS_LABEL.fullmatch(namespace):
+    if not is_dns_label(namespace):
         raise Refusal(
             400,
             f"namespace {namespace[:100]!r} is not a valid Kubernetes namespace name: use "
@@ -179,7 +179,7 @@ def open_cluster(config: Config) -> ClusterView | None:
 
 def public_url(url: str) -> str:
     """A URL fit for a response or a log line: no userinfo."""
-    return _USERINFO.sub(r"\1", url)
+    return without_userinfo(url)
 
 
 def summary_fields(findings: Iterable[Finding]) -> dict[str, int]:

@@ -17,17 +17,18 @@ reported on the commit; 5xx is kept for failures a redelivery may cure:
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
 from wukong_core import pipeline
+from wukong_core.caches import Caches
 from wukong_core.endpoints import statuses
 from wukong_core.endpoints.common import Config, Refusal, Reply, open_cluster, summary_fields
 from wukong_core.errors import GitError, PushIgnored, PushRejectedError, UsageError
 from wukong_core.findings import Finding
 from wukong_core.git import webhooks
 from wukong_core.git.commit import (
+    AUTHOR,
     CommitRequest,
     CommitResult,
     RenderOutput,
@@ -37,7 +38,6 @@ from wukong_core.git.commit import (
 from wukong_core.report import as_dict
 
 DELIVERY_SECONDS = 60.0  # fetch, render, push and the status, all attempts included
-_AUTHOR = re.compile(r"[^<>\n]+ <[^<>\n]*>")  # what a Git author line needs (as gitops checks)
 
 
 def ignored(reason: str, fields: dict[str, Any]) -> Reply:
@@ -52,10 +52,10 @@ def succeeded(reply: Reply) -> bool:
 
 
 def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any],
-                queued: bool = False) -> Reply:  # fmt: skip
+                caches: Caches, queued: bool = False) -> Reply:  # fmt: skip
     """Fetch, render, commit and push `event`'s branch; answer and set the commit status.
     `queued`: a `pending` status is on the commit, so even an ignored push must settle it."""
-    if not _AUTHOR.fullmatch(config.git_author):
+    if not AUTHOR.fullmatch(config.git_author):
         raise Refusal(503, "server misconfigured: WUKONG_GIT_AUTHOR must look like 'Name <email>'")
     deadline = time.monotonic() + DELIVERY_SECONDS
     cluster = open_cluster(config)
@@ -63,7 +63,7 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
 
     def renderer(tree: SourceTree) -> RenderOutput:
         out = pipeline.render_repository(
-            tree, cluster, branch=event.branch, default_branch=event.default_branch
+            tree, cluster, branch=event.branch, default_branch=event.default_branch, caches=caches
         )
         if webhooks.is_loop(event, out.output_path):
             raise PushIgnored(f"the push only touched the output path {out.output_path}")

@@ -25,6 +25,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
+from wukong_core.caches import Caches
 from wukong_core.endpoints import delivery
 from wukong_core.endpoints.common import Config, Refusal, Reply, public_url, read_body
 from wukong_core.errors import WebhookError
@@ -33,7 +34,7 @@ from wukong_core.git.queued import decode_event
 from wukong_core.queue import envelope, push_auth
 
 
-def pubsub(request: Request, config: Config) -> Reply:
+def pubsub(request: Request, config: Config, caches: Caches) -> Reply:
     if not config.pubsub_token and not config.pubsub_audience:
         raise Refusal(
             503,
@@ -54,7 +55,7 @@ def pubsub(request: Request, config: Config) -> Reply:
     if not webhooks.repo_allowed(event.repo_url, config.allowed_repos):
         reason = f"repository {public_url(event.repo_url)} is not in WUKONG_ALLOWED_REPOS"
         return Reply(200, {"ignored": reason, "provider": event.provider}, log=fields)
-    reply = delivery.render_push(event, config, fields, queued=True)
+    reply = delivery.render_push(event, config, fields, caches, queued=True)
     if reply.status < 500:
         reply.status = 200  # handled: the outcome is on the commit and in the body
     return reply

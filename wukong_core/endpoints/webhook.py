@@ -24,13 +24,12 @@ clone for a redelivery that already succeeded here; nothing depends on it.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from typing import Any
 
 from werkzeug.wrappers import Request
 
+from wukong_core.caches import Caches
 from wukong_core.endpoints import delivery, statuses
 from wukong_core.endpoints.common import Config, Refusal, Reply, public_url, read_body
 from wukong_core.errors import QueueError, UsageError, WebhookError
@@ -38,41 +37,10 @@ from wukong_core.git import webhooks
 from wukong_core.git.queued import encode_event, ordering_key
 from wukong_core.queue import open_queue
 
-_SEEN_MAX = 512
 QUEUE_SECONDS = 8.0  # the pending status and the publish, within GitHub's 10 s
 
 
-class _SeenDeliveries:
-    """Answers already given for (provider, delivery id, repo, branch): an LRU, thread-safe."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._answers: OrderedDict[tuple[str, ...], tuple[int, dict[str, Any]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, ...]) -> tuple[int, dict[str, Any]] | None:
-        with self._lock:
-            answer = self._answers.get(key)
-            if answer is not None:
-                self._answers.move_to_end(key)
-            return answer
-
-    def put(self, key: tuple[str, ...], status: int, body: dict[str, Any]) -> None:
-        with self._lock:
-            self._answers[key] = (status, body)
-            self._answers.move_to_end(key)
-            while len(self._answers) > self.size:
-                self._answers.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._answers.clear()
-
-
-SEEN = _SeenDeliveries(_SEEN_MAX)
-
-
-def webhook(request: Request, config: Config) -> Reply:
+def webhook(request: Request, config: Config, caches: Caches) -> Reply:
     if not config.webhook_secret:
         # 503, not 401: no sender can get in until the operator sets the secret, and a 401
         # would send the repository owner hunting for a wrong secret on their side.
@@ -106,14 +74,14 @@ def webhook(request: Request, config: Config) -> Reply:
     if config.queue:
         return _enqueue(event, config, fields)
     key = (event.provider, event.delivery_id, event.repo_url, event.branch)
-    seen = SEEN.get(key) if event.delivery_id else None
+    seen = caches.deliveries.get(key) if event.delivery_id else None
     if seen is not None:
         status, answer = seen
         return Reply(status, {**answer, "redelivery": True}, log=fields | {"redelivery": True})
-    reply = delivery.render_push(event, config, fields)
+    reply = delivery.render_push(event, config, fields, caches)
     if event.delivery_id and delivery.succeeded(reply):
         assert isinstance(reply.body, dict)
-        SEEN.put(key, reply.status, reply.body)
+        caches.deliveries.put(key, (reply.status, reply.body))
     return reply
 
 

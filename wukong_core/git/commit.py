@@ -46,7 +46,7 @@ __all__ = [
 
 _BACKOFF_BASE_S = 0.05
 _BACKOFF_CAP_S = 1.0
-_AUTHOR_RE = re.compile(r"^[^<>\n]+ <[^<>\n]*>$")
+AUTHOR = re.compile(r"[^<>\n]+ <[^<>\n]*>")  # what a Git author line needs: `Name <email>`
 _DELIVERY_RE = re.compile(r"^[\w.:@/+=-]{0,200}$")
 
 
@@ -129,7 +129,7 @@ def _check_request(request: CommitRequest) -> tuple[str, list[str]]:
         raise UsageError("max_attempts must be at least 1")
     if not request.max_seconds > 0:
         raise UsageError("max_seconds must be positive")
-    if not _AUTHOR_RE.match(request.author):
+    if not AUTHOR.fullmatch(request.author):
         raise UsageError(f"author {request.author!r} must look like 'Name <email>'")
     if not _DELIVERY_RE.match(request.delivery_id):
         raise UsageError("delivery_id must be a short token without spaces or newlines")

@@ -73,8 +73,16 @@ def _cause(chain: list[BaseException]) -> tuple[str, bool]:
     return f"the Git server's answer could not be read ({type(chain[0]).__name__})" + _AGAIN, True
 
 
+_USERINFO = re.compile(r"(\w+://)[^/@\s]*@")
+
+
+def without_userinfo(text: str) -> str:
+    """`text` with the userinfo (user:password@) of every URL in it removed."""
+    return _USERINFO.sub(r"\1", text)
+
+
 def scrub(text: str, secrets: list[str]) -> str:
-    text = re.sub(r"(\w+://)[^/@\s]*@", r"\1", text)  # userinfo in any URL
+    text = without_userinfo(text)
     for secret in secrets:
         text = text.replace(secret, "***")
     return text

@@ -14,6 +14,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from wukong_core.errors import WebhookError
+from wukong_core.git.failures import without_userinfo
 from wukong_core.git.webhooks import PushEvent, repo_allowed, valid_sha
 
 VERSION = 1
@@ -25,7 +26,7 @@ _PROVIDERS = ("github", "gitlab", "gitea", "forgejo")
 
 def encode_event(event: PushEvent) -> bytes:
     data: dict[str, Any] = asdict(event)
-    data["repo_url"] = _without_userinfo(event.repo_url)
+    data["repo_url"] = without_userinfo(event.repo_url)
     paths = event.changed_paths
     data["changed_paths"] = list(paths) if len(paths) <= MAX_PATHS else []
     return json.dumps({"version": VERSION, **data}, sort_keys=True).encode()
@@ -33,7 +34,7 @@ def encode_event(event: PushEvent) -> bytes:
 
 def ordering_key(event: PushEvent) -> str:
     """Deliveries of one branch are rendered in the order they were published."""
-    return f"{_without_userinfo(event.repo_url)} {event.branch}"[:1024]
+    return f"{without_userinfo(event.repo_url)} {event.branch}"[:1024]
 
 
 def decode_event(data: bytes) -> PushEvent:
@@ -68,11 +69,3 @@ def decode_event(data: bytes) -> PushEvent:
     if not repo_allowed(values["repo_url"], ["*"]):  # an unambiguous HTTP(S) URL
         raise WebhookError("queued message repo_url is not a plain HTTP(S) clone URL", 400)
     return PushEvent(**values, changed_paths=tuple(paths), deleted=message.get("deleted", False))
-
-
-def _without_userinfo(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    host, slash, path = rest.partition("/")
-    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}"

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from wukong_core.caches import Caches, PassMemo
 from wukong_core.spec.yaml_tags import STR, plain_tag
 
 
@@ -43,25 +44,20 @@ class _NotPlain(Exception):
 _SIMPLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*").fullmatch
 _LONGEST = 4096  # longer one-line strings are left to PyYAML, not analysed and remembered
 
-# How each string seen so far is written (plain, or in single quotes when it would read back as
-# a number or a bool); "" when only PyYAML writes it right. A repository repeats the same keys,
-# names and sizes thousands of times. Emptied when full, so it stays < ~10 MB.
-_written: dict[str, str] = {}
-_WRITTEN_MEMO_SIZE = 8192
 
+def _write(text: str, strings: PassMemo[str, str], tags: PassMemo[str, str]) -> str:
+    """`text` as PyYAML writes a one-line string in block context, or "" (and remember it).
 
-def _write(text: str) -> str:
-    """`text` as PyYAML writes a one-line string in block context, or "" (and remember it)."""
+    A repository repeats the same keys, names and sizes thousands of times, so each answer is
+    kept in `strings` (`Caches.strings`)."""
     if len(text) > _LONGEST:
         return ""
     written = ""
     if _SIMPLE(text) or _plain_shape(text):
         # Plain unless it would read back as something else; then in single quotes, as PyYAML
         # writes it when that alone refuses plain (`'1'`, `'true'`: no resolver matches a quote).
-        written = text if plain_tag(text) == STR else f"'{text}'"
-    if len(_written) >= _WRITTEN_MEMO_SIZE:
-        _written.clear()
-    _written[text] = written
+        written = text if plain_tag(text, tags) == STR else f"'{text}'"
+    strings.put(text, written)
     return written
 
 
@@ -97,82 +93,85 @@ def _literal(text: str, pad: str) -> str:
     return pad + text[:-1].replace("\n", "\n" + pad) + "\n"
 
 
-def _mapping(
-    out: list[str], mapping: dict[str, Any], indent: int, first: str, seen: set[int]
-) -> None:
-    """`first` replaces the indentation of the first line: `- ` for a mapping in a list.
+class _Block:
+    """One document written in block style, or _NotPlain when only PyYAML writes it right.
 
-    The hot loop of a render (~70 lines a VM): the memo is consulted inline, not through a call.
     `seen` holds the containers written so far: one met twice is written by PyYAML, as an
-    anchor and an alias.
-    """
-    _visit(mapping, seen)
-    pad = " " * indent
-    lead = first
-    for key in sorted(mapping):
-        if type(key) is not str or len(key) >= _SIMPLE_KEY_LIMIT:
-            raise _NotPlain
-        name = _written.get(key)
-        if name is None:
-            name = _write(key)
-        if not name:
-            raise _NotPlain
-        value = mapping[key]
-        kind = type(value)
-        if kind is str:
-            text = _written.get(value)
-            if text is None:
-                text = _write(value)
-            if text:
-                out.append(f"{lead}{name}: {text}\n")
-            elif "\n" in value:
-                out.append(f"{lead}{name}: |\n")
-                out.append(_literal(value, " " * (indent + 2)))
-            else:
+    anchor and an alias."""
+
+    def __init__(self, caches: Caches) -> None:
+        self.out: list[str] = []
+        self.seen: set[int] = set()
+        self.strings = caches.strings
+        self.tags = caches.tags
+
+    def text(self, value: str) -> str:
+        written = self.strings.get(value)
+        return _write(value, self.strings, self.tags) if written is None else written
+
+    def mapping(self, mapping: dict[str, Any], indent: int, first: str) -> None:
+        """`first` replaces the indentation of the first line: `- ` for a mapping in a list.
+        The hot loop of a render (~70 lines a VM)."""
+        self.visit(mapping)
+        out = self.out
+        pad = " " * indent
+        lead = first
+        for key in sorted(mapping):
+            if type(key) is not str or len(key) >= _SIMPLE_KEY_LIMIT:
                 raise _NotPlain
-        elif kind is dict:
-            if value:
-                out.append(f"{lead}{name}:\n")
-                _mapping(out, value, indent + 2, " " * (indent + 2), seen)
-            else:
-                _visit(value, seen)
-                out.append(f"{lead}{name}: {{}}\n")
-        elif kind is list:
-            if value:
-                out.append(f"{lead}{name}:\n")
-                _sequence(out, value, indent, seen)  # PyYAML does not indent it in a mapping
-            else:
-                _visit(value, seen)
-                out.append(f"{lead}{name}: []\n")
-        else:
-            out.append(f"{lead}{name}: {_scalar(value)}\n")
-        lead = pad
-
-
-def _sequence(out: list[str], items: list[Any], indent: int, seen: set[int]) -> None:
-    _visit(items, seen)
-    pad = " " * indent
-    for item in items:
-        kind = type(item)
-        if kind is dict and item:
-            _mapping(out, item, indent + 2, pad + "- ", seen)
-        elif kind is str:
-            text = _written.get(item)
-            if text is None:
-                text = _write(item)
-            if not text:
+            name = self.text(key)
+            if not name:
                 raise _NotPlain
-            out.append(f"{pad}- {text}\n")
-        elif kind in (dict, list):
-            raise _NotPlain  # `- {}` and lists of lists: rare, left to PyYAML
-        else:
-            out.append(f"{pad}- {_scalar(item)}\n")
+            value = mapping[key]
+            kind = type(value)
+            if kind is str:
+                text = self.text(value)
+                if text:
+                    out.append(f"{lead}{name}: {text}\n")
+                elif "\n" in value:
+                    out.append(f"{lead}{name}: |\n")
+                    out.append(_literal(value, " " * (indent + 2)))
+                else:
+                    raise _NotPlain
+            elif kind is dict:
+                if value:
+                    out.append(f"{lead}{name}:\n")
+                    self.mapping(value, indent + 2, " " * (indent + 2))
+                else:
+                    self.visit(value)
+                    out.append(f"{lead}{name}: {{}}\n")
+            elif kind is list:
+                if value:
+                    out.append(f"{lead}{name}:\n")
+                    self.sequence(value, indent)  # PyYAML does not indent it in a mapping
+                else:
+                    self.visit(value)
+                    out.append(f"{lead}{name}: []\n")
+            else:
+                out.append(f"{lead}{name}: {_scalar(value)}\n")
+            lead = pad
 
+    def sequence(self, items: list[Any], indent: int) -> None:
+        self.visit(items)
+        pad = " " * indent
+        for item in items:
+            kind = type(item)
+            if kind is dict and item:
+                self.mapping(item, indent + 2, pad + "- ")
+            elif kind is str:
+                text = self.text(item)
+                if not text:
+                    raise _NotPlain
+                self.out.append(f"{pad}- {text}\n")
+            elif kind in (dict, list):
+                raise _NotPlain  # `- {}` and lists of lists: rare, left to PyYAML
+            else:
+                self.out.append(f"{pad}- {_scalar(item)}\n")
 
-def _visit(container: dict[str, Any] | list[Any], seen: set[int]) -> None:
-    if id(container) in seen:
-        raise _NotPlain
-    seen.add(id(container))
+    def visit(self, container: dict[str, Any] | list[Any]) -> None:
+        if id(container) in self.seen:
+            raise _NotPlain
+        self.seen.add(id(container))
 
 
 def pyyaml_dump(document: Any) -> str:
@@ -182,13 +181,14 @@ def pyyaml_dump(document: Any) -> str:
     )
 
 
-def dump(document: Any) -> str:
-    """`document` as YAML, the same bytes as `pyyaml_dump(document)`."""
+def dump(document: Any, caches: Caches | None = None) -> str:
+    """`document` as YAML, the same bytes as `pyyaml_dump(document)`; `caches` remembers how
+    each string is written (a fresh instance's when None)."""
     if type(document) is dict and document:
-        out: list[str] = []
+        block = _Block(caches or Caches.for_one_run())
         try:
-            _mapping(out, document, 0, "", set())
-            return "".join(out)
+            block.mapping(document, 0, "")
+            return "".join(block.out)
         except _NotPlain:
             pass
     return pyyaml_dump(document)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
 from typing import Any
 
 import yaml
 
+from wukong_core.caches import Caches
 from wukong_core.marks import GENERATED_MARK
 from wukong_core.plan import DiskPlan, VmPlan, plan_line
 from wukong_core.render.emit import dump
@@ -35,7 +35,7 @@ PROTECTION: dict[ProtectDisks, tuple[str, ...]] = {
 }
 
 # Extra files for one namespace directory (the PreSync hook): plans -> {file name: object}.
-NamespaceExtras = Callable[[str, list[VmPlan]], dict[str, dict[str, Any]]]
+NamespaceExtras = Callable[[str, list[VmPlan], Caches], dict[str, dict[str, Any]]]
 
 
 # Raise with any change to what Wukong writes for a plan (a new field, another PyYAML's quoting),
@@ -55,22 +55,22 @@ def header(source: str, stamp: str) -> str:
     return f"{GENERATED_MARK} from {one_line}; do not edit; render {stamp}\n"
 
 
-def stamp_for(plan: VmPlan, body: bytes) -> str:
+def stamp_for(plan: VmPlan, body: bytes, caches: Caches | None = None) -> str:
     """A digest of the writer, the plan and the file's body (all after the header line).
 
     A file whose header holds the stamp of its own body for a plan was written by Wukong for that
     plan and is untouched since: it is exactly what `render_vm_file(plan)` writes.
     """
     digest = hashlib.sha256(_WRITER)
-    digest.update(plan_line(plan).encode())
+    digest.update(plan_line(plan, caches.plan_lines if caches else None).encode())
     digest.update(body)
     return digest.hexdigest()[:16]
 
 
-def _vouched_for(old: bytes, plan: VmPlan) -> bool:
+def _vouched_for(old: bytes, plan: VmPlan, caches: Caches) -> bool:
     """`old` is exactly what `render_vm_file(plan)` writes, header line included."""
     first, _, body = old.partition(b"\n")
-    return first + b"\n" == header(plan.file, stamp_for(plan, body)).encode()
+    return first + b"\n" == header(plan.file, stamp_for(plan, body, caches)).encode()
 
 
 def _storage(disk: DiskPlan) -> dict[str, Any]:
@@ -187,35 +187,35 @@ def render_vm(plan: VmPlan) -> dict[str, Any]:
     }
 
 
-def _kustomization(resources: Iterable[str]) -> str:
+def _kustomization(resources: Iterable[str], caches: Caches) -> str:
     body = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": sorted(resources),
     }
-    return f"{GENERATED_MARK}; do not edit\n" + dump(body)
+    return f"{GENERATED_MARK}; do not edit\n" + dump(body, caches)
 
 
-# VMs whose file stays memoised (~2 KB of YAML each, so at most ~10 MB).
-MEMO_SIZE = 4096
-
-
-@lru_cache(maxsize=MEMO_SIZE)
-def render_vm_file(plan: VmPlan) -> bytes:
-    """The bytes of `<ns>/<vm>.yaml`, memoised on the (frozen, hashable) plan.
+def render_vm_file(plan: VmPlan, caches: Caches | None = None) -> bytes:
+    """The bytes of `<ns>/<vm>.yaml`, a pure function of the (frozen, hashable) plan.
 
     A commit-back renders the whole repository on every push while a push changes a few
-    specs, so a warm instance re-renders only the VMs whose plans changed. A pure function of
-    the plan: same bytes.
+    specs, so a warm instance (`caches.vm_files`) re-renders only the VMs whose plans changed.
     """
-    body = dump(render_vm(plan)).encode()
-    return header(plan.file, stamp_for(plan, body)).encode() + body
+    caches = caches or Caches.for_one_run()
+    data = caches.vm_files.get(plan)
+    if data is None:
+        body = dump(render_vm(plan), caches).encode()
+        data = header(plan.file, stamp_for(plan, body, caches)).encode() + body
+        caches.vm_files.put(plan, data)
+    return data
 
 
 def render_tree(
     plans: Iterable[VmPlan],
     extras: NamespaceExtras | None = None,
     previous: Mapping[str, bytes] | None = None,
+    caches: Caches | None = None,
 ) -> dict[str, bytes]:
     """The output tree, relative to the output directory: `<ns>/<vm>.yaml`, kustomizations.
 
@@ -225,6 +225,7 @@ def render_tree(
     commit-back of 2,000 VMs then writes only those that changed). Anything else there — a hand
     edit, another format's output — is replaced; the result is the same bytes either way.
     """
+    caches = caches or Caches.for_one_run()
     by_namespace: dict[str, list[VmPlan]] = defaultdict(list)
     for plan in plans:
         by_namespace[plan.namespace].append(plan)
@@ -237,10 +238,12 @@ def render_tree(
             names.append(f"{plan.name}.yaml")
             path = f"{namespace}/{plan.name}.yaml"
             old = previous.get(path)
-            files[path] = old if old and _vouched_for(old, plan) else render_vm_file(plan)
-        for name, obj in (extras(namespace, members) if extras else {}).items():
+            kept = old is not None and _vouched_for(old, plan, caches)
+            files[path] = old if kept and old is not None else render_vm_file(plan, caches)
+        for name, obj in (extras(namespace, members, caches) if extras else {}).items():
             names.append(name)
-            files[f"{namespace}/{name}"] = (f"{GENERATED_MARK}; do not edit\n" + dump(obj)).encode()
-        files[f"{namespace}/{KUSTOMIZATION}"] = _kustomization(names).encode()
-    files[KUSTOMIZATION] = _kustomization(by_namespace).encode()
+            text = f"{GENERATED_MARK}; do not edit\n" + dump(obj, caches)
+            files[f"{namespace}/{name}"] = text.encode()
+        files[f"{namespace}/{KUSTOMIZATION}"] = _kustomization(names, caches).encode()
+    files[KUSTOMIZATION] = _kustomization(by_namespace, caches).encode()
     return files

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
+from wukong_core.caches import Caches
 from wukong_core.plan import VmPlan, plan_line, plans_to_json
 from wukong_core.render.manifests import MANAGED_BY, NamespaceExtras
+from wukong_core.spec.models import is_dns_label
 
 VERSION = "0.1.0"  # the package version (pyproject.toml); a test keeps the two equal
 IMAGE_REPOSITORY = "ghcr.io/novasphere/wukong"
@@ -62,7 +63,6 @@ RESOURCES = {
 MAX_APPLIED_BYTES = 256 * 1024
 APPLY_OVERHEAD = 2048  # the rest of the ConfigMap and the annotation's own framing
 MAX_NAME = 63
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def hook_name(namespace: str) -> str:
@@ -101,14 +101,14 @@ def plan_part_name(namespace: str, part: int) -> str:
     return hook_name(namespace) if part == 0 else f"{hook_name(namespace)}.{part}"
 
 
-def plan_parts(plans: list[VmPlan]) -> list[list[VmPlan]]:
+def plan_parts(plans: list[VmPlan], caches: Caches | None = None) -> list[list[VmPlan]]:
     """The plans, sorted by name, in as few parts as keep each ConfigMap applicable."""
     parts: list[list[VmPlan]] = [[]]
     size = 0
     for plan in sorted(plans, key=lambda p: p.name):
         # As kubectl apply records it: the JSON line, its quotes escaped, plus a separator
         # (and room to spare).
-        cost = len(json.dumps(plan_line(plan))) + 12
+        cost = len(json.dumps(plan_line(plan, caches.plan_lines if caches else None))) + 12
         if parts[-1] and size + cost > MAX_APPLIED_BYTES - APPLY_OVERHEAD:
             parts.append([])
             size = 0
@@ -118,7 +118,11 @@ def plan_parts(plans: list[VmPlan]) -> list[list[VmPlan]]:
 
 
 def plan_configmap(
-    namespace: str, plans: list[VmPlan], job_namespace: str, part: int = 0
+    namespace: str,
+    plans: list[VmPlan],
+    job_namespace: str,
+    part: int = 0,
+    caches: Caches | None = None,
 ) -> dict[str, Any]:
     metadata = _metadata(namespace, job_namespace, **{SYNC_WAVE: PLAN_WAVE})
     metadata["name"] = plan_part_name(namespace, part)
@@ -126,7 +130,7 @@ def plan_configmap(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata,
-        "data": {PLAN_KEY: plans_to_json(plans)},
+        "data": {PLAN_KEY: plans_to_json(plans, caches.plan_lines if caches else None)},
     }
 
 
@@ -202,14 +206,16 @@ def presync_hooks(
     """
     if not image or any(c.isspace() for c in image):
         raise ValueError(f"hook image {image!r} is not an image reference")
-    if len(job_namespace) > MAX_NAME or not _DNS_LABEL.match(job_namespace):
+    if not is_dns_label(job_namespace):
         raise ValueError(f"hook namespace {job_namespace!r} is not a DNS-1123 label")
 
-    def extras(namespace: str, plans: list[VmPlan]) -> dict[str, dict[str, Any]]:
-        parts = plan_parts(plans)
+    def extras(
+        namespace: str, plans: list[VmPlan], caches: Caches | None = None
+    ) -> dict[str, dict[str, Any]]:
+        parts = plan_parts(plans, caches)
         files = {
             PLAN_FILE if i == 0 else f"wukong-presync-plan-{i}.yaml": plan_configmap(
-                namespace, part, job_namespace, i
+                namespace, part, job_namespace, i, caches
             )
             for i, part in enumerate(parts)
         }

@@ -16,8 +16,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from wukong_core.caches import Caches, PassMemo
+from wukong_core.errors import quoted
 from wukong_core.findings import Finding
-from wukong_core.memo import PassMemo
 from wukong_core.spec.models import (
     API_VERSION,
     KIND,
@@ -103,20 +104,14 @@ def _explain(error: dict[str, Any]) -> tuple[tuple[str | int, ...], str]:
         return loc, f"{_dotted(loc)}: required field is missing"
     if kind == "string_pattern_mismatch" and loc[-1] in ("name", "namespace", "storageClass"):
         return loc, (
-            f"{_dotted(loc)}: {_short(error['input'])} is not a valid Kubernetes name: use "
+            f"{_dotted(loc)}: {quoted(error['input'])} is not a valid Kubernetes name: use "
             "lowercase letters, digits and '-', starting and ending with a letter or digit"
         )
     message = error["msg"].removeprefix("Value error, ")
     shown = error.get("input")
     plain = kind != "value_error" and not isinstance(shown, dict | list)
-    got = f" (got {_short(shown)})" if plain else ""
+    got = f" (got {quoted(shown)})" if plain else ""
     return loc, f"{_dotted(loc)}: {message}{got}"
-
-
-def _short(value: Any) -> str:
-    """repr() of a value a finding quotes, cut short: a megabyte scalar is not echoed back."""
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
 
 
 def _is_wukong(node: yaml.Node) -> bool:
@@ -214,8 +209,11 @@ def _key_lines(node: yaml.Node) -> dict[str, int]:
     return merged | lines
 
 
-def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Finding]]:
-    """Every Wukong document in one YAML stream; errors as spec.invalid findings.
+def load_bytes(
+    data: bytes | str, file: str, tags: PassMemo[str, str] | None = None
+) -> tuple[list[LoadedSpec], list[Finding]]:
+    """Every Wukong document in one YAML stream; errors as spec.invalid findings. `tags`
+    remembers what plain scalars read as (`Caches.tags`).
 
     A stream that never mentions Wukong is not parsed at all: repositories keep other YAML
     (even Helm templates, which are not YAML) beside their specs.
@@ -230,6 +228,7 @@ def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Fin
     loader = None
     try:
         loader = Loader(data)  # the pure-Python reader checks the encoding here already
+        loader.tags = tags
         while loader.check_node():
             node = loader.get_node()
             if node is None or not _is_wukong(node):
@@ -247,39 +246,31 @@ def load_bytes(data: bytes | str, file: str) -> tuple[list[LoadedSpec], list[Fin
     return specs, findings
 
 
-# The load memo: how many files, and how large a file may be to be kept. A spec file is ~1 KB
-# and its parsed form ~6 KB, so the memo stays under ~50 MB whatever callers send; a large
-# request body is parsed afresh instead of pinning its bytes in memory.
-MEMO_SIZE = 4096
+# Files larger than this are parsed afresh rather than pinning their bytes in the memo: a spec
+# file is ~1 KB, while a request body may be megabytes.
 MEMO_MAX_BYTES = 4 * 1024
-_Loaded = tuple[tuple[LoadedSpec, ...], tuple[Finding, ...]]
-_loaded: PassMemo[tuple[bytes | str, str], _Loaded] = PassMemo(MEMO_SIZE)
 
 
-def _load_file(data: bytes | str, file: str) -> tuple[Iterable[LoadedSpec], Iterable[Finding]]:
-    """`load_bytes`, memoised on the file's bytes and name when small (a pure function of both,
-    and its results are frozen). A commit-back loads the whole repository on every push while
-    a push changes a few files, so a warm instance parses only those again."""
-    if len(data) > MEMO_MAX_BYTES:
-        return load_bytes(data, file)
-    key = (data, file)
-    loaded = _loaded.get(key)
-    if loaded is None:
-        specs, findings = load_bytes(data, file)
-        loaded = tuple(specs), tuple(findings)
-        _loaded.put(key, loaded)
-    return loaded
+def load_many(
+    sources: Iterable[tuple[str, bytes | str]], caches: Caches | None = None
+) -> tuple[list[LoadedSpec], list[Finding]]:
+    """Every spec of many files: one pass over a repository (see `caches.PassMemo`).
 
-
-def load_many(sources: Iterable[tuple[str, bytes | str]]) -> tuple[list[LoadedSpec], list[Finding]]:
-    """Every spec of many files: one pass over a repository (see `memo.PassMemo`)."""
-    _loaded.new_pass()
+    Loading is a pure function of a file's bytes and name, and its results are frozen, so a
+    warm instance (`caches`) parses again only the files a push changed."""
+    caches = caches or Caches.for_one_run()
     specs: list[LoadedSpec] = []
     findings: list[Finding] = []
     for file, data in sources:
-        more_specs, more_findings = _load_file(data, file)
-        specs += more_specs
-        findings += more_findings
+        key = (data, file)
+        loaded = caches.specs.get(key) if len(data) <= MEMO_MAX_BYTES else None
+        if loaded is None:
+            more_specs, more_findings = load_bytes(data, file, caches.tags)
+            loaded = tuple(more_specs), tuple(more_findings)
+            if len(data) <= MEMO_MAX_BYTES:
+                caches.specs.put(key, loaded)
+        specs += loaded[0]
+        findings += loaded[1]
     return specs, findings
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from wukong_core.errors import quoted
 from wukong_core.spec.quantity import PATTERN as QUANTITY_PATTERN
 from wukong_core.spec.quantity import parse_quantity
 
@@ -18,9 +19,17 @@ API_VERSION = "vm.novasphere.dev/v1alpha1"
 KIND = "Wukong"
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_DNS_LABEL = re.compile(DNS_LABEL)
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 DnsLabel = Annotated[str, StringConstraints(max_length=63, pattern=DNS_LABEL)]
+
+
+def is_dns_label(text: str) -> bool:
+    """A Kubernetes name of a namespace, a label-like name: DNS-1123, at most 63 characters."""
+    return len(text) <= 63 and _DNS_LABEL.match(text) is not None
+
+
 DnsSubdomain = Annotated[str, StringConstraints(max_length=253, pattern=DNS_SUBDOMAIN)]
 
 
@@ -104,10 +113,6 @@ _LABEL_NAME = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
 _ANNOTATIONS_MAX_BYTES = 256 * 1024  # the API server's limit on all annotations together
 
 
-def _short(text: str) -> str:
-    return repr(text) if len(text) <= 60 else repr(text[:60]) + f"... ({len(text)} characters)"
-
-
 def _check_key(key: str, what: str) -> None:
     """A Kubernetes qualified name: [DNS-subdomain prefix "/"] name of at most 63 characters."""
     prefix, _, name = key.rpartition("/")
@@ -116,7 +121,7 @@ def _check_key(key: str, what: str) -> None:
         valid = valid and len(prefix) <= 253 and re.fullmatch(DNS_SUBDOMAIN, prefix) is not None
     if not valid:
         raise ValueError(
-            f"{what} key {_short(key)} is not a valid Kubernetes key: an optional DNS prefix and "
+            f"{what} key {quoted(key)} is not a valid Kubernetes key: an optional DNS prefix and "
             "'/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a "
             "letter or digit"
         )
@@ -127,7 +132,7 @@ def _labels(value: dict[str, str]) -> dict[str, str]:
         _check_key(key, "label")
         if len(text) > 63 or not _LABEL_NAME.fullmatch(text):
             raise ValueError(
-                f"label {_short(key)} has value {_short(text)}: a label value is at most 63 "
+                f"label {quoted(key)} has value {quoted(text)}: a label value is at most 63 "
                 "letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
             )
     return value

@@ -13,16 +13,19 @@ from typing import Any
 
 import yaml
 
+from wukong_core.caches import PassMemo
 from wukong_core.spec.yaml_tags import plain_tag
 
 
 class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """The safe loader with plain scalars resolved through a memo (a third of a load)."""
 
+    tags: PassMemo[str, str] | None = None  # set per load: `Caches.tags`
+
     def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
         # A safe loader has no path resolvers, so a plain scalar's tag depends on its text only.
         if kind is yaml.ScalarNode and implicit[0]:
-            return plain_tag(value)
+            return plain_tag(value, self.tags)
         return super().resolve(kind, value, implicit)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from wukong_core.errors import quoted
+
 _SUFFIX = {
     "": Decimal(1),
     "n": Decimal("1e-9"),
@@ -45,7 +47,7 @@ def parse_quantity(value: str | int) -> Decimal:
     m = _RE.match(value)
     if not m:
         raise ValueError(
-            f"{_shown(value)} is not a Kubernetes quantity (write it like 512Mi, 20Gi or 1T)"
+            f"{quoted(value)} is not a Kubernetes quantity (write it like 512Mi, 20Gi or 1T)"
         )
     number, suffix = value[: m.start(3)] if m.group(3) else value, m.group(3) or ""
     try:
@@ -53,10 +55,4 @@ def parse_quantity(value: str | int) -> Decimal:
             return Decimal(number) * _SUFFIX[suffix]
         return Decimal(number) * (Decimal(10) ** int(suffix[1:]))
     except (ArithmeticError, ValueError) as e:  # decimal.Overflow; int() of 5,000 digits
-        raise ValueError(f"{_shown(value)} is out of range for a quantity") from e
-
-
-def _shown(value: object) -> str:
-    """repr() of the value, cut short: an error must not echo a megabyte string back."""
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+        raise ValueError(f"{quoted(value)} is out of range for a quantity") from e

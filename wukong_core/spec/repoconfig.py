@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wukong_core.errors import SpecError
-from wukong_core.spec.models import PROTECT_DISKS, ProtectDisks
+from wukong_core.spec.models import PROTECT_DISKS, ProtectDisks, is_dns_label
 
 CONFIG_FILE = ".wukong.yaml"
 _KEYS = (
@@ -41,7 +41,6 @@ _KEYS = (
     "specPath",
 )
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # git check-ref-format, the parts a branch name can break: no "..", "@{", control characters,
 # spaces or ~^:?*[\ anywhere; no leading "-" or "/", no trailing "/", "." or ".lock".
 _BAD_BRANCH = re.compile(r"\.\.|@\{|[\x00-\x20\x7f~^:?*\[\\]|^[-/]|/$|\.$|\.lock$|//|/\.|^\.")
@@ -99,7 +98,7 @@ def parse_repo_config(data: bytes | None) -> RepoConfig:
     if model.output_branch is not None and _BAD_BRANCH.search(model.output_branch):
         raise _error("outputBranch", lines, f"{model.output_branch!r} is not a valid branch name")
     for key, namespace in (("namespace", model.namespace), ("hookNamespace", model.hook_namespace)):
-        if namespace is not None and not _DNS_LABEL.match(namespace):
+        if namespace is not None and not is_dns_label(namespace):
             raise _error(
                 key,
                 lines,

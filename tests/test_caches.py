@@ -3,7 +3,7 @@ whatever the repository's size or what else the instance serves in between."""
 
 from __future__ import annotations
 
-from wukong_core.memo import PassMemo
+from wukong_core.caches import Caches, PassMemo, Recent
 
 
 def push(memo: PassMemo[str, str], files: list[str]) -> list[str]:
@@ -60,3 +60,34 @@ def test_clear_forgets_everything() -> None:
     push(memo, ["a", "b"])
     memo.clear()
     assert len(memo) == 0 and push(memo, ["a"]) == ["a"]
+
+
+def test_recent_answers_keep_the_newest_few() -> None:
+    answers: Recent[str, int] = Recent(2)
+    answers.put("a", 1)
+    answers.put("b", 2)
+    assert answers.get("a") == 1  # asked again: the newest now
+    answers.put("c", 3)
+    assert (answers.get("a"), answers.get("b"), answers.get("c")) == (1, None, 3)
+
+
+def test_an_instance_forgets_everything_at_once_and_a_one_run_process_keeps_no_files() -> None:
+    caches = Caches()
+    caches.specs.put(("spec bytes", "a.yaml"), "parsed")
+    caches.strings.put("vm-1", "vm-1")
+    caches.deliveries.put(("github", "id"), "answer")
+    caches.clear()
+    assert [len(getattr(caches, f)) for f in ("specs", "strings", "deliveries")] == [0, 0, 0]
+    once = Caches.for_one_run()
+    once.specs.put(("spec bytes", "a.yaml"), "parsed")
+    once.vm_files.put("plan", b"file")
+    once.strings.put("vm-1", "vm-1")  # reused within the run
+    assert (len(once.specs), len(once.vm_files), len(once.strings)) == (0, 0, 1)
+
+
+def test_a_new_pass_ages_every_repository_memo() -> None:
+    caches = Caches()
+    caches.tags.put("old", "tag:yaml.org,2002:str")
+    for _ in range(caches.tags.keep_passes + 1):
+        caches.new_pass()
+    assert caches.tags.get("old") is None
