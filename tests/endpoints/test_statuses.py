@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import ENV
 from tests.endpoints.test_webhook import BROKEN_SPEC, SECRET, SPECS, _deliver, _payload, _repo
 from tests.forge import TOKEN, Forge
-from tests.hardening import make_app
+from tests.hardening import make_app, webhook_env
 from wukong_core.endpoints import statuses
 from wukong_core.findings import Finding
 
@@ -47,12 +46,7 @@ def app():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(app, monkeypatch, git_server: GitServer, forge: Forge):  # type: ignore[no-untyped-def]
     """test_webhook's deployment (its secret, repos named allowed-*), with the forge."""
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("WUKONG_WEBHOOK_SECRET", SECRET)
-    monkeypatch.setenv("WUKONG_ALLOWED_REPOS", f"http://127.0.0.1:{git_server.port}/allowed-*")
-    monkeypatch.setenv("WUKONG_GIT_USERNAME", git_server.user)
-    monkeypatch.setenv("WUKONG_GIT_TOKEN", git_server.token)
+    webhook_env(monkeypatch, git_server, SECRET)
     return app.test_client()
 
 

@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from wukong_core.errors import UsageError
+from wukong_core.git.hosts.http import Answer, Api, refused
 
 State = Literal["pending", "success", "failure", "error"]
 
@@ -55,6 +56,42 @@ class GitHost(Protocol):
     def close(self) -> None: ...
 
 
+class HostClient:
+    """What every host's client shares: its API, the status call, commit links.
+
+    A host sets where its API lives (`api`), how a repository's paths start (`path`), the
+    JSON of a status (`status_body`), what a token needs to set one (`STATUS_NEEDS`) and its
+    web UI's commit path (`COMMIT_PATH`)."""
+
+    STATUS_NEEDS = ""
+    COMMIT_PATH = "/commit/"
+
+    def __init__(self, repo: Repository, api: Api, path: str) -> None:
+        self.repo, self.api, self.path = repo, api, path
+
+    def status_body(self, ref: str, status: CommitStatus) -> dict[str, str]:
+        body = {"state": status.state, "description": status.description,
+                "context": status.context}  # fmt: skip
+        if status.target_url:
+            body["target_url"] = status.target_url
+        return body
+
+    def set_status(self, sha: str, ref: str, status: CommitStatus) -> None:
+        answer = self.api.call("POST", f"{self.path}/statuses/{sha}", self.status_body(ref, status))
+        if not answer.ok and not self.already(answer):
+            raise refused("set the commit status", answer, self.STATUS_NEEDS)
+
+    def already(self, answer: Answer) -> bool:
+        """Does this refusal mean the commit already has the status asked for?"""
+        return False
+
+    def commit_url(self, sha: str) -> str:
+        return f"{web_url(self.repo)}{self.COMMIT_PATH}{sha}"
+
+    def close(self) -> None:
+        self.api.close()
+
+
 def open_host(repo: Repository, token: str, deadline: float) -> GitHost:
     """The client of `repo`'s host, authenticated with `token`, bounded by `deadline`
     (time.monotonic)."""
@@ -76,14 +113,6 @@ def open_host(repo: Repository, token: str, deadline: float) -> GitHost:
 def owner_path(repo: Repository) -> str:
     """`/repos/{owner}/{name}`, each part URL-encoded (GitHub, Gitea)."""
     return "/repos/" + "/".join(quote(part, safe="") for part in repo.name.split("/", 1))
-
-
-def status_body(status: CommitStatus) -> dict[str, str]:
-    """The JSON of a commit status as GitHub and Gitea take it."""
-    body = {"state": status.state, "description": status.description, "context": status.context}
-    if status.target_url:
-        body["target_url"] = status.target_url
-    return body
 
 
 def origin(url: str) -> str:

@@ -8,23 +8,13 @@ repository's code.
 
 from __future__ import annotations
 
-from wukong_core.git.hosts import CommitStatus, Repository, owner_path, root, status_body, web_url
-from wukong_core.git.hosts.http import Api, refused
+from wukong_core.git.hosts import HostClient, Repository, owner_path, root
+from wukong_core.git.hosts.http import Api
 
 
-class Gitea:
+class Gitea(HostClient):
+    STATUS_NEEDS = "the write:repository scope"
+
     def __init__(self, repo: Repository, token: str, deadline: float) -> None:
-        self.repo = repo
-        self.path = owner_path(repo)
-        self.api = Api(root(repo) + "/api/v1", {"Authorization": f"token {token}"}, deadline)
-
-    def set_status(self, sha: str, ref: str, status: CommitStatus) -> None:
-        answer = self.api.call("POST", f"{self.path}/statuses/{sha}", status_body(status))
-        if not answer.ok:
-            raise refused("set the commit status", answer, "the write:repository scope")
-
-    def commit_url(self, sha: str) -> str:
-        return f"{web_url(self.repo)}/commit/{sha}"
-
-    def close(self) -> None:
-        self.api.close()
+        api = Api(root(repo) + "/api/v1", {"Authorization": f"token {token}"}, deadline)
+        super().__init__(repo, api, owner_path(repo))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from wukong_core.git.hosts import CommitStatus, Repository, origin, owner_path, status_body, web_url
-from wukong_core.git.hosts.http import Api, refused
+from wukong_core.git.hosts import HostClient, Repository, origin, owner_path
+from wukong_core.git.hosts.http import Api
 
 
 def api_base(repo: Repository) -> str:
@@ -25,27 +25,13 @@ def api_base(repo: Repository) -> str:
     return origin(repo.clone_url) + "/api/v3"
 
 
-class GitHub:
+class GitHub(HostClient):
+    STATUS_NEEDS = '"Commit statuses: write" (repo:status)'
+
     def __init__(self, repo: Repository, token: str, deadline: float) -> None:
-        self.repo = repo
-        self.path = owner_path(repo)
-        self.api = Api(
-            api_base(repo),
-            {
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-            },
-            deadline,
-        )
-
-    def set_status(self, sha: str, ref: str, status: CommitStatus) -> None:
-        answer = self.api.call("POST", f"{self.path}/statuses/{sha}", status_body(status))
-        if not answer.ok:
-            raise refused("set the commit status", answer, '"Commit statuses: write" (repo:status)')
-
-    def commit_url(self, sha: str) -> str:
-        return f"{web_url(self.repo)}/commit/{sha}"
-
-    def close(self) -> None:
-        self.api.close()
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
+        super().__init__(repo, Api(api_base(repo), headers, deadline), owner_path(repo))

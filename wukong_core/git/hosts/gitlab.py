@@ -12,33 +12,28 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from wukong_core.git.hosts import CommitStatus, Repository, root, web_url
-from wukong_core.git.hosts.http import Api, refused
+from wukong_core.git.hosts import CommitStatus, HostClient, Repository, root
+from wukong_core.git.hosts.http import Answer, Api
 
 _STATES = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed"}
 _LIMIT = 255
 
 
-class GitLab:
-    def __init__(self, repo: Repository, token: str, deadline: float) -> None:
-        self.repo = repo
-        project = repo.project_id or quote(repo.name, safe="")  # the id, or the encoded path
-        self.path = f"/projects/{project}"
-        self.api = Api(root(repo) + "/api/v4", {"PRIVATE-TOKEN": token}, deadline)
+class GitLab(HostClient):
+    STATUS_NEEDS = "the api scope and the Developer role"
+    COMMIT_PATH = "/-/commit/"
 
-    def set_status(self, sha: str, ref: str, status: CommitStatus) -> None:
+    def __init__(self, repo: Repository, token: str, deadline: float) -> None:
+        project = repo.project_id or quote(repo.name, safe="")  # the id, or the encoded path
+        api = Api(root(repo) + "/api/v4", {"PRIVATE-TOKEN": token}, deadline)
+        super().__init__(repo, api, f"/projects/{project}")
+
+    def status_body(self, ref: str, status: CommitStatus) -> dict[str, str]:
         body = {"state": _STATES[status.state], "name": status.context, "ref": ref,
                 "description": status.description[:_LIMIT]}  # fmt: skip
         if status.target_url and len(status.target_url) <= _LIMIT:
             body["target_url"] = status.target_url
-        answer = self.api.call("POST", f"{self.path}/statuses/{sha}", body)
-        if answer.status == 400 and answer.message().startswith("Cannot transition status"):
-            return  # the commit already has this state
-        if not answer.ok:
-            raise refused("set the commit status", answer, "the api scope and the Developer role")
+        return body
 
-    def commit_url(self, sha: str) -> str:
-        return f"{web_url(self.repo)}/-/commit/{sha}"
-
-    def close(self) -> None:
-        self.api.close()
+    def already(self, answer: Answer) -> bool:
+        return answer.status == 400 and answer.message().startswith("Cannot transition status")
