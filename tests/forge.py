@@ -253,7 +253,7 @@ def serve_forge(forge: Forge | None = None) -> Iterator[tuple[Forge, str]]:
     """The forge on its own port: (forge, "http://127.0.0.1:<port>")."""
     forge = forge or Forge()
     server = _Server(forge)
-    thread = threading.Thread(target=server.serve_forever, name="forge", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="forge", daemon=True)
     thread.start()
     try:
         yield forge, f"http://127.0.0.1:{server.server_address[1]}"

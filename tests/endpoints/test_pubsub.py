@@ -213,7 +213,7 @@ class Served:
 
         self.server = make_server("127.0.0.1", 0, recording, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def pushes(self) -> list[int]:
         return [status for path, status in self.answered if path == "/pubsub"]
