@@ -141,6 +141,15 @@ def test_a_handled_push_is_200_whatever_it_found(app, env, git_server, forge) ->
     assert git_server.requests(stranger) == []
 
 
+def test_a_push_no_redelivery_can_help_is_acknowledged(app, env, git_server, forge) -> None:  # type: ignore[no-untyped-def]
+    name = _repo(git_server)
+    for change in ({"branch": "bad..name"}, {"deleted": True}):
+        message = encode_event(_event(git_server, name, **change))
+        response = _push(app.test_client(), _envelope(message))
+        assert response.status_code == 200, response.get_json()
+    assert git_server.requests(name) == []
+
+
 def test_a_queued_push_that_is_not_rendered_still_settles_its_pending_status(
     app, env, git_server, forge
 ) -> None:  # type: ignore[no-untyped-def]

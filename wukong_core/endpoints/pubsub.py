@@ -55,7 +55,15 @@ def pubsub(request: Request, config: Config, caches: Caches) -> Reply:
     if not webhooks.repo_allowed(event.repo_url, config.allowed_repos):
         reason = f"repository {public_url(event.repo_url)} is not in WUKONG_ALLOWED_REPOS"
         return Reply(200, {"ignored": reason, "provider": event.provider}, log=fields)
-    reply = delivery.render_push(event, config, fields, caches, queued=True)
+    if event.deleted:  # the webhook drops these; a message of anyone else's may not
+        return Reply(200, {"ignored": f"branch {event.branch} was deleted"}, log=fields)
+    try:
+        reply = delivery.render_push(event, config, fields, caches, queued=True)
+    except Refusal as e:
+        if e.status >= 500:  # the server's settings: a redelivery after the fix will do
+            raise
+        # e.g. a branch name Git refuses: redelivering it cannot help
+        return Reply(200, {"status": "error", "error": e.message}, log=fields)
     if reply.status < 500:
         reply.status = 200  # handled: the outcome is on the commit and in the body
     return reply
