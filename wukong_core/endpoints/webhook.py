@@ -38,6 +38,7 @@ from wukong_core.git.queued import encode_event, ordering_key
 from wukong_core.queue import open_queue
 
 QUEUE_SECONDS = 8.0  # the pending status and the publish, within GitHub's 10 s
+PENDING_SECONDS = 3.0
 
 
 def webhook(request: Request, config: Config, caches: Caches) -> Reply:
@@ -94,7 +95,9 @@ def _enqueue(event: webhooks.PushEvent, config: Config, fields: dict[str, Any]) 
     except UsageError as e:  # a malformed WUKONG_QUEUE, or the queue extra not installed
         raise Refusal(503, f"server misconfigured: {e}") from e
     deadline = time.monotonic() + QUEUE_SECONDS
-    fields["commit_status"] = statuses.post(event, config, "pending", "render queued", deadline)
+    # A slow status API must not leave the publish without time: it gets a part only.
+    pending = min(deadline, time.monotonic() + PENDING_SECONDS)
+    fields["commit_status"] = statuses.post(event, config, "pending", "render queued", pending)
     attributes = {"provider": event.provider, "delivery": event.delivery_id}
     try:
         queued = queue.publish(
