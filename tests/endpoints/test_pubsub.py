@@ -324,9 +324,11 @@ def test_a_hung_status_api_still_lets_the_push_be_queued(
     forge.delay = 2.0
     subscribed()
     name = _repo(git_server)
+    before = len(served.pushes())
     assert _webhook(served, git_server, name)[0] == 202
     forge.delay = 0
-    _until(lambda: len(_render_commits(git_server, name)) == 1)
+    _until(lambda: served.pushes()[before:] == [200])  # rendered, its status set
+    assert len(_render_commits(git_server, name)) == 1
 
 
 def test_a_publish_that_fails_is_503_and_an_error_on_the_commit(
