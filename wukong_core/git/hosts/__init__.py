@@ -87,6 +87,10 @@ class GitHost(Protocol):
         """Say why on the request, then close it."""
         ...
 
+    def ref(self, number: int) -> str:
+        """How the web UI names a request: #12 (GitLab: !12)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -204,7 +208,6 @@ class HostClient:
                            str(got.get("title") or ""), str(got.get(self.BODY) or ""))  # fmt: skip
 
     def ref(self, number: int) -> str:
-        """How the web UI names a request: #12 (GitLab: !12)."""
         return f"#{number}"
 
     def close(self) -> None:
