@@ -1,7 +1,9 @@
 """Findings: what the checks report, as data.
 
 The codes and their severities are a public interface: CI scripts and the PreSync Job match on
-them. Exit codes and HTTP statuses are computed from findings here and nowhere else.
+them. The CLI's exit code and the CI endpoints' HTTP status are computed from findings here
+and nowhere else (a webhook delivery Wukong handled is 2xx whatever its findings: the outcome
+goes to the commit status, README: The HTTP function).
 """
 
 from __future__ import annotations
@@ -118,4 +120,5 @@ def exit_code(findings: Iterable[Finding]) -> int:
 
 
 def http_status(findings: Iterable[Finding]) -> int:
+    """/render and /validate: 422 when any finding is an error."""
     return 422 if has_errors(findings) else 200
