@@ -397,6 +397,19 @@ def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
         yield server
 
 
+@pytest.fixture
+def forge(git_server: GitServer) -> Iterator[Any]:
+    """The fake forge (tests/forge.py) answering the Git hosts' API paths on the Git server,
+    as GitHub Enterprise Server, GitLab and Gitea serve them; it takes WUKONG_GIT_TOKEN, as
+    the API does by default."""
+    from tests.forge import Forge
+
+    forge = Forge(token=git_server.token)
+    git_server.attach_forge(forge)
+    yield forge
+    git_server.attach_forge(None)
+
+
 _names = itertools.count()
 
 

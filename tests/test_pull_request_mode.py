@@ -5,7 +5,6 @@ GitHub, GitLab and Gitea in one suite."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -32,24 +31,12 @@ def spec(name: str, cpu: int = 1) -> bytes:
 
 SPECS = {"wukong/web.yaml": spec("web"), "wukong/db.yaml": spec("db"), ".wukong.yaml": CONFIG}
 _names = iter(range(10_000))
-
-
-@pytest.fixture
-def forge(git_server: GitServer) -> Iterator[Forge]:
-    forge = Forge(token=git_server.token)  # WUKONG_GIT_TOKEN serves the API too, by default
-    git_server.attach_forge(forge)
-    yield forge
-    git_server.attach_forge(None)
-
-
-@pytest.fixture(scope="module")
-def app():  # type: ignore[no-untyped-def]
-    return make_app()
+app = pytest.fixture(make_app, scope="module", name="app")
 
 
 @pytest.fixture
 def client(app, monkeypatch, git_server: GitServer, forge: Forge):  # type: ignore[no-untyped-def]
-    webhook_env(monkeypatch, git_server, SECRET)
+    webhook_env(monkeypatch, git_server, SECRET)  # test_webhook's deployment, with the forge
     return app.test_client()
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -37,13 +37,9 @@ def kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture
-def forge(git_repo: GitRepo) -> Iterator[Forge]:
-    forge = Forge(token=git_repo.server.token)
+@pytest.fixture(autouse=True)
+def pulls_see_the_repo(forge: Forge, git_repo: GitRepo) -> None:
     forge.pulls.heads = lambda branch: git_repo.server.head(git_repo.name, branch)
-    git_repo.server.attach_forge(forge)
-    yield forge
-    git_repo.server.attach_forge(None)
 
 
 def host(repo: GitRepo, kind: str) -> GitHost:
