@@ -5,6 +5,7 @@ GitHub, GitLab and Gitea in one suite."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,13 +23,14 @@ pytest_plugins = ["tests.gitserver"]
 PROVIDERS = ["github", "gitlab", "gitea"]
 BOT = "wukong/render-main"
 HELD = {"github": "team/vms", "gitlab": "7", "gitea": "team/vms"}  # the forge's repository key
-CONFIG = b"mode: pull-request\n"
 
 
 def spec(name: str, cpu: int = 1) -> bytes:
     return as_yaml(wukong(name, cpu=cpu, disks=[{"name": "root", "size": "10Gi"}])).encode()
 
 
+# `branches: ['*']` watches every branch, the bot's own included.
+CONFIG = b"mode: pull-request\nbranches: ['*']\n"
 SPECS = {"wukong/web.yaml": spec("web"), "wukong/db.yaml": spec("db"), ".wukong.yaml": CONFIG}
 _names = iter(range(10_000))
 app = pytest.fixture(make_app, scope="module", name="app")
@@ -135,7 +137,16 @@ def test_a_request_is_opened_updated_merged_and_closed_and_main_is_never_written
     assert (body["status"], body["request"]["action"]) == ("unchanged", "none")
     assert [c for c in forge.calls() if c.method != "GET" and "/statuses/" not in c.path] == writes
 
+    # Wukong's own branch is never rendered, even where `branches` would match it.
+    git_server.create_branch(name, BOT, reverted)
+    payload = _payload(provider, git_server.url(name), reverted, ref=f"refs/heads/{BOT}")
+    if provider == "gitlab":
+        payload["project"]["id"] = 7
+    ignored = _deliver(client, provider, payload, f"{provider}-bot")
+    assert ignored.status_code == 202 and "Wukong's own proposal" in ignored.get_json()["ignored"]
+
     assert git_server.head(name) == reverted
+    assert git_server.token not in json.dumps([c.body for c in forge.calls()])
     assert only_people_wrote_main(git_server, name)
     bot_pushes = [ref for ref, agent in git_server.ref_updates(name) if "dulwich" in agent]
     assert bot_pushes and set(bot_pushes) == {f"refs/heads/{BOT}"}

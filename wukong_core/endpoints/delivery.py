@@ -39,6 +39,7 @@ from wukong_core.git.commit import (
     commit_manifests,
 )
 from wukong_core.git.hosts import open_host
+from wukong_core.git.propose import BOT_PREFIX
 from wukong_core.report import as_dict
 
 DELIVERY_SECONDS = 60.0  # fetch, render, push and the status, all attempts included
@@ -65,6 +66,8 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
     cluster = open_cluster(config)
 
     def renderer(tree: SourceTree) -> RenderOutput:
+        if event.branch.startswith(BOT_PREFIX):  # whatever `branches` matches
+            raise PushIgnored(f"{event.branch} holds Wukong's own proposal; it is not rendered")
         out = pipeline.render_repository(
             tree, cluster, branch=event.branch, default_branch=event.default_branch, caches=caches
         )
