@@ -121,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
             "REMOTE_USER": USER,
             "REMOTE_ADDR": "127.0.0.1",
             "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-            # Hooks see who pushes: git's CLI (a person) or dulwich (Wukong): protect_branch
+            # Hooks see who pushes: git's CLI (a person) or dulwich (Wukong): tests/hosting.py
             "HTTP_USER_AGENT": self.headers.get("User-Agent", ""),
             # http-backend inflates gzip request bodies itself when told
             "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
@@ -261,37 +261,6 @@ class GitServer:
         target.write_text(script)
         target.chmod(0o755)
 
-    def protect_branch(self, name: str, branch: str = "main") -> None:
-        """A protected `branch`, as a host keeps one: only people (git's CLI) may update it;
-        Wukong (dulwich) is refused. Every attempt on any ref is logged (`ref_updates`)."""
-        hook = f"""#!/bin/sh
-while read old new ref; do
-  echo "$ref $old $new $HTTP_USER_AGENT" >> ref-updates.log
-  case "$ref $HTTP_USER_AGENT" in
-    "refs/heads/{branch} git/dulwich/"*) echo "{branch} is protected" >&2; exit 1;;
-  esac
-done
-"""
-        self.install_hook(name, "pre-receive", hook)
-
-    def ref_updates(self, name: str) -> list[tuple[str, str]]:
-        """(ref, user agent) of every update `protect_branch` saw, in order."""
-        log = self.path(name) / "ref-updates.log"
-        lines = log.read_text().splitlines() if log.exists() else []
-        return [(line.split(" ")[0], line.split(" ", 3)[3]) for line in lines]
-
-    def merge(self, name: str, head: str, base: str = "main", message: str = "") -> str:
-        """Merge branch `head` into `base` as a person does on the host (a merge commit,
-        pushed with git's CLI); the new head of `base`."""
-        with tempfile.TemporaryDirectory() as work:
-            wt = Path(work) / "wt"
-            auth = self.auth_config()
-            git(*auth, "clone", "-q", "-b", base, self.url(name), str(wt))
-            git("merge", "-q", "--no-ff", "-m", message or f"Merge {head}", f"origin/{head}",
-                cwd=wt)  # fmt: skip
-            git(*auth, "push", "-q", "origin", f"HEAD:refs/heads/{base}", cwd=wt)
-            return git("rev-parse", "HEAD", cwd=wt)
-
     def land_then_decline(self, name: str, words: str, branch: str = "main") -> None:
         """The next push to `branch` loses a race told in words no client can recognise:
         while it waits, another commit lands on `branch` (as a concurrent push would), then a
@@ -309,10 +278,6 @@ echo '{words}' >&2
 exit 1
 """
         self.install_hook(name, "pre-receive", hook)
-
-    def create_branch(self, name: str, branch: str, sha: str) -> None:
-        """Create `branch` at commit `sha`, as a person does in the host's web UI."""
-        git("update-ref", f"refs/heads/{branch}", sha, "0" * 40, cwd=self.path(name))
 
     def head(self, name: str, branch: str = "main") -> str | None:
         try:
@@ -395,19 +360,6 @@ def serve_git(root: Path) -> Iterator[GitServer]:
 def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
     with serve_git(tmp_path_factory.mktemp("git-server")) as server:
         yield server
-
-
-@pytest.fixture
-def forge(git_server: GitServer) -> Iterator[Any]:
-    """The fake forge (tests/forge.py) answering the Git hosts' API paths on the Git server,
-    as GitHub Enterprise Server, GitLab and Gitea serve them; it takes WUKONG_GIT_TOKEN, as
-    the API does by default."""
-    from tests.forge import Forge
-
-    forge = Forge(token=git_server.token)
-    git_server.attach_forge(forge)
-    yield forge
-    git_server.attach_forge(None)
 
 
 _names = itertools.count()

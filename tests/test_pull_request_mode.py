@@ -13,6 +13,7 @@ import pytest
 from tests.endpoints.test_webhook import SECRET, _deliver, _payload
 from tests.forge import Forge
 from tests.hardening import make_app, webhook_env
+from tests.hosting import create_branch, merge, protect_branch, ref_updates
 from tests.specs import as_yaml, wukong
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def client(app, monkeypatch, git_server: GitServer, forge: Forge):  # type: igno
 def protected_repo(server: GitServer, forge: Forge, files: dict[str, bytes] = SPECS) -> str:
     name = f"allowed-pr-{next(_names)}"
     server.create_repo(name, files)
-    server.protect_branch(name)
+    protect_branch(server, name)
     forge.pulls.heads = lambda branch: server.head(name, branch)
     return name
 
@@ -65,7 +66,7 @@ def status(forge: Forge, sha: str) -> dict[str, Any]:
 
 
 def only_people_wrote_main(server: GitServer, name: str) -> bool:
-    updates = server.ref_updates(name)
+    updates = ref_updates(server, name)
     return all(not agent.startswith("git/dulwich/") for ref, agent in updates
                if ref == "refs/heads/main")  # fmt: skip
 
@@ -103,7 +104,7 @@ def test_a_request_is_opened_updated_merged_and_closed_and_main_is_never_written
     assert git_server.show(name, BOT).split("\n")[0] == second
 
     # 3. Merging it (on the Git server) leads to a push of main that renders to nothing new.
-    merged = git_server.merge(name, BOT, message=f"Merge request {BOT} into main")
+    merged = merge(git_server, name, BOT, message=f"Merge request {BOT} into main")
     pulls.merged(provider, key, 1)
     body = push(client, git_server, name, provider, "3")
     assert (body["status"], body["request"]["action"]) == ("unchanged", "none")
@@ -138,7 +139,7 @@ def test_a_request_is_opened_updated_merged_and_closed_and_main_is_never_written
     assert [c for c in forge.calls() if c.method != "GET" and "/statuses/" not in c.path] == writes
 
     # Wukong's own branch is never rendered, even where `branches` would match it.
-    git_server.create_branch(name, BOT, reverted)
+    create_branch(git_server, name, BOT, reverted)
     payload = _payload(provider, git_server.url(name), reverted, ref=f"refs/heads/{BOT}")
     if provider == "gitlab":
         payload["project"]["id"] = 7
@@ -148,7 +149,7 @@ def test_a_request_is_opened_updated_merged_and_closed_and_main_is_never_written
     assert git_server.head(name) == reverted
     assert git_server.token not in json.dumps([c.body for c in forge.calls()])
     assert only_people_wrote_main(git_server, name)
-    bot_pushes = [ref for ref, agent in git_server.ref_updates(name) if "dulwich" in agent]
+    bot_pushes = [ref for ref, agent in ref_updates(git_server, name) if "dulwich" in agent]
     assert bot_pushes and set(bot_pushes) == {f"refs/heads/{BOT}"}
 
 

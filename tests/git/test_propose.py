@@ -14,6 +14,7 @@ import pytest
 
 from tests.forge import Forge
 from tests.git.test_commit import render_specs, request
+from tests.hosting import create_branch
 from wukong_core.errors import GitError, HostError, PushRejectedError
 from wukong_core.git.commit import CommitResult, RenderOutput, SourceTree, commit_manifests
 from wukong_core.git.hosts import GitHost, Repository, open_host
@@ -139,7 +140,7 @@ def test_a_separate_output_branch_is_the_request_s_base(git_repo: GitRepo, forge
     with pytest.raises(GitError, match="the output branch deploy does not exist") as caught:
         commit_manifests(request(git_repo, proposing, host=host(git_repo, "github")))
     assert not caught.value.retryable
-    server.create_branch(git_repo.name, "deploy", source)
+    create_branch(server, git_repo.name, "deploy", source)
     result = commit_manifests(request(git_repo, proposing, host=host(git_repo, "github")))
     assert result.proposal is not None
     assert (result.proposal.branch, result.proposal.base) == (BOT_PREFIX + "deploy", "deploy")
