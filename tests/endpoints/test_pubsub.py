@@ -53,14 +53,6 @@ def app():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def forge(git_server: GitServer) -> Iterator[Forge]:
-    forge = Forge(token=git_server.token)
-    git_server.attach_forge(forge)
-    yield forge
-    git_server.attach_forge(None)
-
-
-@pytest.fixture
 def env(monkeypatch, git_server: GitServer, forge: Forge):  # type: ignore[no-untyped-def]
     webhook_env(monkeypatch, git_server, SECRET)
     monkeypatch.setenv("WUKONG_PUBSUB_TOKEN", PUSH_TOKEN)

@@ -114,12 +114,14 @@ def _cause(e: BaseException) -> str:
 
 
 def refused(what: str, answer: Answer, needs: str) -> HostError:
-    """A refused call as HostError: what failed, the host's words, and for 401/403/404 the
-    token's missing right (`needs`), which is what the reader has to change."""
-    text = f"{what}: HTTP {answer.status}: {answer.message()}"
+    """A refused call as HostError("failed to <what>: ..."): the host's words, and for
+    401/403/404 the token's missing right (`needs`), which is what the reader has to change."""
+    text = f"failed to {what}: HTTP {answer.status}: {answer.message()}"
+    summary = ""
     if answer.status in (401, 403, 404):
         text += f"; the token needs {needs}"
+        summary = f"could not {what} (HTTP {answer.status}): the token needs {needs}"
         accepted = answer.headers.get("X-Accepted-GitHub-Permissions")
         if accepted:  # GitHub names the fine-grained permission the call needs
             text += f" (GitHub accepts: {accepted[:100]})"
-    return HostError(text, answer.status)
+    return HostError(text, answer.status, summary)
