@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request
 
 from wukong_core.errors import WukongError
 from wukong_core.git.failures import without_userinfo
-from wukong_core.spec.models import is_dns_label
+from wukong_core.names import is_dns_label
 
 if TYPE_CHECKING:
     from wukong_core.caches import Caches
