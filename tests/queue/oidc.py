@@ -69,8 +69,11 @@ class Signer:
 
 
 @contextmanager
-def serve_certs(*signers: Signer) -> Iterator[str]:
-    """The signers' certificates on 127.0.0.1; yields their URL."""
+def serve_certs(*signers: Signer, cache_control: str = "", seen: list[str] | None = None,
+                status: int = 200) -> Iterator[str]:  # fmt: skip
+    """The signers' certificates on 127.0.0.1, answered with `status` and `cache_control` (as
+    Google sends "public, max-age=19204, must-revalidate, no-transform"); yields their URL.
+    Each request's target goes to `seen` (a proxy's is the absolute URL)."""
     body = json.dumps({s.kid: s.cert.decode() for s in signers}).encode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -78,9 +81,13 @@ def serve_certs(*signers: Signer) -> Iterator[str]:
             pass
 
         def do_GET(self) -> None:
-            self.send_response(200)
+            if seen is not None:
+                seen.append(self.path)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            if cache_control:
+                self.send_header("Cache-Control", cache_control)
             self.end_headers()
             self.wfile.write(body)
 

@@ -1,15 +1,21 @@
 """Publishing to Google Cloud Pub/Sub with ordering keys (google-cloud-pubsub).
 
 With message ordering on, the client retries a publish for ever (its deadline becomes 2**32 s),
-so every publish is bounded here by waiting on its future; after a failure the ordering key is
-paused until `resume_publish`, which is called at once so that the next delivery of the branch
-is not refused. One message per batch: a delivery waits for nobody else's.
+so every publish is bounded here by waiting on its future. Two ways it can end badly:
+- Pub/Sub refused it (a deleted topic, a permission): the client pauses the ordering key, and
+  every later publish of that key fails until `resume_publish`. The key is resumed at once, and
+  a publish that finds its key paused (by a failure no one waited for) resumes it and tries once
+  more, so one failure never blocks a branch's later deliveries.
+- Pub/Sub did not confirm in time (unreachable, slow): nothing is paused, and the client goes
+  on retrying in the background, so the message may still arrive. The caller is told so.
+Every failure is a QueueError. One message per batch: a delivery waits for nobody else's.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,21 +36,35 @@ class PubSubQueue:
 
     def publish(self, data: bytes, ordering_key: str, attributes: Mapping[str, str],
                 timeout: float) -> str:  # fmt: skip
+        from google.cloud.pubsub_v1.publisher.exceptions import (
+            PublishToPausedOrderingKeyException,
+        )
+
+        deadline = time.monotonic() + timeout
         try:
-            future = self.client.publish(
-                self.topic, data, ordering_key=ordering_key, **dict(attributes)
-            )
-            return str(future.result(timeout=max(timeout, 0.01)))
+            try:
+                return self._publish(data, ordering_key, attributes, deadline)
+            except PublishToPausedOrderingKeyException:
+                self._resume(ordering_key)  # paused by an earlier failure: this one may pass
+                return self._publish(data, ordering_key, attributes, deadline)
         except concurrent.futures.TimeoutError as e:
-            self._resume(ordering_key)
-            raise QueueError(f"failed to publish to {self.topic}: Pub/Sub did not confirm "
-                             "in time; redeliver to retry") from e  # fmt: skip
-        except Exception as e:  # google.api_core's errors, the paused-key error, ...
+            # Still being retried, so nothing is paused (resuming would raise RuntimeError).
+            raise QueueError(
+                f"failed to publish to {self.topic}: Pub/Sub did not confirm in time (the "
+                "message may still be queued); redeliver to retry"
+            ) from e
+        except Exception as e:  # google.api_core's errors, a key paused again, ...
             self._resume(ordering_key)
             raise QueueError(f"failed to publish to {self.topic}: {_cause(e)}") from e
 
+    def _publish(self, data: bytes, ordering_key: str, attributes: Mapping[str, str],
+                 deadline: float) -> str:  # fmt: skip
+        future = self.client.publish(self.topic, data, ordering_key=ordering_key, **attributes)
+        return str(future.result(timeout=max(deadline - time.monotonic(), 0.01)))
+
     def _resume(self, ordering_key: str) -> None:
-        with contextlib.suppress(ValueError):  # a key this client never paused
+        # ValueError: a key this client never saw; RuntimeError: a key that is not paused.
+        with contextlib.suppress(ValueError, RuntimeError):
             self.client.resume_publish(self.topic, ordering_key)
 
 
