@@ -126,9 +126,13 @@ def test_a_version_tag_publishes_the_image_the_hooks_pull_for_both_architectures
     assert build["with"]["file"] == "deploy/Dockerfile" and build["with"]["push"] is True
     assert build["with"]["platforms"] == "linux/amd64,linux/arm64"
     assert build["with"]["tags"] == "${{ env.IMAGE }}:${{ env.VERSION }}"
-    digest = job["steps"][-1]
+    digest = next(s for s in job["steps"] if s.get("name") == "Print the digest")
     assert digest["env"]["DIGEST"] == "${{ steps.build.outputs.digest }}"
     assert "$IMAGE:$VERSION@$DIGEST" in digest["run"]
+    # A new ghcr.io package is private: the release fails until anyone can pull the image.
+    pull = job["steps"][-1]["run"].splitlines()
+    assert pull[0] == "docker logout ghcr.io"
+    assert 'if ! docker buildx imagetools inspect "$IMAGE:$VERSION"; then' in pull
 
 
 @pytest.mark.parametrize(("tag", "passes"), [("v0.1.0", True), ("v0.2.0", False)])
