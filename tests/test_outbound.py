@@ -7,10 +7,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from tests.loopback import serve
 from wukong_core.errors import GitError, HostError
 from wukong_core.git.commit import CommitRequest, commit_manifests
 from wukong_core.git.hosts import CommitStatus, Repository, open_host
@@ -47,15 +48,11 @@ def trickling() -> Iterator[str]:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self._trickle("application/json", b'{"state": "success"' + b" " * 60 + b"}")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as url:
+        try:
+            yield url
+        finally:
+            stop.set()
 
 
 def test_a_git_server_that_trickles_cannot_hold_a_delivery_past_its_deadline(trickling) -> None:  # type: ignore[no-untyped-def]

@@ -263,7 +263,7 @@ def test_a_publish_pub_sub_never_confirms_is_503_and_an_error_on_the_commit(
     response = _deliver(unreachable, "github", _payload("github", git_server.url(name), head))
     assert response.status_code == 503, response.get_json()
     body = response.get_json()
-    assert body["retryable"] is True and "may still be queued" in body["error"]
+    assert body["retryable"] is True and "did not confirm in time" in body["error"]
     assert _states(forge, head) == ["pending", "error"]
     assert git_server.requests(name) == []
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import serve
 
 AUDIENCE = "https://wukong.example.run.app/pubsub"
 ACCOUNT = "wukong-push@my-project.iam.gserviceaccount.com"
@@ -91,10 +92,5 @@ def serve_certs(*signers: Signer, cache_control: str = "", seen: list[str] | Non
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/oauth2/v1/certs"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as url:
+        yield f"{url}/oauth2/v1/certs"
