@@ -80,6 +80,9 @@ class PushRejectedError(GitError):
 
 
 class WebhookError(WukongError):
+    """`status` 400, 401, 403 or 413; 503 when what would check the request is missing (a
+    setting, Google's certificates for Pub/Sub's OIDC token), which a retry after a fix cures."""
+
     def __init__(self, message: str, status: int = 400) -> None:
         self.status = status
         super().__init__(message)

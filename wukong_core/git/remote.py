@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from wukong_core.errors import GitError, PushRejectedError
 from wukong_core.git.failures import scrub, step
 from wukong_core.git.tree import git_bytes
+from wukong_core.outbound import read_by
 
 if TYPE_CHECKING:
     from dulwich.client import GitClient
@@ -146,12 +147,15 @@ def _tracking_pools() -> tuple[type, type]:
 
     class Tracking:
         def urlopen(self, *args: Any, **kwargs: Any) -> Any:
-            # No call may outlast the delivery's deadline, however many came before it.
-            left = min(HTTP_TIMEOUT_S, self.__dict__.get("deadline", math.inf) - time.monotonic())
+            # No call may outlast the delivery's deadline, however many came before it, nor
+            # its answer, however slowly a server sends it (dulwich reads with `read`).
+            deadline = self.__dict__.get("deadline", math.inf)
+            left = min(HTTP_TIMEOUT_S, deadline - time.monotonic())
             if left <= 0:
                 raise urllib3.exceptions.TimeoutError("the delivery ran out of time")
             kwargs["timeout"] = urllib3.Timeout(connect=left, read=left)
             response = super().urlopen(*args, **kwargs)  # type: ignore[misc]
+            response.read = read_by(response, deadline)
             self.__dict__.setdefault("opened", []).append(response)
             return response
 

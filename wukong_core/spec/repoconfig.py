@@ -27,7 +27,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wukong_core.errors import SpecError
-from wukong_core.spec.models import PROTECT_DISKS, ProtectDisks, is_dns_label
+from wukong_core.names import is_dns_label
+from wukong_core.spec.models import PROTECT_DISKS, ProtectDisks
 
 CONFIG_FILE = ".wukong.yaml"
 _KEYS = (
