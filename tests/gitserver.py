@@ -70,6 +70,10 @@ def _read_chunked(rfile) -> bytes:  # type: ignore[no-untyped-def]
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    # http.server writes the headers and the body of an answer in two sends; with Nagle's
+    # algorithm on, the body then waits for the client's delayed ACK of the headers (40 ms on
+    # Linux) on every request. Git hosts' servers (nginx, ...) send without that stall.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output clean
@@ -228,13 +232,20 @@ class GitServer:
     def path(self, name: str) -> Path:
         return self.root / f"{name}.git"
 
-    def create_repo(self, name: str, files: dict[str, bytes], branch: str = "main") -> str:
-        """A bare repo whose `branch` holds one commit with `files`; returns its sha."""
+    def create_repo(
+        self, name: str, files: dict[str, bytes], branch: str = "main", filters: bool = True
+    ) -> str:
+        """A bare repo whose `branch` holds one commit with `files`; returns its sha.
+        `filters`: the server allows partial clones, as GitHub, GitLab and Gitea do."""
         bare = self.path(name)
         git("init", "--bare", "-q", "-b", branch, str(bare))
         git("config", "http.receivepack", "true", cwd=bare)
+        git("config", "uploadpack.allowFilter", "true" if filters else "false", cwd=bare)
         with tempfile.TemporaryDirectory() as work:
             git("init", "-q", "-b", branch, work)
+            # No background `gc --auto` after a large first commit: it would still be writing
+            # into the folder that is removed next.
+            git("config", "gc.auto", "0", cwd=Path(work))
             _write(Path(work), files)
             git("add", "-A", cwd=Path(work))
             git("commit", "-q", "-m", "initial specs", cwd=Path(work))
