@@ -33,20 +33,53 @@ class Remote:
         self.secrets = secrets
 
     def fetch(self, repo: MemoryRepo, branch: str, required: bool) -> str | None:
-        """Shallow-fetch the branch head into `repo`; its sha, or None when absent."""
+        """Shallow-fetch the branch head into `repo`; its sha, or None when absent.
+
+        Without its blobs where the server can filter (a partial clone, `blob:none`: GitHub,
+        GitLab and Gitea can; git protocol v2 only): a render needs the trees and a few files,
+        and `fetch_blobs` brings those. A server that cannot filter sends every blob."""
         ref = git_bytes(f"refs/heads/{branch}")
 
         def wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
             return [refs[ref]] if ref in refs else []
 
-        with step(f"fetch {branch}", self.secrets):
+        with step(f"fetch {branch}", self.secrets), _quiet_filter_warning():
             result = self.client.fetch(
-                self.path, repo, determine_wants=wants, depth=1, ref_prefix=[ref]
+                self.path,
+                repo,
+                determine_wants=wants,
+                depth=1,
+                ref_prefix=[ref],
+                filter_spec=b"blob:none",
             )
         sha = result.refs.get(ref)
         if sha is None and required:
             raise GitError(f"failed to fetch {branch}: no such branch on the remote")
         return sha.decode() if sha else None
+
+    def fetch_blobs(self, repo: MemoryRepo, blobs: list[bytes]) -> None:
+        """Bring these blobs, which a filtered fetch left out, into `repo`: one request.
+
+        Only ever needed after a filtered fetch, so the server speaks protocol v2, where a
+        fetch may want any object by id (gitprotocol-v2: "Wants can be anything and are not
+        limited to advertised objects"). No "have" lines: the server would walk every tree
+        of the commit they name just to leave out objects that a blob never contains.
+        """
+        from io import BytesIO
+
+        pack = BytesIO()
+        with step("fetch files", self.secrets):
+            self.client.fetch_pack(
+                self.path,
+                lambda refs, depth=None: blobs,
+                _NoHaves(),
+                pack.write,
+                ref_prefix=[b"HEAD"],
+            )
+            repo.object_store.add_thin_pack(BytesIO(pack.getvalue()).read, None)  # type: ignore[attr-defined]
+        missing = [blob for blob in blobs if blob not in repo.object_store]
+        if missing:
+            raise GitError(f"failed to fetch files: the server sent no {missing[0].decode()}")
 
     def push(self, repo: MemoryRepo, branch: str, old: str | None, new: str,
              expect: dict[str, str]) -> bool:  # fmt: skip
@@ -85,6 +118,40 @@ class Remote:
 
 class RefMoved(Exception):
     """The remote ref is no longer the parent we built on (raised inside update_refs)."""
+
+
+class _NoHaves:
+    """A graph walker with nothing to offer: the blobs wanted are all we lack."""
+
+    shallow: set[bytes] = set()
+
+    def next(self) -> None:
+        return None
+
+    __next__ = next
+
+    def ack(self, sha: bytes) -> None:
+        pass
+
+    def nak(self) -> None:
+        pass
+
+
+@contextmanager
+def _quiet_filter_warning() -> Iterator[None]:
+    """dulwich logs a warning on every fetch from a server that cannot filter; such a server
+    simply sends everything, which is fine, so one warning per delivery would only be noise."""
+    import logging
+
+    def not_filtering(record: logging.LogRecord) -> bool:
+        return "object filtering not recognized" not in record.getMessage()
+
+    logger = logging.getLogger("dulwich.client")
+    logger.addFilter(not_filtering)
+    try:
+        yield
+    finally:
+        logger.removeFilter(not_filtering)
 
 
 @contextmanager
