@@ -80,7 +80,12 @@ def test_repository_settings_come_from_dot_wukong_yaml() -> None:
     )
     out = render_repository(tree)
     assert out.output_path == "deploy/"
-    assert sorted(out.files) == ["kustomization.yaml", "lab/a.yaml", "lab/kustomization.yaml"]
+    assert sorted(out.files) == [
+        "kustomization.yaml",
+        "lab/.wukong-cache",
+        "lab/a.yaml",
+        "lab/kustomization.yaml",
+    ]
 
 
 def test_a_broken_dot_wukong_yaml_is_a_finding_that_stops_the_commit() -> None:
