@@ -40,7 +40,12 @@ def vm_key(path: str, data: bytes) -> str | None:
     """`<ns>/<vm>` for a VM file Wukong wrote (`<ns>/<vm>.yaml`, its header naming its spec);
     None for anything else: kustomizations, PreSync hooks, a user's own files."""
     key = vm_path_key(path)
-    return key if key is not None and data.startswith(_VM_HEADER) else None
+    return key if key is not None and is_vm_file(data) else None
+
+
+def is_vm_file(data: bytes) -> bool:
+    """A VM file Wukong wrote: its header names the spec it came from."""
+    return data.startswith(_VM_HEADER)
 
 
 def vm_path_key(path: str) -> str | None:
