@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e '.[cluster,server]'
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e '.[cluster,server,queue]'
 	touch $@
 
 demo: $(STAMP)

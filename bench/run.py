@@ -34,6 +34,7 @@ MODULES = {
     "P4": "bench.p4_webhook",
     "P5": "bench.p5_memory",
     "P6": "bench.p6_kustomize",
+    "P7": "bench.p7_queue",
 }
 RESULTS = ROOT / "bench" / "results.json"
 

@@ -25,6 +25,29 @@ optional:
   WUKONG_GIT_AUTHOR      commit author, default "Wukong <wukong@localhost>"
   WUKONG_CLUSTER         offline (default; Cloud Run rarely reaches a private API server)
   RUNTIME_SA             service account to run as (needs roles/secretmanager.secretAccessor)
+  STATUS_TOKEN_SECRET_NAME  optional: Secret Manager secret with WUKONG_STATUS_TOKEN, the token
+                         for commit statuses (default: the Git token serves both)
+  PRIVATE                1: no unauthenticated calls (a worker behind Pub/Sub; see the README)
+
+queued deliveries (all optional; without WUKONG_QUEUE none of this runs):
+  WUKONG_QUEUE           pubsub:projects/<project>/topics/<topic>: /webhook publishes, /pubsub
+                         renders; creates the topic, a dead-letter topic with its subscription,
+                         the push subscription and the IAM bindings they need
+  PUSH_AUTH              token (default): the push endpoint carries ?token=<WUKONG_PUBSUB_TOKEN>
+                         | oidc: Pub/Sub sends an OIDC token of PUSH_SERVICE_ACCOUNT, verified
+                         by the app (WUKONG_PUBSUB_AUDIENCE, WUKONG_PUBSUB_SERVICE_ACCOUNT)
+  PUBSUB_TOKEN_SECRET_NAME  Secret Manager secret with the push token, default
+                         wukong-pubsub-token (token mode; also maps it on a worker)
+  PUSH_SERVICE_ACCOUNT   the push subscription's service account (oidc mode, or a private worker)
+  PUSH_AUDIENCE          its tokens' audience; default wukong-pubsub/<PROJECT>/<SERVICE> (oidc),
+                         the worker's URL (two services)
+  PUSH_ENDPOINT          where Pub/Sub pushes, default <this service's URL>/pubsub; another
+                         service's (two-service layout) with WORKER_SERVICE naming it, which
+                         then grants PUSH_SERVICE_ACCOUNT roles/run.invoker on it
+  ACK_DEADLINE           seconds, default 120 (a delivery is bounded at 60 s; at most 600):
+                         for push delivery it is also the request's timeout
+  MIN_RETRY_DELAY, MAX_RETRY_DELAY   redelivery backoff, default 10s and 600s
+  MAX_DELIVERY_ATTEMPTS  then the dead-letter topic takes the message, default 5
 
 Webhook senders (GitHub, GitLab, Gitea) cannot authenticate to Google, so the service allows
 unauthenticated calls; every /webhook delivery is checked against WUKONG_WEBHOOK_SECRET.
@@ -56,16 +79,55 @@ trap 'rm -f "$env_file"' EXIT
 
 secrets="WUKONG_WEBHOOK_SECRET=${WEBHOOK_SECRET_NAME}:latest,WUKONG_GIT_TOKEN=${GIT_TOKEN_SECRET_NAME}:latest"
 [[ -n "${API_TOKEN_SECRET_NAME:-}" ]] && secrets+=",WUKONG_API_TOKEN=${API_TOKEN_SECRET_NAME}:latest"
+[[ -n "${STATUS_TOKEN_SECRET_NAME:-}" ]] && secrets+=",WUKONG_STATUS_TOKEN=${STATUS_TOKEN_SECRET_NAME}:latest"
+
+timeout=300s  # a webhook answers after the push: clone, render, commit, push
+if [[ -n "${WUKONG_QUEUE:-}" ]]; then
+  [[ "$WUKONG_QUEUE" =~ ^pubsub:projects/([^/]+)/topics/([^/]+)$ ]] || {
+    echo "WUKONG_QUEUE must be pubsub:projects/<project>/topics/<topic>" >&2; usage; }
+  TOPIC_PROJECT="${BASH_REMATCH[1]}"
+  TOPIC="${BASH_REMATCH[2]}"
+  PUSH_AUTH="${PUSH_AUTH:-token}"
+  ACK_DEADLINE="${ACK_DEADLINE:-120}"
+  (( ACK_DEADLINE >= 10 && ACK_DEADLINE <= 600 )) || { echo "ACK_DEADLINE: 10 to 600" >&2; usage; }
+  timeout="${ACK_DEADLINE}s"  # a push is answered once rendered: the ack deadline bounds it
+  echo "WUKONG_QUEUE: $(yaml_quote "$WUKONG_QUEUE")" >>"$env_file"
+  case "$PUSH_AUTH" in
+    token)
+      PUBSUB_TOKEN_SECRET_NAME="${PUBSUB_TOKEN_SECRET_NAME:-wukong-pubsub-token}"
+      secrets+=",WUKONG_PUBSUB_TOKEN=${PUBSUB_TOKEN_SECRET_NAME}:latest"
+      ;;
+    oidc)
+      [[ -n "${PUSH_SERVICE_ACCOUNT:-}" ]] || { echo "PUSH_AUTH=oidc needs PUSH_SERVICE_ACCOUNT" >&2; usage; }
+      ;;
+    *) echo "PUSH_AUTH must be token or oidc, not '$PUSH_AUTH'" >&2; usage ;;
+  esac
+fi
+# A private worker (two-service layout) takes the push token without publishing anything.
+if [[ -z "${WUKONG_QUEUE:-}" && -n "${PUBSUB_TOKEN_SECRET_NAME:-}" ]]; then
+  secrets+=",WUKONG_PUBSUB_TOKEN=${PUBSUB_TOKEN_SECRET_NAME}:latest"
+fi
+if [[ -n "${WUKONG_QUEUE:-}" && "$PUSH_AUTH" == oidc ]]; then
+  # In-app verification compares with whatever audience the subscription names: a fixed one
+  # is known before the deploy (the service's URL is not).
+  audience="${PUSH_AUDIENCE:-wukong-pubsub/${PROJECT}/${SERVICE}}"
+  echo "WUKONG_PUBSUB_AUDIENCE: $(yaml_quote "$audience")" >>"$env_file"
+  echo "WUKONG_PUBSUB_SERVICE_ACCOUNT: $(yaml_quote "$PUSH_SERVICE_ACCOUNT")" >>"$env_file"
+fi
 
 common=(
   --project="$PROJECT"
   --region="$REGION"
-  --allow-unauthenticated
   --env-vars-file="$env_file"
   --set-secrets="$secrets"
   --memory=1Gi
-  --timeout=300s  # a webhook answers after the push: clone, render, commit, push
+  --timeout="$timeout"
 )
+if [[ "${PRIVATE:-}" == 1 ]]; then
+  common+=(--no-allow-unauthenticated)
+else
+  common+=(--allow-unauthenticated)
+fi
 [[ -n "${RUNTIME_SA:-}" ]] && common+=(--service-account="$RUNTIME_SA")
 
 case "$TARGET" in
@@ -82,3 +144,71 @@ case "$TARGET" in
     usage
     ;;
 esac
+
+[[ -n "${WUKONG_QUEUE:-}" ]] || exit 0
+
+# --- queued deliveries: topic, dead letters, push subscription, IAM ---------------------------
+ps=(--project="$TOPIC_PROJECT")
+if [[ -z "${PUSH_ENDPOINT:-}" ]]; then
+  if [[ "$TARGET" == run ]]; then
+    url="$(gcloud run services describe "$SERVICE" --project="$PROJECT" --region="$REGION" --format='value(status.url)')"
+  else
+    url="$(gcloud functions describe "$SERVICE" --gen2 --project="$PROJECT" --region="$REGION" --format='value(serviceConfig.uri)')"
+  fi
+  PUSH_ENDPOINT="${url%/}/pubsub"
+fi
+project_number="$(gcloud projects describe "$TOPIC_PROJECT" --format='value(projectNumber)')"
+pubsub_agent="serviceAccount:service-${project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+dead="${TOPIC}-dead-letter"
+subscription="${TOPIC}-push"
+
+# create, or (run again) leave the topic as it is
+gcloud pubsub topics describe "$TOPIC" "${ps[@]}" >/dev/null 2>&1 || gcloud pubsub topics create "$TOPIC" "${ps[@]}"
+gcloud pubsub topics describe "$dead" "${ps[@]}" >/dev/null 2>&1 || gcloud pubsub topics create "$dead" "${ps[@]}"
+# Messages published to a topic without a subscription are lost: keep the dead letters.
+gcloud pubsub subscriptions describe "${dead}-sub" "${ps[@]}" >/dev/null 2>&1 ||
+  gcloud pubsub subscriptions create "${dead}-sub" --topic="$dead" "${ps[@]}"
+
+if [[ "$PUSH_AUTH" == token ]]; then
+  token="$(gcloud secrets versions access latest --secret="$PUBSUB_TOKEN_SECRET_NAME" --project="$PROJECT")"
+  push=(--push-endpoint="${PUSH_ENDPOINT}?token=${token}")
+  if [[ -n "${PUSH_SERVICE_ACCOUNT:-}" ]]; then  # a private worker: Cloud Run's IAM checks it
+    [[ "$PUSH_ENDPOINT" =~ ^(https://[^/]+) ]]
+    push+=(--push-auth-service-account="$PUSH_SERVICE_ACCOUNT"
+           --push-auth-token-audience="${PUSH_AUDIENCE:-${BASH_REMATCH[1]}}")
+  fi
+else
+  push=(--push-endpoint="$PUSH_ENDPOINT" --push-auth-service-account="$PUSH_SERVICE_ACCOUNT"
+        --push-auth-token-audience="$audience")
+fi
+settings=(
+  "${push[@]}"
+  --ack-deadline="$ACK_DEADLINE"
+  --dead-letter-topic="$dead"
+  --max-delivery-attempts="${MAX_DELIVERY_ATTEMPTS:-5}"
+  --min-retry-delay="${MIN_RETRY_DELAY:-10s}"
+  --max-retry-delay="${MAX_RETRY_DELAY:-600s}"
+)
+if gcloud pubsub subscriptions describe "$subscription" "${ps[@]}" >/dev/null 2>&1; then
+  gcloud pubsub subscriptions update "$subscription" "${settings[@]}" "${ps[@]}"
+else
+  # Ordering can only be chosen when the subscription is made.
+  gcloud pubsub subscriptions create "$subscription" --topic="$TOPIC" --enable-message-ordering \
+    "${settings[@]}" "${ps[@]}"
+fi
+
+# Pub/Sub's service agent forwards dead letters: it publishes to the dead-letter topic and
+# acknowledges on the push subscription.
+gcloud pubsub topics add-iam-policy-binding "$dead" --member="$pubsub_agent" \
+  --role=roles/pubsub.publisher "${ps[@]}"
+gcloud pubsub subscriptions add-iam-policy-binding "$subscription" --member="$pubsub_agent" \
+  --role=roles/pubsub.subscriber "${ps[@]}"
+if [[ -n "${RUNTIME_SA:-}" ]]; then  # the webhook publishes (the default account may already)
+  gcloud pubsub topics add-iam-policy-binding "$TOPIC" --member="serviceAccount:$RUNTIME_SA" \
+    --role=roles/pubsub.publisher "${ps[@]}"
+fi
+if [[ -n "${WORKER_SERVICE:-}" ]]; then  # two services: only Pub/Sub may call the worker
+  gcloud run services add-iam-policy-binding "$WORKER_SERVICE" --project="$PROJECT" \
+    --region="$REGION" --member="serviceAccount:$PUSH_SERVICE_ACCOUNT" --role=roles/run.invoker
+fi
+echo "queued deliveries: $WUKONG_QUEUE -> ${PUSH_ENDPOINT} (${PUSH_AUTH})" >&2

@@ -5,7 +5,8 @@
 3. starts the HTTP function the way it is deployed (`functions-framework --target wukong`),
    validating against examples/cluster-snapshot.yaml when it is there;
 4. sends a signed GitHub push webhook, then the same delivery again;
-5. prints the answers, the commit Wukong pushed back and one rendered file.
+5. prints the answers, the commit Wukong pushed back, the commit status it set (on a fake of
+   GitHub's API beside the repository, tests/forge.py) and one rendered file.
 
 Needs the project's virtualenv (run it with its python) and the `git` binary; nothing else.
 """
@@ -33,6 +34,7 @@ SPECS = ROOT / "examples" / "specs"
 SNAPSHOT = ROOT / "examples" / "cluster-snapshot.yaml"
 sys.path.insert(0, str(ROOT))
 # The same Git server the commit-back tests push to: git http-backend behind basic auth.
+from tests.forge import Forge  # noqa: E402
 from tests.gitserver import TOKEN, USER, git, serve_git  # noqa: E402
 
 
@@ -110,6 +112,8 @@ def main() -> int:
     token, hook_secret = TOKEN, secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="wukong-demo-") as tmp, serve_git(Path(tmp)) as server:
         source = server.create_repo("vms", spec_files())
+        forge = Forge(token=token)  # the host's API beside the repository, as GHES serves it
+        server.attach_forge(forge)
         bare, repo_url = server.path("vms"), server.url("vms")
 
         port = free_port()
@@ -156,17 +160,21 @@ def main() -> int:
             banner("2. the commit Wukong pushed back: git log -1 --stat")
             print(git("log", "-1", "--stat", "main", cwd=bare))
 
-            banner("3. one rendered file: rendered/vms/hybrid-vm.yaml")
+            banner("3. the commit status on the pushed commit (what the person who pushed sees)")
+            for call in forge.calls():
+                print(f"{call.method} {call.path}\n{json.dumps(call.body, indent=2)}")
+
+            banner("4. one rendered file: rendered/vms/hybrid-vm.yaml")
             print(git("show", "main:rendered/vms/hybrid-vm.yaml", cwd=bare))
 
-            banner("4. the same delivery again (GitHub's Redeliver button)")
+            banner("5. the same delivery again (GitHub's Redeliver button)")
             status, again = post(f"{base}/webhook", body, headers)
             print(
                 f"HTTP {status}: status={again.get('status')} redelivery={again.get('redelivery')}"
                 f"; main is still {git('rev-parse', '--short', 'main', cwd=bare)}"
             )
 
-            banner("5. the function's log line for the first delivery (structured JSON)")
+            banner("6. the function's log line for the first delivery (structured JSON)")
             lines = [ln for ln in log.read_text().splitlines() if '"POST /webhook' in ln]
             print(lines[0] if lines else "(no log line found)")
             leaked = token in log.read_text() or hook_secret in log.read_text()

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,6 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _serve(self) -> None:
+        forge = self.server.forge
+        if forge is not None and forge.handles(self.path):  # the host's API (tests/forge.py)
+            forge.serve(self)
+            return
         time.sleep(self.server.delay)
         if self._drop_push():
             return
@@ -221,6 +226,7 @@ class _Server(ThreadingHTTPServer):
         self.fetches: list[tuple[str, frozenset[str], str | None]] = []  # (repo, wants, filter)
         self.drops: dict[str, str] = {}  # repo name -> "before" | "after": the next push dies
         self.delay = 0.0  # seconds before each answer: a slow or hung Git host
+        self.forge: Any = None  # a tests.forge.Forge answering the host's API paths
         self.lock = threading.Lock()
         _SERVERS[self.server_address[1]] = self
 
@@ -257,6 +263,11 @@ class GitServer:
         with _SERVERS[self.port].lock:
             _SERVERS[self.port].drops[name] = when
 
+    def attach_forge(self, forge: Any) -> None:
+        """Serve a tests.forge.Forge's API paths beside the repositories (None: stop), as
+        GitHub Enterprise Server, GitLab and Gitea serve their API on the clone URL's origin."""
+        _SERVERS[self.port].forge = forge
+
     def slow_down(self, seconds: float) -> None:
         """Wait `seconds` before answering each request from now on (0 to stop)."""
         _SERVERS[self.port].delay = seconds
@@ -288,6 +299,24 @@ class GitServer:
         target = self.path(name) / "hooks" / hook
         target.write_text(script)
         target.chmod(0o755)
+
+    def land_then_decline(self, name: str, words: str, branch: str = "main") -> None:
+        """The next push to `branch` loses a race told in words no client can recognise:
+        while it waits, another commit lands on `branch` (as a concurrent push would), then a
+        pre-receive hook declines it saying `words`. Later pushes pass."""
+        # Outside git's quarantine (its variables unset), the hook is just another writer.
+        hook = f"""#!/bin/sh
+[ -e landed ] && exit 0
+touch landed
+(unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+ head=$(git rev-parse refs/heads/{branch})
+ new=$(git -c user.name=Human -c user.email=human@example.test commit-tree \
+   "$head^{{tree}}" -p "$head" -m "landed meanwhile")
+ git update-ref refs/heads/{branch} "$new" "$head") || exit 3
+echo '{words}' >&2
+exit 1
+"""
+        self.install_hook(name, "pre-receive", hook)
 
     def head(self, name: str, branch: str = "main") -> str | None:
         try:

@@ -31,11 +31,11 @@ def make_app():  # type: ignore[no-untyped-def]
     return functions_framework.create_app(target="wukong", source=str(ROOT / "main.py"))
 
 
-def webhook_env(monkeypatch: Any, server: GitServer) -> None:
+def webhook_env(monkeypatch: Any, server: GitServer, secret: str = SECRET) -> None:
     """The environment of a webhook deployment that may push to repos named allowed-*."""
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("WUKONG_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("WUKONG_WEBHOOK_SECRET", secret)
     monkeypatch.setenv("WUKONG_ALLOWED_REPOS", f"http://127.0.0.1:{server.port}/allowed-*")
     monkeypatch.setenv("WUKONG_GIT_USERNAME", server.user)
     monkeypatch.setenv("WUKONG_GIT_TOKEN", server.token)

@@ -46,6 +46,17 @@ SERVED = {
     "virtualmachineinstances": ("kubevirt.io", "v1", "VirtualMachineInstance"),
     "datavolumes": ("cdi.kubevirt.io", "v1beta1", "DataVolume"),
     "storageprofiles": ("cdi.kubevirt.io", "v1beta1", "StorageProfile"),
+    "datasources": ("cdi.kubevirt.io", "v1beta1", "DataSource"),
+    "network-attachment-definitions": ("k8s.cni.cncf.io", "v1", "NetworkAttachmentDefinition"),
+    **{
+        plural: ("instancetype.kubevirt.io", "v1beta1", kind)
+        for plural, kind in (
+            ("virtualmachineinstancetypes", "VirtualMachineInstancetype"),
+            ("virtualmachineclusterinstancetypes", "VirtualMachineClusterInstancetype"),
+            ("virtualmachinepreferences", "VirtualMachinePreference"),
+            ("virtualmachineclusterpreferences", "VirtualMachineClusterPreference"),
+        )
+    },
 }
 BUILT_IN_GROUPS = {"", "storage.k8s.io"}
 
@@ -757,3 +768,97 @@ def populated_pvc(
         annotations=annotations,
         data_source_ref=source,
     )
+
+
+# --- what specs name besides PVCs: networks, instancetypes, preferences, golden images -----------
+
+INSTANCETYPE_API = "instancetype.kubevirt.io/v1beta1"
+# Labels virt-operator puts on the common instancetypes and preferences it deploys.
+COMMON_LABELS = {
+    "app.kubernetes.io/component": "kubevirt",
+    "app.kubernetes.io/managed-by": "virt-operator",
+    "instancetype.kubevirt.io/common-instancetypes-version": "v1.4.0",
+    "instancetype.kubevirt.io/vendor": "kubevirt.io",
+}
+
+
+def network_attachment_definition(ns: str, name: str, vlan: int = 100) -> Obj:
+    """A Multus NetworkAttachmentDefinition of a Linux bridge with a VLAN: its `spec.config` is
+    the CNI configuration as a JSON string, as the CRD requires."""
+    config = {
+        "cniVersion": "0.3.1",
+        "name": name,
+        "type": "bridge",
+        "bridge": "br1",
+        "vlan": vlan,
+        "ipam": {},
+    }
+    annotations = {"k8s.v1.cni.cncf.io/resourceName": "bridge.network.kubevirt.io/br1"}
+    return {
+        "apiVersion": "k8s.cni.cncf.io/v1",
+        "kind": "NetworkAttachmentDefinition",
+        "metadata": _meta(name, ns, annotations=annotations, generation=1, _kind="NAD"),
+        "spec": {"config": json.dumps(config, separators=(",", ":"))},
+    }
+
+
+def instancetype(name: str, cpu: int = 1, memory: str = "4Gi", ns: str | None = None) -> Obj:
+    """A VirtualMachineClusterInstancetype as virt-operator deploys the common ones (`u1.medium`:
+    1 vCPU, 4Gi), or with `ns` a VirtualMachineInstancetype a team keeps in its namespace."""
+    kind = "VirtualMachineClusterInstancetype" if ns is None else "VirtualMachineInstancetype"
+    labels = COMMON_LABELS if ns is None else {}
+    annotations = {"instancetype.kubevirt.io/displayName": "General Purpose"}
+    return {
+        "apiVersion": INSTANCETYPE_API,
+        "kind": kind,
+        "metadata": _meta(
+            name, ns, labels=labels, annotations=annotations, generation=1, _kind=kind
+        ),
+        "spec": {"cpu": {"guest": cpu}, "memory": {"guest": memory}},
+    }
+
+
+def preference(name: str, ns: str | None = None, secure_boot: bool = True) -> Obj:
+    """A VirtualMachineClusterPreference like the common `fedora` one (virtio devices, EFI with
+    Secure Boot and SMM, at least 1 vCPU and 2Gi), or with `ns` a VirtualMachinePreference."""
+    kind = "VirtualMachineClusterPreference" if ns is None else "VirtualMachinePreference"
+    spec: Obj = {
+        "devices": {"preferredDiskBus": "virtio", "preferredInterfaceModel": "virtio"},
+        "requirements": {"cpu": {"guest": 1}, "memory": {"guest": "2Gi"}},
+    }
+    if secure_boot:
+        spec["firmware"] = {"preferredEfi": {"secureBoot": True}}
+        spec["features"] = {"preferredSmm": {}}
+    labels = COMMON_LABELS if ns is None else {}
+    return {
+        "apiVersion": INSTANCETYPE_API,
+        "kind": kind,
+        "metadata": _meta(name, ns, labels=labels, generation=1, _kind=kind),
+        "spec": spec,
+    }
+
+
+def datasource(ns: str, name: str, ready: bool = True, source_ns: str | None = None) -> Obj:
+    """A golden image's DataSource as CDI's DataImportCron keeps it: labelled with its cron;
+    once the cron has imported an image, `spec.source.pvc` names it (in `source_ns`, default
+    the DataSource's own namespace) and Ready is True. Before that the cron has created it with
+    an empty source, and CDI's controller reports Ready False, reason NoSource."""
+    ready_condition = {
+        "type": "Ready",
+        "status": "True" if ready else "False",
+        "reason": "Ready" if ready else "NoSource",
+        "message": "DataSource is ready to be consumed" if ready else "No source PVC set",
+        "lastHeartbeatTime": "2026-11-20T10:05:00Z",
+        "lastTransitionTime": "2026-11-20T10:05:00Z",
+    }
+    source: Obj = {}
+    if ready:
+        source = {"pvc": {"name": f"{name}-4a5b6c7d8e9f", "namespace": source_ns or ns}}
+    labels = {"cdi.kubevirt.io/dataImportCron": f"{name}-image-cron"}
+    return {
+        "apiVersion": "cdi.kubevirt.io/v1beta1",
+        "kind": "DataSource",
+        "metadata": _meta(name, ns, labels=labels, generation=1, _kind="DataSource"),
+        "spec": {"source": source},
+        "status": {"conditions": [ready_condition], "source": source},
+    }

@@ -15,9 +15,9 @@ from typing import Any
 from jsonschema import Draft7Validator
 
 
-def _close(schema: Any) -> Any:
+def close(schema: Any) -> Any:
     if isinstance(schema, dict):
-        closed = {key: _close(value) for key, value in schema.items()}
+        closed = {key: close(value) for key, value in schema.items()}
         if (
             "properties" in closed
             and "additionalProperties" not in closed
@@ -26,7 +26,7 @@ def _close(schema: Any) -> Any:
             closed["additionalProperties"] = False
         return closed
     if isinstance(schema, list):
-        return [_close(item) for item in schema]
+        return [close(item) for item in schema]
     return schema
 
 
@@ -37,7 +37,7 @@ def validator(path: Path, part: tuple[str, ...] = ()) -> Draft7Validator:
     schema = json.loads(path.read_text())
     for key in part:
         schema = schema[key]
-    return Draft7Validator(_close(schema))
+    return Draft7Validator(close(schema))
 
 
 def errors(reference: Path, relative: str, obj: Any, part: tuple[str, ...] = ()) -> list[str]:

@@ -37,7 +37,14 @@ def load_one(text: str | bytes, file: str = "vms/web.yaml") -> LoadedSpec:
 
 def plan_one(document: dict, default_namespace: str = DEFAULT_NAMESPACE) -> VmPlan:
     loaded = load_one(as_yaml(document))
-    return plan_vm(loaded.spec, loaded.file, loaded.line, loaded.disk_lines, default_namespace)
+    return plan_vm(
+        loaded.spec,
+        loaded.file,
+        loaded.line,
+        loaded.disk_lines,
+        default_namespace,
+        spec_lines=loaded.spec_fields,
+    )
 
 
 def plan_all(

@@ -202,6 +202,14 @@ def test_the_cluster_role_grants_exactly_the_resources_the_code_reads():
     assert granted == read  # no "*", no secrets, no subresources, nothing missing
 
 
+def test_the_validator_never_reads_secrets():
+    """Specs name the Secrets of cloud-init data and SSH keys; nothing reads them, and the
+    role says why there is no grant."""
+    assert "secrets" not in RESOURCES
+    assert all("secrets" not in rule["resources"] for rule in _rules())
+    assert "No Secrets, on purpose" in (VALIDATOR / "clusterrole.yaml").read_text()
+
+
 # --- the HTTP Deployment, its NetworkPolicy and the image ---------------------------------------
 
 
@@ -278,6 +286,14 @@ def fake_gcloud(tmp_path) -> Path:
         "#!/usr/bin/env bash\n"
         f'for a in "$@"; do echo "ARG $a" >> {log}; '
         f'case "$a" in --env-vars-file=*) cat "${{a#--env-vars-file=}}" >> {log};; esac; done\n'
+        # What the queue set-up asks: the deployed URL, the project number, the push token;
+        # no Pub/Sub resource exists yet.
+        'case "$1 $2 $3" in\n'
+        '  "run services describe"|"functions describe "*) echo https://wukong-x.a.run.app;;\n'
+        '  "projects describe "*) echo 123456789;;\n'
+        '  "secrets versions access") echo push-tok-77;;\n'
+        '  "pubsub topics describe"|"pubsub subscriptions describe") exit 1;;\n'
+        "esac\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return log
@@ -334,6 +350,107 @@ def test_cloud_run_deploys_the_given_image(fake_gcloud):
     log = fake_gcloud.read_text()
     assert "ARG run\nARG deploy\nARG wukong\nARG --image=r/w:1\n" in log
     assert "--set-secrets=WUKONG_WEBHOOK_SECRET=" in log
+
+
+def _calls(log: str) -> list[list[str]]:
+    """The gcloud command lines in the log, one list of arguments each."""
+    calls: list[list[str]] = []
+    for line in log.split("\n"):
+        if line.startswith("ARG "):
+            value = line[4:]
+            if value in ("run", "functions", "pubsub", "projects", "secrets"):
+                calls.append([])  # a command's first word: a new call
+            calls[-1].append(value)
+    return calls
+
+
+QUEUE = "pubsub:projects/p/topics/wukong-deliveries"
+
+
+def test_without_a_queue_no_pub_sub_resource_is_made(fake_gcloud):
+    assert _deploy({"PROJECT": "p", "WUKONG_ALLOWED_REPOS": "x"}, fake_gcloud).returncode == 0
+    log = fake_gcloud.read_text()
+    assert "ARG pubsub" not in log and "WUKONG_QUEUE" not in _env_vars(log)
+    assert "ARG --timeout=300s" in log and "ARG --allow-unauthenticated" in log
+
+
+def test_a_queue_makes_the_topic_dead_letters_and_a_push_subscription_with_a_token(fake_gcloud):
+    env = {"PROJECT": "p", "WUKONG_ALLOWED_REPOS": "x", "TARGET": "run", "IMAGE": "r/w:1",
+           "WUKONG_QUEUE": QUEUE, "RUNTIME_SA": "wukong@p.iam.gserviceaccount.com"}  # fmt: skip
+    result = _deploy(env, fake_gcloud)
+    assert result.returncode == 0, result.stderr
+    log = fake_gcloud.read_text()
+    assert _env_vars(log)["WUKONG_QUEUE"] == QUEUE
+    secrets = re.search(r"^ARG --set-secrets=(.*)$", log, re.M).group(1).split(",")
+    assert "WUKONG_PUBSUB_TOKEN=wukong-pubsub-token:latest" in secrets
+    assert "ARG --timeout=120s" in log  # the ack deadline bounds a push's request
+    calls = [" ".join(c) for c in _calls(log)]
+    assert "pubsub topics create wukong-deliveries --project=p" in calls
+    assert "pubsub topics create wukong-deliveries-dead-letter --project=p" in calls
+    assert ("pubsub subscriptions create wukong-deliveries-dead-letter-sub "
+            "--topic=wukong-deliveries-dead-letter --project=p") in calls  # fmt: skip
+    [create] = [
+        c for c in calls if c.startswith("pubsub subscriptions create wukong-deliveries-push")
+    ]
+    for flag in (
+        "--topic=wukong-deliveries",
+        "--enable-message-ordering",
+        "--push-endpoint=https://wukong-x.a.run.app/pubsub?token=push-tok-77",
+        "--ack-deadline=120",
+        "--dead-letter-topic=wukong-deliveries-dead-letter",
+        "--max-delivery-attempts=5",
+        "--min-retry-delay=10s",
+        "--max-retry-delay=600s",
+    ):
+        assert flag in create.split(), flag  # fmt: skip
+    agent = "serviceAccount:service-123456789@gcp-sa-pubsub.iam.gserviceaccount.com"
+    assert (f"pubsub topics add-iam-policy-binding wukong-deliveries-dead-letter --member={agent} "
+            "--role=roles/pubsub.publisher --project=p") in calls  # fmt: skip
+    assert (f"pubsub subscriptions add-iam-policy-binding wukong-deliveries-push --member={agent}"
+            " --role=roles/pubsub.subscriber --project=p") in calls  # fmt: skip
+    assert ("pubsub topics add-iam-policy-binding wukong-deliveries "
+            "--member=serviceAccount:wukong@p.iam.gserviceaccount.com "
+            "--role=roles/pubsub.publisher --project=p") in calls  # fmt: skip
+
+
+def test_in_app_oidc_names_the_audience_and_the_account_on_both_sides(fake_gcloud):
+    sa = "wukong-push@p.iam.gserviceaccount.com"
+    env = {"PROJECT": "p", "WUKONG_ALLOWED_REPOS": "x", "WUKONG_QUEUE": QUEUE,
+           "PUSH_AUTH": "oidc", "PUSH_SERVICE_ACCOUNT": sa}  # fmt: skip
+    assert _deploy(env, fake_gcloud).returncode == 0
+    log = fake_gcloud.read_text()
+    assert _env_vars(log)["WUKONG_PUBSUB_AUDIENCE"] == "wukong-pubsub/p/wukong"
+    assert _env_vars(log)["WUKONG_PUBSUB_SERVICE_ACCOUNT"] == sa
+    assert "WUKONG_PUBSUB_TOKEN" not in log
+    [create] = [c for c in _calls(log) if c[:3] == ["pubsub", "subscriptions", "create"]
+                and c[3].endswith("-push")]  # fmt: skip
+    assert "--push-endpoint=https://wukong-x.a.run.app/pubsub" in create
+    assert f"--push-auth-service-account={sa}" in create
+    assert "--push-auth-token-audience=wukong-pubsub/p/wukong" in create
+
+
+def test_two_services_a_private_worker_and_a_public_webhook_that_queues_for_it(fake_gcloud):
+    sa = "wukong-push@p.iam.gserviceaccount.com"
+    worker = {"PROJECT": "p", "WUKONG_ALLOWED_REPOS": "x", "TARGET": "run", "IMAGE": "r/w:1",
+              "SERVICE": "wukong-worker", "PRIVATE": "1",
+              "PUBSUB_TOKEN_SECRET_NAME": "wukong-pubsub-token"}  # fmt: skip
+    assert _deploy(worker, fake_gcloud).returncode == 0
+    log = fake_gcloud.read_text()
+    assert "ARG --no-allow-unauthenticated" in log and "ARG pubsub" not in log
+    assert "WUKONG_PUBSUB_TOKEN=wukong-pubsub-token:latest" in log
+    fake_gcloud.unlink()
+    web = {"PROJECT": "p", "WUKONG_ALLOWED_REPOS": "x", "TARGET": "run", "IMAGE": "r/w:1",
+           "WUKONG_QUEUE": QUEUE, "PUSH_SERVICE_ACCOUNT": sa, "WORKER_SERVICE": "wukong-worker",
+           "PUSH_ENDPOINT": "https://wukong-worker-x.a.run.app/pubsub"}  # fmt: skip
+    assert _deploy(web, fake_gcloud).returncode == 0
+    calls = _calls(fake_gcloud.read_text())
+    [create] = [c for c in calls if c[:3] == ["pubsub", "subscriptions", "create"]
+                and c[3].endswith("-push")]  # fmt: skip
+    assert "--push-endpoint=https://wukong-worker-x.a.run.app/pubsub?token=push-tok-77" in create
+    assert "--push-auth-token-audience=https://wukong-worker-x.a.run.app" in create
+    assert ["run", "services", "add-iam-policy-binding", "wukong-worker", "--project=p",
+            "--region=europe-west1", f"--member=serviceAccount:{sa}",
+            "--role=roles/run.invoker"] in calls  # fmt: skip
 
 
 def test_cloud_deploy_script_is_strict_bash():

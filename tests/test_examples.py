@@ -30,6 +30,8 @@ OFFLINE_CODES = [
     "name.collision",
     "pvc.shared-in-repo",
     "clone.cross-namespace",
+    "cloudinit.too-large",
+    "instancetype.conflict",
 ]
 REFRESH = ".venv/bin/python -m wukong_core render examples/specs -o examples/rendered --offline"
 

@@ -3,12 +3,14 @@
 Cluster: the kmock API server answers 500 or 403, hangs, resets the connection, closes it half
 way through a body or half way through a paginated LIST, or answers garbage. Each must become a
 `cluster.unreachable` / `cluster.forbidden` error finding (and never a `pvc.not-found` for a PVC
-that could not be looked up), through the HTTP function as a 422.
+that could not be looked up), through the HTTP function as a 422 from /validate and as an
+error answered to (and set on the commit by) /webhook.
 
 Git: the server refuses the credentials, a pre-receive hook declines, or the connection dies
-during the push (before receive-pack ran, or after it ran but before the answer). Each must be a
-502 JSON answer from /webhook that leaves the remote intact (ref where it was, or moved to one
-complete commit; `git fsck --strict` clean), and the next delivery must succeed.
+during the push (before receive-pack ran, or after it ran but before the answer). Each must
+leave the remote intact (ref where it was, or moved to one complete commit; `git fsck --strict`
+clean) and be answered in JSON: 502 when a redelivery may help, else a final `"status":
+"error"`; and the next delivery must succeed.
 """
 
 from __future__ import annotations
@@ -204,7 +206,9 @@ def test_a_forbidden_cluster_during_a_webhook_commits_nothing(  # type: ignore[n
     head = git_server.head(name)
     healthy_api.forbid(PVCS, "vms")
     response = deliver(client, git_server, name, "forbidden-1")
-    assert response.status_code == 422, response.get_json()
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "error"  # a cluster failure, not the specs'
+    assert response.get_json()["retryable"] is False
     assert "cluster.forbidden" in [f["code"] for f in response.get_json()["findings"]]
     assert git_server.head(name) == head
 
@@ -224,7 +228,7 @@ def _assert_intact(server: GitServer, name: str, head: str | None) -> None:
     assert render_commits_by_source(server, name) == {}
 
 
-def test_refused_credentials_are_502_and_the_next_delivery_succeeds(  # type: ignore[no-untyped-def]
+def test_refused_credentials_are_a_final_error_and_the_next_delivery_succeeds(  # type: ignore[no-untyped-def]
     hook_client, git_server, monkeypatch
 ) -> None:
     name = new_repo(git_server)
@@ -232,21 +236,22 @@ def test_refused_credentials_are_502_and_the_next_delivery_succeeds(  # type: ig
     monkeypatch.setenv("WUKONG_GIT_TOKEN", "revoked-token-0000")
     response = deliver(hook_client, git_server, name, "auth-1")
     body = response.get_json()
-    assert response.status_code == 502 and response.content_type == "application/json"
+    assert response.status_code == 200 and response.content_type == "application/json"
+    assert body["status"] == "error"
     assert "refused the credentials" in body["error"] and body["retryable"] is False
     _assert_intact(git_server, name, head)
     monkeypatch.setenv("WUKONG_GIT_TOKEN", git_server.token)
     assert deliver(hook_client, git_server, name, "auth-1").get_json()["status"] == "committed"
 
 
-def test_a_declining_pre_receive_hook_is_502_with_its_message(hook_client, git_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_declining_pre_receive_hook_is_a_final_error_with_its_message(hook_client, git_server):  # type: ignore[no-untyped-def]
     name = new_repo(git_server)
     head = git_server.head(name)
     hook = "#!/bin/sh\necho 'policy: main is frozen for the release' >&2\nexit 1\n"
     git_server.install_hook(name, "pre-receive", hook)
     response = deliver(hook_client, git_server, name, "hook-1")
     body = response.get_json()
-    assert response.status_code == 502
+    assert (response.status_code, body["status"]) == (200, "error")
     assert "declined" in body["error"] and "main is frozen" in body["error"]
     assert body["retryable"] is False
     _assert_intact(git_server, name, head)

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from tests.specs import as_yaml, load_one, plan_one, wukong
-from wukong_core.plan import VmPlan, plan_vm, plans_from_json, plans_to_json
+from wukong_core.plan import (
+    CloudInitPlan,
+    NetworkPlan,
+    RefPlan,
+    VmPlan,
+    plan_vm,
+    plans_from_json,
+    plans_to_json,
+)
 
 IMAGE = "docker://quay.io/containerdisks/ubuntu:22.04"
 
@@ -58,6 +66,16 @@ IMAGE = "docker://quay.io/containerdisks/ubuntu:22.04"
         (
             {"name": "data", "existingPVC": {"name": "golden", "clone": True}},
             {"kind": "clone", "pvc_namespace": "vms", "claim_name": "web-data"},
+        ),
+        (
+            {"name": "root", "dataSource": {"name": "fedora", "namespace": "os-images"}},
+            {"kind": "datasource", "dv_name": "web-root", "claim_name": "web-root",
+             "size": None, "pvc_name": "fedora", "pvc_namespace": "os-images",
+             "os_source": True, "new_storage": True},
+        ),
+        (
+            {"name": "root", "size": "40Gi", "dataSource": {"name": "fedora"}},
+            {"kind": "datasource", "size": "40Gi", "pvc_namespace": "vms"},
         ),
     ],
 )  # fmt: skip
@@ -211,8 +229,52 @@ def test_the_plan_carries_the_spec_and_where_it_came_from() -> None:
     ]
 
 
+LOGIN_VM = {
+    "instancetype": {"name": "u1.medium"},
+    "preference": {"name": "team", "kind": "VirtualMachinePreference"},
+    "cloudInit": {"userDataSecret": "init", "networkData": "version: 2\n"},
+    "sshKeySecret": "keys",
+    "networks": [
+        {"name": "default", "network": "pod"},
+        {"name": "lab", "network": "lab"},
+        {"name": "infra", "network": "infra/storage", "binding": "bridge"},
+    ],
+    "firmware": "efi-secure",
+    "tpm": True,
+}
+
+
+def test_the_machine_around_the_disks_is_planned_with_its_defaults_and_lines() -> None:
+    document = wukong("dev", disks=[{"name": "root", "dataSource": {"name": "fedora"}}], **LOGIN_VM)
+    del document["spec"]["cpu"], document["spec"]["memory"]
+    text = as_yaml(document)
+    plan = plan_one(document)
+    line = {n: i for i, n in enumerate(text.splitlines(), 1)}
+    assert (plan.cpu, plan.memory) == (0, "")  # the instancetype sizes it
+    it_line = line["  instancetype:"] + 1  # its name
+    assert plan.instancetype == RefPlan("VirtualMachineClusterInstancetype", "u1.medium", it_line)
+    assert plan.preference is not None and plan.preference.kind == "VirtualMachinePreference"
+    assert plan.cloud_init == CloudInitPlan(None, "init", "version: 2\n", None)
+    assert (plan.ssh_key_secret, plan.firmware, plan.tpm) == ("keys", "efi-secure", True)
+    assert plan.networks == (
+        NetworkPlan("default", "pod", "masquerade", line["  - name: default"] + 1),
+        NetworkPlan("lab", "lab", "bridge", line["  - name: lab"] + 1, "vms"),
+        NetworkPlan("infra", "infra/storage", "bridge", line["  - name: infra"] + 1, "infra"),
+    )
+    assert [n.nad_name for n in plan.networks] == ["pod", "lab", "storage"]
+
+
+def test_networks_left_out_and_an_empty_list_are_not_the_same() -> None:
+    assert plan_one(wukong()).networks is None  # KubeVirt's default interface
+    assert plan_one(wukong(networks=[])).networks == ()  # none at all
+
+
 def _varied_plans() -> list[VmPlan]:
+    dev = wukong("dev", disks=[{"name": "root", "dataSource": {"name": "f"}}], **LOGIN_VM)
+    del dev["spec"]["cpu"], dev["spec"]["memory"]
     return [
+        plan_one(dev),
+        plan_one(wukong("isolated", networks=[], cloudInit={"userData": "#cloud-config"})),
         plan_one(
             wukong(
                 "hybrid",
@@ -242,10 +304,18 @@ def test_plan_json_is_plain_sorted_and_stable() -> None:
     text = plans_to_json(_varied_plans())
     assert text.endswith("\n")
     document = json.loads(text)
-    assert [p["name"] for p in document] == ["hybrid", "empty"]
+    assert [p["name"] for p in document] == ["dev", "isolated", "hybrid", "empty"]
     assert list(document[0]) == sorted(document[0])
     assert plans_to_json(_varied_plans()) == text
     assert plans_to_json([]) == "[]\n"
+
+
+def test_a_plan_of_a_vm_without_the_new_fields_writes_none_of_them() -> None:
+    """Left at their defaults, they are left out: such a VM's plan line is what it was."""
+    [entry] = json.loads(plans_to_json([plan_one(wukong(disks=[BLANK]))]))
+    assert set(entry) == {
+        "cpu", "disks", "file", "line", "memory", "name", "namespace", "run_strategy"
+    }  # fmt: skip
 
 
 def test_a_plan_written_before_boot_order_still_loads() -> None:

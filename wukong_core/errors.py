@@ -7,6 +7,8 @@
     ├── GitError           fetch, commit or push failed; `retryable` says if trying again helps
     │   └── PushRejectedError   the remote ref moved (or a hook declined); see `retryable`
     ├── WebhookError       a delivery is refused; carries the HTTP status (400, 401, 403, 413)
+    ├── HostError          a Git host's API (commit statuses) refused or failed a call
+    ├── QueueError         a delivery could not be queued (Pub/Sub); `retryable`
     └── PushIgnored        a push Wukong must not render (unwatched branch, its own output): 202
 
 Edges wrap library errors (`kubernetes`, `dulwich`) as `raise XError(...) from e`: nothing from
@@ -69,12 +71,33 @@ class GitError(WukongError):
 
 
 class PushRejectedError(GitError):
-    """The remote refused the update: a race (retryable) or a server hook (not)."""
+    """The remote refused the update: a race (retryable) or a server hook (not). `summary`:
+    the decline and its fix in a commit status's 140 characters."""
+
+    def __init__(self, message: str, retryable: bool = False, summary: str = "") -> None:
+        self.summary = summary
+        super().__init__(message, retryable)
 
 
 class WebhookError(WukongError):
     def __init__(self, message: str, status: int = 400) -> None:
         self.status = status
+        super().__init__(message)
+
+
+class HostError(WukongError):
+    """A Git host's API call failed: `status` is its HTTP status (0: no answer came)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class QueueError(WukongError):
+    """Publishing a delivery failed; `retryable` says whether the sender may try again."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        self.retryable = retryable
         super().__init__(message)
 
 

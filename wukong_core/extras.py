@@ -17,6 +17,7 @@ from wukong_core.errors import UsageError
 MODULES: dict[str, tuple[str, ...]] = {
     "cluster": ("kubernetes",),
     "server": ("werkzeug", "functions_framework", "google.cloud.logging_v2", "dulwich"),
+    "queue": ("google.cloud.pubsub_v1", "google.oauth2"),
 }
 
 

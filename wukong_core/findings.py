@@ -1,7 +1,9 @@
 """Findings: what the checks report, as data.
 
 The codes and their severities are a public interface: CI scripts and the PreSync Job match on
-them. Exit codes and HTTP statuses are computed from findings here and nowhere else.
+them. The CLI's exit code and the CI endpoints' HTTP status are computed from findings here
+and nowhere else (a webhook delivery Wukong handled is 2xx whatever its findings: the outcome
+goes to the commit status, README: The HTTP function).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ CODES: dict[str, Severity] = {
     "disk.unsupported-image": Severity.ERROR,
     "disk.readonly-bus": Severity.ERROR,
     "disk.cdrom-invalid": Severity.ERROR,
+    "cloudinit.too-large": Severity.ERROR,
+    "instancetype.conflict": Severity.ERROR,
     "boot.multiple": Severity.ERROR,
     "boot.missing": Severity.WARNING,
     "vm.empty": Severity.INFO,
@@ -56,6 +60,12 @@ CODES: dict[str, Severity] = {
     "cluster.forbidden": Severity.ERROR,
     "cluster.cdi-missing": Severity.ERROR,
     "cluster.kubevirt-missing": Severity.ERROR,
+    # What a spec names besides PVCs (`checks.references`).
+    "network.not-found": Severity.ERROR,
+    "instancetype.not-found": Severity.ERROR,
+    "preference.not-found": Severity.ERROR,
+    "datasource.not-found": Severity.ERROR,
+    "datasource.not-ready": Severity.WARNING,
     # Data safety: what a render does to the disks of the VMs it replaces (`safety`).
     "vm.removed": Severity.WARNING,
     "vm.renamed": Severity.WARNING,
@@ -110,4 +120,5 @@ def exit_code(findings: Iterable[Finding]) -> int:
 
 
 def http_status(findings: Iterable[Finding]) -> int:
+    """/render and /validate: 422 when any finding is an error."""
     return 422 if has_errors(findings) else 200

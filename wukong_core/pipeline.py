@@ -68,7 +68,13 @@ def plan_specs(
         if has_errors(problems):
             continue
         plan = plan_vm(
-            loaded.spec, loaded.file, loaded.line, loaded.disk_lines, namespace, protect_disks
+            loaded.spec,
+            loaded.file,
+            loaded.line,
+            loaded.disk_lines,
+            namespace,
+            protect_disks,
+            loaded.spec_fields,
         )
         plans.append(plan)
         findings += check_plan(plan)

@@ -7,22 +7,25 @@ JSON-able data: `plans_to_json` / `plans_from_json` round-trip it exactly.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Literal
 
 from wukong_core.caches import PassMemo
-from wukong_core.spec.models import Device, Disk, ProtectDisks, Wukong
+from wukong_core.spec.models import POD_NETWORK, Device, Disk, Network, ProtectDisks, Wukong
 
-DiskKind = Literal["import", "blank", "attach", "clone"]
+DiskKind = Literal["import", "blank", "attach", "clone", "datasource"]
 # Kinds whose content comes from a source that holds an operating system (a golden-image
-# DataSource joins them); a blank disk holds none, and what an attached PVC holds Wukong cannot
+# DataSource among them); a blank disk holds none, and what an attached PVC holds Wukong cannot
 # see: it counts only when the spec marks it to boot.
-OS_KINDS: tuple[DiskKind, ...] = ("import", "clone")
+OS_KINDS: tuple[DiskKind, ...] = ("import", "clone", "datasource")
 DEFAULT_BUS: dict[Device, str] = {"disk": "virtio", "cdrom": "sata"}  # no virtio CD-ROM
 DEFAULT_NAMESPACE = "default"
 MAX_NAME = 63
+# The disk and volume that carry cloud-init's NoCloud data. Disk names are DNS labels, so no
+# name is out of a user's reach: a user disk of this name, beside cloudInit, is an error.
+CLOUD_INIT_DISK = "cloudinitdisk"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,7 @@ class DiskPlan:
     access_mode: str | None = None
     volume_mode: str | None = None
     image: str | None = None  # import: the URL as written
-    # Existing PVC (attach, clone): where it lives.
+    # Existing PVC (attach, clone), or the DataSource (datasource): where it lives.
     pvc_name: str = ""
     pvc_namespace: str = ""
     read_only: bool = False  # the VM mounts it read-only (a CD-ROM always does)
@@ -52,6 +55,11 @@ class DiskPlan:
         if self.device == "cdrom" or self.kind in OS_KINDS:
             return True
         return self.kind == "attach" and self.boot_order > 0
+
+    @property
+    def new_storage(self) -> bool:
+        """Made as a DataVolume template `<vm>-<disk>`: everything but an attached PVC."""
+        return self.kind != "attach"
 
     @property
     def claim_name(self) -> str:
@@ -66,18 +74,67 @@ class DiskPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkPlan:
+    """One network and its interface, both named `name`."""
+
+    name: str
+    network: str  # "pod", or the Multus NetworkAttachmentDefinition as written: [ns/]name
+    binding: str  # masquerade | bridge
+    line: int  # line of its `network` field
+    nad_namespace: str = ""  # Multus: where the NetworkAttachmentDefinition lives
+
+    @property
+    def pod(self) -> bool:
+        return self.network == POD_NETWORK
+
+    @property
+    def nad_name(self) -> str:
+        return self.network.rpartition("/")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class RefPlan:
+    """An instancetype or preference: kind, name and the line of its name."""
+
+    kind: str
+    name: str
+    line: int
+
+    @property
+    def cluster_scoped(self) -> bool:
+        return self.kind.startswith("VirtualMachineCluster")
+
+
+@dataclass(frozen=True, slots=True)
+class CloudInitPlan:
+    """cloud-init NoCloud data, inline or the names of Secrets of the VM's namespace."""
+
+    user_data: str | None = None
+    user_data_secret: str | None = None
+    network_data: str | None = None
+    network_data_secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VmPlan:
     namespace: str
     name: str
     file: str  # spec path as the caller names it (repo-relative in Git)
     line: int  # line of the document's start
-    cpu: int
+    cpu: int  # 0 and "": sized by the instancetype
     memory: str
     run_strategy: str
     disks: tuple[DiskPlan, ...]
     labels: tuple[tuple[str, str], ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
     protect_disks: ProtectDisks = "confirm"
+    instancetype: RefPlan | None = None
+    preference: RefPlan | None = None
+    firmware: str | None = None  # bios | efi | efi-secure; None: KubeVirt's or the preference's
+    tpm: bool = False
+    cloud_init: CloudInitPlan | None = None
+    ssh_key_secret: str | None = None
+    networks: tuple[NetworkPlan, ...] | None = None  # None: KubeVirt's default; (): no NIC
 
     def __hash__(self) -> int:
         # Plans key the memos of every render (caches). Equal plans hash equal on these fields
@@ -112,6 +169,7 @@ def boot_orders(disks: list[Disk]) -> list[int]:
 
 
 def plan_disk(disk: Disk, vm: str, namespace: str, boot_order: int, line: int) -> DiskPlan:
+    """One disk; the spec checks have passed (one source, a size where one is needed)."""
     cdrom = disk.device == "cdrom"
     common = {
         "name": disk.name,
@@ -137,7 +195,24 @@ def plan_disk(disk: Disk, vm: str, namespace: str, boot_order: int, line: int) -
         )
     if disk.image is not None:
         return DiskPlan(kind="import", image=disk.image, read_only=cdrom, **common)
+    if disk.dataSource is not None:
+        source = disk.dataSource
+        return DiskPlan(
+            kind="datasource",
+            pvc_name=source.name,
+            pvc_namespace=source.namespace or namespace,
+            read_only=cdrom,
+            **common,
+        )
     return DiskPlan(kind="blank", **common)
+
+
+def plan_network(network: Network, namespace: str, line: int) -> NetworkPlan:
+    if network.network == POD_NETWORK:
+        return NetworkPlan(network.name, POD_NETWORK, network.binding or "masquerade", line)
+    nad_namespace = network.network.rpartition("/")[0] or namespace
+    binding = network.binding or "bridge"
+    return NetworkPlan(network.name, network.network, binding, line, nad_namespace)
 
 
 def plan_vm(
@@ -147,36 +222,62 @@ def plan_vm(
     disk_lines: Sequence[int],
     default_namespace: str = DEFAULT_NAMESPACE,
     protect_disks: ProtectDisks = "confirm",
+    spec_lines: Mapping[str, int] | None = None,
 ) -> VmPlan:
-    """Plan one VM. The spec must have passed the spec checks (one source per disk, one boot)."""
-    meta = spec.metadata
+    """Plan one VM. The spec must have passed the spec checks (one source per disk, one boot).
+    `spec_lines`: the lines of spec fields (`LoadedSpec.spec_fields`), else the document's."""
+    meta, body = spec.metadata, spec.spec
     namespace = meta.namespace or default_namespace or DEFAULT_NAMESPACE
-    orders = boot_orders(spec.spec.disks)
+    lines = spec_lines or {}
+    orders = boot_orders(body.disks)
     disks = tuple(
         plan_disk(d, meta.name, namespace, orders[i], disk_lines[i])
-        for i, d in enumerate(spec.spec.disks)
+        for i, d in enumerate(body.disks)
     )
+    networks = None
+    if body.networks is not None:
+        networks = tuple(
+            plan_network(n, namespace, lines.get(f"networks.{i}.network", line))
+            for i, n in enumerate(body.networks)
+        )
+    refs = {
+        field: RefPlan(ref.kind, ref.name, lines.get(f"{field}.name", line))
+        for field, ref in (("instancetype", body.instancetype), ("preference", body.preference))
+        if ref is not None
+    }
+    cloud = body.cloudInit
     return VmPlan(
         namespace=namespace,
         name=meta.name,
         file=file,
         line=line,
-        cpu=spec.spec.cpu,
-        memory=str(spec.spec.memory),
-        run_strategy=spec.spec.runStrategy,
+        cpu=body.cpu or 0,
+        memory="" if body.memory is None else str(body.memory),
+        run_strategy=body.runStrategy,
         disks=disks,
         labels=tuple(sorted(meta.labels.items())),
         annotations=tuple(sorted(meta.annotations.items())),
         protect_disks=protect_disks,
+        firmware=body.firmware,
+        tpm=body.tpm,
+        cloud_init=None
+        if cloud is None
+        else CloudInitPlan(
+            cloud.userData, cloud.userDataSecret, cloud.networkData, cloud.networkDataSecret
+        ),
+        ssh_key_secret=body.sshKeySecret,
+        networks=networks,
+        **refs,
     )
 
 
 class _Compact:
     """A plan -> {field: value} without the fields left at their defaults.
 
-    Shallow on purpose: every field is a str, int, bool, None or a tuple of them (the disks are
-    compacted one by one), so `dataclasses.asdict`, a recursive deep copy, gave the same JSON at
-    ~15 % of the time of an offline render of 10,000 specs (bench P2).
+    Shallow on purpose: every field is a str, int, bool, None or a tuple of them (the disks,
+    networks and other nested plans are compacted one by one), so `dataclasses.asdict`, a
+    recursive deep copy, gave the same JSON at ~15 % of the time of an offline render of 10,000
+    specs (bench P2).
     """
 
     def __init__(self, cls: type) -> None:
@@ -190,6 +291,12 @@ class _Compact:
 
 _compact_disk = _Compact(DiskPlan)
 _compact_vm = _Compact(VmPlan)
+_compact_nested = {
+    "instancetype": _Compact(RefPlan),
+    "preference": _Compact(RefPlan),
+    "cloud_init": _Compact(CloudInitPlan),
+}
+_compact_network = _Compact(NetworkPlan)
 
 
 def plans_to_json(plans: list[VmPlan], memo: PassMemo[VmPlan, str] | None = None) -> str:
@@ -207,6 +314,11 @@ def plan_line(plan: VmPlan, memo: PassMemo[VmPlan, str] | None = None) -> str:
     if line is None:
         entry = _compact_vm(plan)
         entry["disks"] = [_compact_disk(d) for d in plan.disks]
+        if plan.networks is not None:
+            entry["networks"] = [_compact_network(n) for n in plan.networks]
+        for name, compact in _compact_nested.items():
+            if name in entry:
+                entry[name] = compact(entry[name])
         line = json.dumps(entry, sort_keys=True, separators=(",", ":"))
         if memo is not None:
             memo.put(plan, line)

@@ -46,16 +46,26 @@ LOCAL_PATH = storage_class("local", "WaitForFirstConsumer", provisioner="rancher
 # --- plans in the user's terms ------------------------------------------------------------------
 
 
-def wukong(name: str, *disks: dict[str, Any], ns: str = "vms") -> VmPlan:
-    """The plan of a Wukong spec `ns/name` with `disks`; disk i is on line 10 + i."""
+# Where `wukong` puts the fields of a spec that findings point at (disk i is on line 10 + i).
+SPEC_LINES = {"instancetype.name": 5, "preference.name": 6} | {
+    f"networks.{i}.network": 7 + i for i in range(4)
+}
+
+
+def wukong(name: str, *disks: dict[str, Any], ns: str = "vms", **spec: Any) -> VmPlan:
+    """The plan of a Wukong spec `ns/name` with `disks` and other `spec` fields (cpu and memory
+    unless an instancetype sizes it), on the lines SPEC_LINES says."""
+    sizing = {} if "instancetype" in spec else {"cpu": 1, "memory": "1Gi"}
     doc = {
         "apiVersion": API_VERSION,
         "kind": "Wukong",
         "metadata": {"name": name, "namespace": ns},
-        "spec": {"cpu": 1, "memory": "1Gi", "disks": list(disks)},
+        "spec": {**sizing, "disks": list(disks), **spec},
     }
     lines = [10 + i for i in range(len(disks))]
-    return plan_vm(Wukong.model_validate(doc), f"wukong/{name}.yaml", 1, lines)
+    return plan_vm(
+        Wukong.model_validate(doc), f"wukong/{name}.yaml", 1, lines, spec_lines=SPEC_LINES
+    )
 
 
 def attach(claim: str, read_only: bool = False, disk: str = "data") -> dict[str, Any]:

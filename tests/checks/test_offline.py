@@ -84,6 +84,25 @@ BAD_CD_ROMS = block_file(
         readOnly: false  # <-3
 """,
 )
+
+
+def machine_file(body: str, name: str = "web") -> str:
+    """A spec of VM vms/`name` whose `spec:` is `body` as given (its first line is line 5)."""
+    head = HEAD + f"metadata: {{name: {name}, namespace: vms}}\nspec:\n"
+    return head + textwrap.indent(textwrap.dedent(body).lstrip("\n"), "  ")
+
+
+LARGE_USER_DATA = machine_file(
+    "cpu: 1\nmemory: 1Gi\ncloudInit:\n  userData: |  # <-\n"
+    + "".join(f"    #cloud-config line {i:04d} {'x' * 80}\n" for i in range(24))
+)
+SIZED_TWICE = machine_file(
+    """
+    instancetype:
+      name: u1.medium
+    memory: 4Gi  # <-
+"""
+)
 BLANK_FIRST = block_file(
     f"""
     - name: scratch
@@ -173,7 +192,7 @@ CASES: dict[str, tuple[dict[str, str], list[Expected]]] = {
             Expected("disk.cdrom-invalid", "error", "vms/web.yaml",
                      marked(BAD_CD_ROMS, "# <-1"), "vms/web",
                      ("disk 'nothing' of VM vms/web", "CD-ROM with nothing in it",
-                      "give it an image or an existingPVC", "device: disk")),
+                      "give it an image, an existingPVC or a dataSource", "device: disk")),
             Expected("disk.cdrom-invalid", "error", "vms/web.yaml",
                      marked(BAD_CD_ROMS, "# <-2"), "vms/web",
                      ("disk 'virtio-iso' of VM vms/web", "CD-ROM on the virtio bus",
@@ -241,10 +260,28 @@ CASES: dict[str, tuple[dict[str, str], list[Expected]]] = {
     ),
     "clone.cross-namespace": (
         {"vms/web.yaml": spec_file("web", "vms", {"name": "system", "existingPVC": {
-            "name": "web-backup", "namespace": "backups"}})},
+            "name": "web-backup", "namespace": "backups"}}, {"name": "golden", "dataSource": {
+            "name": "fedora", "namespace": "kubevirt-os-images"}})},
         [Expected("clone.cross-namespace", "info", "vms/web.yaml", 8, "vms/web",
                   ("disk 'system' of VM vms/web", "backups/web-backup", "vms/web-system",
-                   "datavolumes/source in 'backups'", "'default' of 'vms'"))],
+                   "datavolumes/source in 'backups'", "'default' of 'vms'")),
+         Expected("clone.cross-namespace", "info", "vms/web.yaml", 9, "vms/web",
+                  ("disk 'golden' of VM vms/web", "DataSource kubevirt-os-images/fedora",
+                   "vms/web-golden", "datavolumes/source in 'kubevirt-os-images'",
+                   "golden-image namespaces"))],
+    ),
+    "cloudinit.too-large": (
+        {"vms/web.yaml": LARGE_USER_DATA},
+        [Expected("cloudinit.too-large", "error", "vms/web.yaml", marked(LARGE_USER_DATA),
+                  "vms/web", ("cloudInit of VM vms/web", "userData is 2520 bytes",
+                              "over the 2048 bytes", "move it into a Secret",
+                              "key userdata", "userDataSecret"))],
+    ),
+    "instancetype.conflict": (
+        {"vms/web.yaml": SIZED_TWICE},
+        [Expected("instancetype.conflict", "error", "vms/web.yaml", marked(SIZED_TWICE),
+                  "vms/web", ("VM vms/web sets memory and instancetype 'u1.medium'",
+                              "KubeVirt refuses", "remove memory"))],
     ),
 }  # fmt: skip
 
@@ -269,6 +306,7 @@ def test_each_offline_finding_has_its_code_severity_place_and_fix(code: str) -> 
 
 def test_every_offline_code_of_the_design_is_covered() -> None:
     cluster = ("pvc.", "storageclass.", "namespace.", "cluster.", "clone.source-", "clone.too-")
+    cluster += ("network.", "instancetype.not-", "preference.", "datasource.")
     # What a render does to data compares two renders (tests/checks/test_safety.py), not one spec.
     data_safety = {"vm.removed", "vm.renamed", "disk.change-ignored"}
     offline = {code for code in CODES if not code.startswith(cluster)} - data_safety
@@ -286,6 +324,10 @@ def test_every_offline_code_of_the_design_is_covered() -> None:
         ("vm.empty", "info"),
         ("name.too-long", "error"), ("name.collision", "error"),
         ("pvc.shared-in-repo", "error"), ("clone.cross-namespace", "info"),
+        ("cloudinit.too-large", "error"), ("instancetype.conflict", "error"),
+        ("network.not-found", "error"), ("instancetype.not-found", "error"),
+        ("preference.not-found", "error"), ("datasource.not-found", "error"),
+        ("datasource.not-ready", "warning"),
     ],
 )  # fmt: skip
 def test_the_public_codes_keep_their_severities(code: str, severity: str) -> None:

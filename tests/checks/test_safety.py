@@ -274,6 +274,18 @@ def test_a_disk_that_changes_source_kind_is_reported() -> None:
     assert f"changes source {IMAGE} -> blank" in found.message
 
 
+def test_a_disk_that_changes_golden_image_is_reported() -> None:
+    fedora = {"name": "system", "dataSource": {"name": "fedora", "namespace": "os-images"}}
+    centos = {"name": "system", "dataSource": {"name": "centos", "namespace": "os-images"}}
+    [found] = compare(plans_of(web(fedora, DATA)), plans_of(web(centos, DATA)))
+    assert "changes source DataSource os-images/fedora -> DataSource os-images/centos" in (
+        found.message
+    )
+    [found] = compare(plans_of(web()), plans_of(web(fedora, DATA)))
+    assert f"changes source {IMAGE} -> DataSource os-images/fedora" in found.message
+    assert compare(plans_of(web(fedora, DATA)), plans_of(web(fedora, DATA))) == []
+
+
 def test_the_same_size_written_another_way_is_no_change() -> None:
     same = {**SYSTEM, "size": str(20 * 2**30)}
     assert compare(plans_of(web()), plans_of(web(same, DATA))) == []

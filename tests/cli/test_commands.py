@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from tests.conftest import ROOT
-from tests.kube import namespace, storage_class, write_snapshot
+from tests.kube import namespace, storage_class, storage_profile, write_snapshot
 from tests.specs import as_yaml, plan_one, wukong
 from wukong_core.cli.commands import collector_paused, main
 from wukong_core.plan import plans_to_json
@@ -35,6 +35,15 @@ CLONE = (
     "CDI needs 'create' on cdi.kubevirt.io datavolumes/source in 'backups' for the VM's "
     "ServiceAccount ('default' of 'vms' unless set) and whoever applies the VM (Argo CD): a "
     "RoleBinding in 'backups'\n"
+)
+GOLDEN = (
+    "examples/specs/fedora-dev-vm.yaml:31: info clone.cross-namespace: disk 'root' of VM "
+    "vms/fedora-dev clones the golden image of DataSource kubevirt-os-images/fedora into "
+    "vms/fedora-dev-root; CDI needs 'create' on cdi.kubevirt.io datavolumes/source in "
+    "'kubevirt-os-images' for the VM's ServiceAccount ('default' of 'vms' unless set) and "
+    "whoever applies the VM (Argo CD): a RoleBinding in 'kubevirt-os-images' (the golden-image "
+    "namespaces of KubeVirt's SSP operator and OpenShift Virtualization grant it to every "
+    "ServiceAccount)\n"
 )
 IMAGE = "docker://quay.io/containerdisks/ubuntu:22.04"
 BOOTABLE = [{"name": "system", "size": "20Gi", "image": IMAGE}]
@@ -74,7 +83,7 @@ def test_validate_the_seed_examples_as_a_command() -> None:
     done = wukong_cli("validate", "examples/specs", "--offline")
     assert (done.returncode, done.stdout, done.stderr) == (
         0,
-        EMPTY + CLONE + "0 error(s), 0 warning(s), 2 info\n",
+        EMPTY + GOLDEN + CLONE + "0 error(s), 0 warning(s), 3 info\n",
         OFFLINE_NOTE,
     )
 
@@ -107,7 +116,8 @@ def test_an_error_finding_exits_1_and_names_file_line_and_fix(
     )
     assert main(["validate", "specs", "--offline"]) == 1
     assert capsys.readouterr().out == (
-        "specs/web.yaml:4: error spec.invalid: spec.memory: required field is missing\n"
+        "specs/web.yaml:4: error spec.invalid: spec.memory: required field is missing; set cpu "
+        "and memory, or size the VM by an instancetype (spec.instancetype.name)\n"
         "specs/web.yaml:6: error spec.invalid: spec.memroy: unknown field; "
         'did you mean "memory"?\n'
         "2 error(s), 0 warning(s), 0 info\n"
@@ -775,6 +785,20 @@ def test_the_presync_plan_reports_what_the_sync_does_to_live_vms(
         "vms/db",
     )
     assert "PersistentVolumeClaim vms/db-system" in found["message"]
+
+
+def test_a_snapshot_of_an_earlier_release_says_which_checks_it_skipped(
+    repo: Path, capsys: pytest.CaptureFixture
+) -> None:
+    fast = storage_class("fast", default=True)
+    snapshot = write_snapshot(repo / "old.yaml", [namespace("vms"), fast, storage_profile(fast)])
+    spec = wukong("dev", "vms", disks=BOOTABLE, networks=[{"name": "lab", "network": "lab"}])
+    (repo / "specs" / "web.yaml").write_text(as_yaml(spec))
+    assert main(["validate", "specs/web.yaml", "--cluster-snapshot", str(snapshot)]) == 0
+    assert capsys.readouterr().err.startswith(
+        f"validated against snapshot {snapshot} (holds no NetworkAttachmentDefinitions: the "
+        "checks that need them were skipped; record them with `kubectl get "
+    )
 
 
 def test_a_command_pauses_the_garbage_collector_and_always_hands_it_back(tmp_path: Path) -> None:

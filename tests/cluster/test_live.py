@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,9 +15,13 @@ from tests.kube import (
     TOKEN,
     FakeApi,
     closed_port,
+    datasource,
+    instancetype,
     live_view,
     names,
     namespace,
+    network_attachment_definition,
+    preference,
     pvc,
     storage_class,
     storage_profile,
@@ -29,6 +34,7 @@ from wukong_core.plan import VmPlan, plan_vm
 from wukong_core.spec.models import Wukong
 
 pytest_plugins = ["tests.kube"]
+GOLDEN = "kubevirt-os-images"
 
 
 # --- live reads ---------------------------------------------------------------------------------
@@ -232,16 +238,28 @@ def many_plans(count: int, namespaces: list[str]) -> list[VmPlan]:
             {"name": "data", "existingPVC": {"name": f"data-{i}"}},
             {"name": "iso", "existingPVC": {"name": "iso", "readOnly": True}},
             {"name": "restore", "existingPVC": {"name": f"backup-{i}", "namespace": "backups"}},
+            {"name": "golden", "dataSource": {"name": "fedora", "namespace": GOLDEN}},
         ]
+        # Half sized by a cluster instancetype with a cluster preference, half by cpu and
+        # memory with their team's own preference; all on the pod network and a Multus one.
+        sizing: dict[str, Any] = (
+            {"instancetype": {"name": "u1.medium"}, "preference": {"name": "fedora"}}
+            if i % 2 == 0
+            else {
+                "cpu": 1,
+                "memory": "1Gi",
+                "preference": {"name": "team", "kind": "VirtualMachinePreference"},
+            }
+        )
+        networks = [{"name": "default", "network": "pod"}, {"name": "lab", "network": "lab"}]
         doc = {
             "apiVersion": "vm.novasphere.dev/v1alpha1",
             "kind": "Wukong",
             "metadata": {"name": f"vm-{i}", "namespace": ns},
-            "spec": {"cpu": 1, "memory": "1Gi", "disks": disks},
+            "spec": {**sizing, "disks": disks, "networks": networks},
         }
-        plans.append(
-            plan_vm(Wukong.model_validate(doc), f"wukong/vm-{i}.yaml", 1, [10, 14, 16, 20])
-        )
+        lines = [10, 14, 16, 20, 22]
+        plans.append(plan_vm(Wukong.model_validate(doc), f"wukong/vm-{i}.yaml", 1, lines))
     return plans
 
 
@@ -255,6 +273,10 @@ def test_100_specs_in_5_namespaces_list_each_resource_once_per_namespace(
         ns = spaces[i % 5]
         kube_api.add(pvc(ns, f"data-{i}", ("ReadWriteMany",)), pvc("backups", f"backup-{i}"))
     kube_api.add(*(pvc(ns, "iso", ("ReadOnlyMany",)) for ns in spaces))
+    kube_api.add(namespace(GOLDEN), datasource(GOLDEN, "fedora"))
+    kube_api.add(instancetype("u1.medium"), preference("fedora"))
+    kube_api.add(*(preference("team", ns=ns) for ns in spaces))
+    kube_api.add(*(network_attachment_definition(ns, "lab") for ns in spaces))
     findings = check_cluster(many_plans(100, spaces), live_view(kubeconfig))
     assert [f for f in findings if f.severity is Severity.ERROR] == []
     reads = Counter((r.resource.plural, r.namespace) for r in kube_api.requests)
@@ -266,10 +288,15 @@ def test_100_specs_in_5_namespaces_list_each_resource_once_per_namespace(
         "virtualmachines",
         "virtualmachineinstances",
         "pods",
+        "network-attachment-definitions",
+        "virtualmachinepreferences",
     }
     expected = {(res, ns) for res in per_namespace for ns in spaces}
     expected |= {(res, "backups") for res in ("persistentvolumeclaims", "datavolumes", "pods")}
-    expected |= {("namespaces", None), ("storageclasses", None), ("storageprofiles", None)}
+    expected |= {("datasources", GOLDEN)}
+    cluster_wide = ("namespaces", "storageclasses", "storageprofiles")
+    cluster_wide += ("virtualmachineclusterinstancetypes", "virtualmachineclusterpreferences")
+    expected |= {(res, None) for res in cluster_wide}
     assert set(reads) == expected
     per_resource = dict(sorted(Counter(r for r, _ in reads).items()))
     print(f"\n100 specs in 5 namespaces: {len(kube_api.requests)} requests, {per_resource}")

@@ -14,14 +14,18 @@ import yaml
 from tests.conftest import REFERENCE, ROOT
 from tests.kube import (
     FakeApi,
+    datasource,
     datavolume,
     hotplug_pod,
+    instancetype,
     launcher_pod,
     live_view,
     names,
     namespace,
+    network_attachment_definition,
     pod_using,
     populated_pvc,
+    preference,
     pvc,
     storage_class,
     storage_profile,
@@ -29,9 +33,10 @@ from tests.kube import (
     vmi,
     write_snapshot,
 )
+from tests.schemas import close
 from wukong_core.checks.cluster import check_cluster
 from wukong_core.cluster import open_cluster
-from wukong_core.cluster.snapshot import SnapshotCluster
+from wukong_core.cluster.snapshot import SNAPSHOT_COMMAND, SnapshotCluster
 from wukong_core.errors import ClusterError, SpecError
 from wukong_core.plan import VmPlan, plan_vm
 from wukong_core.spec.models import Wukong
@@ -56,7 +61,7 @@ def test_snapshot_reads_kubectl_list_yaml_and_json(tmp_path: Path) -> None:
         assert names(view.list("virtualmachines", "vms")) == ["x"]
         assert names(view.list("storageclasses")) == ["fast"]
         assert view.list("pods", "vms") == [] and view.list("persistentvolumeclaims", "other") == []
-    assert from_yaml.source.startswith(f"snapshot {tmp_path / 's.yaml'} (holds no StorageProfiles")
+    assert from_yaml.source == f"snapshot {tmp_path / 's.yaml'}"  # no check missed anything
 
 
 def test_a_snapshot_with_storage_profiles_reads_them(tmp_path: Path) -> None:
@@ -74,24 +79,79 @@ def test_an_older_snapshot_without_storage_profiles_skips_that_check_and_says_so
     others do, and the source every report carries names what was skipped and the command that
     records it."""
     local = storage_class("local", default=True, provisioner="rancher.io/local-path")
-    view = SnapshotCluster.from_file(
-        write_snapshot(tmp_path / "old.yaml", [namespace("vms"), local])
+    path = write_snapshot(tmp_path / "old.yaml", [namespace("vms"), local])
+    view = SnapshotCluster.from_file(path)
+    plan = plan_of({"name": "web", "namespace": "vms"}, disks=[{"name": "system", "size": "10Gi"}])
+    assert check_cluster([plan], view) == []
+    assert view.source == (
+        f"snapshot {path} (holds no StorageProfiles: the checks that need them were skipped; "
+        f"record them with `{SNAPSHOT_COMMAND}`)"
     )
-    assert "holds no StorageProfiles: the checks that need them were skipped" in view.source
-    assert "kubectl get pvc,storageclass,storageprofile,namespace," in view.source
     with pytest.raises(ClusterError) as e:
         view.list("storageprofiles")
     assert e.value.kind == "not-recorded"
+    recorded = SnapshotCluster([namespace("vms"), local, storage_profile(local, sets=())])
+    assert [f.code for f in check_cluster([plan], recorded)] == ["storageclass.incomplete-profile"]
+
+
+def plan_of(metadata: dict[str, str], **spec: Any) -> VmPlan:
     doc = {
         "apiVersion": "vm.novasphere.dev/v1alpha1",
         "kind": "Wukong",
-        "metadata": {"name": "web", "namespace": "vms"},
-        "spec": {"cpu": 1, "memory": "1Gi", "disks": [{"name": "system", "size": "10Gi"}]},
+        "metadata": metadata,
+        "spec": {"cpu": 1, "memory": "1Gi"} | spec,
     }
-    plan = plan_vm(Wukong.model_validate(doc), "wukong/web.yaml", 1, [10])
-    assert check_cluster([plan], view) == []
-    recorded = SnapshotCluster([namespace("vms"), local, storage_profile(local, sets=())])
-    assert [f.code for f in check_cluster([plan], recorded)] == ["storageclass.incomplete-profile"]
+    if "instancetype" in spec:
+        del doc["spec"]["cpu"], doc["spec"]["memory"]
+    return plan_vm(
+        Wukong.model_validate(doc), "wukong/web.yaml", 1, [10] * len(spec.get("disks", []))
+    )
+
+
+def test_a_snapshot_of_an_earlier_release_skips_the_reference_checks_and_says_which(
+    tmp_path: Path,
+) -> None:
+    """Recorded without DataSources, NetworkAttachmentDefinitions, instancetypes and
+    preferences: that none is there must not read as "none exist". The other checks run."""
+    fast = storage_class("fast", default=True)
+    objects = [namespace("vms"), fast, storage_profile(fast)]
+    view = SnapshotCluster.from_file(write_snapshot(tmp_path / "old.yaml", objects))
+    plan = plan_of(
+        {"name": "web", "namespace": "vms"},
+        instancetype={"name": "u1.medium"},
+        preference={"name": "fedora"},
+        networks=[{"name": "lab", "network": "lab"}],
+        disks=[{"name": "root", "dataSource": {"name": "fedora"}, "storageClass": "fastest"}],
+    )
+    assert [f.code for f in check_cluster([plan], view)] == ["storageclass.not-found"]
+    assert view.source.endswith(
+        "(holds no DataSources, NetworkAttachmentDefinitions, VirtualMachineClusterInstancetypes "
+        "or VirtualMachineClusterPreferences: the checks that need them were skipped; record "
+        f"them with `{SNAPSHOT_COMMAND}`)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("witness", "kind"),
+    [
+        (instancetype("u1.small"), "VirtualMachineInstancetype"),  # recorded by one command
+        (preference("team", ns="vms"), "VirtualMachineClusterInstancetype"),
+        (datasource("vms", "other"), "DataSource"),
+        (network_attachment_definition("vms", "other"), "NetworkAttachmentDefinition"),
+    ],
+)
+def test_one_object_of_a_later_kind_proves_the_snapshot_recorded_it(
+    witness: dict[str, Any], kind: str
+) -> None:
+    view = SnapshotCluster([namespace("vms"), witness])
+    resource = {
+        "VirtualMachineInstancetype": ("virtualmachineinstancetypes", "vms"),
+        "VirtualMachineClusterInstancetype": ("virtualmachineclusterinstancetypes", None),
+        "DataSource": ("datasources", "other-ns"),
+        "NetworkAttachmentDefinition": ("network-attachment-definitions", "other-ns"),
+    }[kind]
+    assert view.list(*resource) == []  # recorded: none there
+    assert view.source == "snapshot"
 
 
 @pytest.mark.parametrize(
@@ -137,7 +197,8 @@ def example_objects() -> list[dict[str, Any]]:
 
 def test_example_specs_validate_against_the_example_snapshot() -> None:
     """Only warnings: the two attached PVCs that are not ReadWriteMany (db-vm's ReadOnlyMany ISO
-    too, which is why the recorded db-vm is not LiveMigratable)."""
+    too, which is why the recorded db-vm is not LiveMigratable). Every instancetype, preference,
+    network and golden image the examples name is there and ready."""
     findings = check_cluster(example_plans(), open_cluster(f"snapshot:{EXAMPLE_SNAPSHOT}"))
     assert sorted((f.code, f.object) for f in findings) == [
         ("pvc.not-migratable", "vms/db-vm"),
@@ -159,7 +220,13 @@ def test_example_snapshot_has_what_the_examples_need() -> None:
     view = SnapshotCluster.from_file(EXAMPLE_SNAPSHOT)
     assert view.source == f"snapshot {EXAMPLE_SNAPSHOT}"  # recorded with StorageProfiles
     assert names(view.list("storageprofiles")) == ["fast", "standard"]
-    assert names(view.list("namespaces")) == ["backups", "default", "kube-system", "vms"]
+    assert names(view.list("namespaces")) == [
+        "backups",
+        "default",
+        "kube-system",
+        "kubevirt-os-images",
+        "vms",
+    ]
     classes = {o["metadata"]["name"]: o["volumeBindingMode"] for o in view.list("storageclasses")}
     assert classes == {"fast": "Immediate", "standard": "WaitForFirstConsumer"}
     assert set(names(view.list("persistentvolumeclaims", "vms"))) >= {
@@ -170,15 +237,34 @@ def test_example_snapshot_has_what_the_examples_need() -> None:
     assert names(view.list("virtualmachines", "vms")) == ["db-vm", "reporting-vm"]
     assert names(view.list("virtualmachineinstances", "vms")) == ["db-vm"]
     assert names(view.list("pods", "vms"))[0].startswith("virt-launcher-db-vm-")
+    assert names(view.list("datasources", "kubevirt-os-images")) == ["fedora"]
+    assert names(view.list("virtualmachineclusterinstancetypes")) == ["u1.large", "u1.medium"]
+    assert names(view.list("virtualmachineclusterpreferences")) == ["fedora", "windows.11.virtio"]
+    assert names(view.list("network-attachment-definitions", "vms")) == ["lab-vlan100"]
+    assert "win11-iso" in names(view.list("persistentvolumeclaims", "vms"))
+    assert view.source == f"snapshot {EXAMPLE_SNAPSHOT}"  # every kind recorded: nothing skipped
 
 
 # --- shapes: the snapshot and the fake's objects match the published schemas ---------------------
+
+
+# Kinds the CRDs catalog lacks, and the published OpenAPI document that defines them.
+SWAGGER = {
+    "cdi.kubevirt.io": "cdi/cdi-v1.63.1-swagger.json",
+    "instancetype.kubevirt.io": "kubevirt/kubevirt-v1.6.2-swagger.json",
+}
 
 
 def schema_for(api_version: str, kind: str) -> dict[str, Any] | None:
     """The strict JSON schema of a kind, from the reference data, when it holds one."""
     group, _, version = api_version.rpartition("/")
     ref = REFERENCE
+    swagger = ref / SWAGGER.get(group, "-")
+    catalog = ref / "crds-catalog" / group / f"{kind.lower()}_{version}.json"
+    if swagger.is_file() and not catalog.is_file():
+        definitions = json.loads(swagger.read_text())["definitions"]
+        if f"{version}.{kind}" in definitions:
+            return close({"$ref": f"#/definitions/{version}.{kind}", "definitions": definitions})
     if group in ("kubevirt.io", "cdi.kubevirt.io"):
         path = ref / "crds-catalog" / group / f"{kind.lower()}_{version}.json"
     else:
@@ -228,6 +314,13 @@ def fixture_objects() -> list[dict[str, Any]]:
         pod_using("vms", "q", "a", mount="block", init_mount="ro"),
         importing,
         waiting,
+        instancetype("u1.medium"),
+        instancetype("big", 8, "32Gi", ns="vms"),
+        preference("fedora"),
+        preference("team", ns="vms", secure_boot=False),
+        datasource("golden", "fedora"),
+        datasource("golden", "centos", ready=False),
+        network_attachment_definition("vms", "lab"),
     ]
 
 
@@ -246,7 +339,14 @@ def test_objects_validate_against_the_reference_schemas(source: str) -> None:
         "VirtualMachine",
         "VirtualMachineInstance",
         "DataVolume",
-    }
+        "DataSource",
+        "VirtualMachineClusterInstancetype",
+        "VirtualMachineClusterPreference",
+    } | (
+        {"VirtualMachinePreference", "VirtualMachineInstancetype"}
+        if source != "example snapshot"
+        else set()
+    )
 
 
 @needs_reference

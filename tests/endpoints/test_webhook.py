@@ -254,13 +254,17 @@ def test_listed_branches_are_rendered(client, git_server) -> None:  # type: igno
 # --- refusals -----------------------------------------------------------------------------------
 
 
-def test_failing_specs_are_422_and_leave_the_remote_alone(client, git_server) -> None:  # type: ignore[no-untyped-def]
+def test_failing_specs_are_answered_200_failure_and_leave_the_remote_alone(
+    client, git_server
+) -> None:  # type: ignore[no-untyped-def]
+    """The delivery was handled: the failure goes on the commit, not to the webhook's log,
+    whose failures GitLab counts towards disabling the hook."""
     name = _repo(git_server, {**SPECS, "wukong/broken.yaml": BROKEN_SPEC})
     head = git_server.head(name)
     response = _push(client, git_server, name)
     body = response.get_json()
-    assert response.status_code == 422
-    assert body["status"] == "failed-checks" and body["commit_sha"] is None
+    assert response.status_code == 200
+    assert body["status"] == "failure" and body["commit_sha"] is None
     assert body["error"] and body["summary"]["error"] >= 1
     assert {f["file"] for f in body["findings"] if f["severity"] == "error"} == {
         "wukong/broken.yaml"
@@ -268,10 +272,10 @@ def test_failing_specs_are_422_and_leave_the_remote_alone(client, git_server) ->
     assert git_server.head(name) == head
 
 
-def test_broken_repo_config_is_422(client, git_server) -> None:  # type: ignore[no-untyped-def]
+def test_broken_repo_config_is_a_failure(client, git_server) -> None:  # type: ignore[no-untyped-def]
     name = _repo(git_server, {**SPECS, ".wukong.yaml": b"outputPath: /etc\n"})
     response = _push(client, git_server, name)
-    assert response.status_code == 422
+    assert (response.status_code, response.get_json()["status"]) == (200, "failure")
     [finding] = response.get_json()["findings"]
     assert finding["file"] == ".wukong.yaml" and finding["code"] == "spec.invalid"
 
@@ -362,12 +366,15 @@ def test_branch_deletion_is_202_ignored(client, git_server) -> None:  # type: ig
 # --- Git failures -------------------------------------------------------------------------------
 
 
-def test_refused_credentials_are_502_and_scrubbed(client, git_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_refused_credentials_are_a_final_error_and_scrubbed(
+    client, git_server, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """No redelivery can help: 200 with status error, not a 5xx the sender would retry."""
     monkeypatch.setenv("WUKONG_GIT_TOKEN", "wrong-token-77aa")
     name = _repo(git_server)
     response = _push(client, git_server, name)
     body = response.get_json()
-    assert response.status_code == 502
+    assert (response.status_code, body["status"]) == (200, "error")
     assert body["retryable"] is False
     assert body["error"] == (
         "failed to fetch main: authentication failed: the Git server refused the credentials "
@@ -376,11 +383,19 @@ def test_refused_credentials_are_502_and_scrubbed(client, git_server, monkeypatc
     assert "wrong-token-77aa" not in response.get_data(as_text=True)
 
 
-def test_missing_repository_is_502(client, git_server) -> None:  # type: ignore[no-untyped-def]
+def test_missing_repository_is_a_final_error(client, git_server) -> None:  # type: ignore[no-untyped-def]
     payload = _payload("github", git_server.url("allowed-nowhere"), "2" * 40)
     response = _deliver(client, "github", payload)
-    assert response.status_code == 502
-    assert "retryable" in response.get_json()
+    assert (response.status_code, response.get_json()["status"]) == (200, "error")
+    assert response.get_json()["retryable"] is False
+
+
+def test_a_git_server_that_fails_for_now_is_502_retryable(client, git_server) -> None:  # type: ignore[no-untyped-def]
+    name = _repo(git_server)
+    git_server.drop_push(name, "before")
+    response = _push(client, git_server, name)
+    assert response.status_code == 502 and response.get_json()["retryable"] is True
+    assert _push(client, git_server, name, delivery="d-2").get_json()["status"] == "committed"
 
 
 def test_bad_author_setting_is_503(client, git_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -177,7 +177,7 @@ def test_a_ref_that_keeps_moving_gives_up_after_max_attempts(git_repo: GitRepo) 
     assert render_commits(server, git_repo) == []
 
 
-def test_hook_decline_is_a_non_retryable_rejection_with_the_hook_message(
+def test_a_decline_with_the_branch_unmoved_is_final_and_says_what_to_change(
     git_repo: GitRepo,
 ) -> None:
     server = git_repo.server
@@ -190,8 +190,31 @@ def test_hook_decline_is_a_non_retryable_rejection_with_the_hook_message(
     assert not err.retryable
     assert "pre-receive hook declined" in str(err)
     assert "policy: pushes to main need a review" in str(err)
+    assert "let the token push to main, or set outputBranch" in str(err)
+    assert len(err.summary) <= 140 and "outputBranch" in err.summary
     assert git_repo.server.token not in _all_text(err)
     assert git_repo.head() == git_repo.initial
+    pushes = [r for r in server.requests(git_repo.name) if "git-receive-pack" in r]
+    assert len(pushes) == 2, pushes  # the advertisement and the one push: no retry
+
+
+def test_a_decline_in_any_words_while_the_branch_moved_is_rendered_again_from_the_new_head(
+    git_repo: GitRepo,
+) -> None:
+    """The server's words ("the policy engine said no") name no race; the moved head does."""
+    server, seen = git_repo.server, []
+    server.land_then_decline(git_repo.name, "the policy engine said no")
+
+    def renderer(tree: SourceTree) -> RenderOutput:
+        seen.append(tree.sha)
+        return render_specs(tree)
+
+    result = commit_manifests(request(git_repo, renderer))
+    landed = server.show(git_repo.name, "main~1")
+    assert (result.status, result.attempts) == ("committed", 2)
+    assert seen[0] == git_repo.initial and seen[1] == result.source_sha != git_repo.initial
+    assert "landed meanwhile" in landed  # the render sits on the commit that landed
+    assert server.show(git_repo.name, "main").split("\n", 1)[0] == result.source_sha
 
 
 @pytest.mark.parametrize("in_url", [False, True])

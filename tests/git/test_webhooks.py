@@ -115,7 +115,7 @@ GITHUB_NEW_BRANCH = PushEvent(
     "github", "d-1", "https://github.com/Codertocat/Hello-World.git", "Codertocat/Hello-World",
     "master", ZERO,
     "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "Initial commit", ("README.md",), False,
-    "master",
+    "master", "https://github.com/Codertocat/Hello-World",
 )  # fmt: skip
 GITHUB_TAG = IgnoredEvent(
     "github", "push", "d-1", "tag push (refs/tags/simple-tag); only branch pushes are rendered"
@@ -130,6 +130,7 @@ GITEA_PUSH = {
     "changed_paths": (),  # this old example lists no files per commit
     "deleted": False,
     "default_branch": "master",
+    "web_url": "http://localhost:3000/gitea/webhooks",
 }
 
 REFERENCE_CASES = [
@@ -158,6 +159,8 @@ REFERENCE_CASES = [
             changed_paths=(),  # total_commits_count is 4, 2 commits listed: a partial list
             deleted=False,
             default_branch="master",
+            web_url="http://example.com/mike/diaspora",
+            project_id="15",
         ),
     ),
     (

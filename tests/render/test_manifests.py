@@ -295,6 +295,145 @@ def test_metadata_labels_annotations_and_run_strategy() -> None:
     assert "running" not in vm["spec"]
 
 
+# -- what surrounds the disks: sizing, cloud-init, SSH keys, networks, firmware -----------------
+
+
+def template_spec(vm: dict) -> dict[str, Any]:
+    return vm["spec"]["template"]["spec"]
+
+
+def test_a_golden_image_is_a_data_volume_template_with_a_source_ref() -> None:
+    vm = render_one({"name": "root", "dataSource": {"name": "fedora", "namespace": "os-images"}})
+    ref = {"kind": "DataSource", "name": "fedora", "namespace": "os-images"}
+    assert templates(vm) == {"web-root": {"sourceRef": ref, "storage": {}}}  # the source's size
+    assert volumes(vm) == {"root": {"dataVolume": {"name": "web-root"}}}
+    sized = render_one({"name": "root", "size": "40Gi", "dataSource": {"name": "fedora"}})
+    assert templates(sized)["web-root"] == {
+        "sourceRef": {"kind": "DataSource", "name": "fedora", "namespace": "vms"},
+        "storage": {"resources": {"requests": {"storage": "40Gi"}}},
+    }
+
+
+def test_cloud_init_is_a_no_cloud_volume_with_a_virtio_disk_of_the_same_name() -> None:
+    vm = render_one(
+        {"name": "root", "dataSource": {"name": "fedora"}},
+        cloudInit={"userData": "#cloud-config\n", "networkDataSecret": "net"},
+    )
+    assert devices(vm)["cloudinitdisk"] == {"disk": {"bus": "virtio"}}
+    assert list(devices(render_one(cloudInit={"userData": "x"}))) == ["cloudinitdisk"]
+    assert volumes(vm)["cloudinitdisk"] == {
+        "cloudInitNoCloud": {"userData": "#cloud-config\n", "networkDataSecretRef": {"name": "net"}}
+    }
+
+
+def test_user_data_from_a_secret_is_kubevirt_s_secret_ref() -> None:
+    """KubeVirt's Go field is UserDataSecretRef, its JSON name `secretRef`: the strict schema
+    refuses `userDataSecretRef`."""
+    vm = render_one(cloudInit={"userDataSecret": "init", "networkData": "version: 2"})
+    assert volumes(vm)["cloudinitdisk"] == {
+        "cloudInitNoCloud": {"secretRef": {"name": "init"}, "networkData": "version: 2"}
+    }
+
+
+def test_ssh_keys_are_access_credentials_propagated_through_no_cloud() -> None:
+    vm = render_one(cloudInit={"userData": "#cloud-config"}, sshKeySecret="team-keys")
+    assert template_spec(vm)["accessCredentials"] == [
+        {
+            "sshPublicKey": {
+                "source": {"secret": {"secretName": "team-keys"}},
+                "propagationMethod": {"noCloud": {}},
+            }
+        }
+    ]
+
+
+def test_networks_and_interfaces_name_each_other_with_their_default_bindings() -> None:
+    vm = render_one(
+        networks=[
+            {"name": "default", "network": "pod"},
+            {"name": "lab", "network": "lab-vlan100"},
+            {"name": "storage", "network": "infra/storage-net", "binding": "bridge"},
+        ]
+    )
+    assert template_spec(vm)["networks"] == [
+        {"name": "default", "pod": {}},
+        {"name": "lab", "multus": {"networkName": "lab-vlan100"}},
+        {"name": "storage", "multus": {"networkName": "infra/storage-net"}},
+    ]
+    assert template_spec(vm)["domain"]["devices"]["interfaces"] == [
+        {"name": "default", "masquerade": {}},
+        {"name": "lab", "bridge": {}},
+        {"name": "storage", "bridge": {}},
+    ]
+
+
+def test_without_networks_kubevirt_s_default_stays_and_an_empty_list_means_none() -> None:
+    default = template_spec(render_one())
+    assert "networks" not in default and "interfaces" not in default["domain"]["devices"]
+    isolated = template_spec(render_one(networks=[]))
+    assert "networks" not in isolated
+    assert isolated["domain"]["devices"] == {"interfaces": [], "autoattachPodInterface": False}
+
+
+def test_an_instancetype_sizes_the_vm_and_both_kinds_are_always_written() -> None:
+    """KubeVirt v1.6 refuses cpu or memory beside an instancetype; a kind left out would be
+    filled in by its webhook in lowercase, a difference from Git that Argo CD would show."""
+    document = wukong("web", "vms", instancetype={"name": "u1.medium"})
+    del document["spec"]["cpu"], document["spec"]["memory"]
+    document["spec"]["preference"] = {"name": "fedora"}
+    vm = render_vm(plan_one(document))
+    assert vm["spec"]["instancetype"] == {
+        "kind": "VirtualMachineClusterInstancetype",
+        "name": "u1.medium",
+    }
+    assert vm["spec"]["preference"] == {"kind": "VirtualMachineClusterPreference", "name": "fedora"}
+    assert template_spec(vm)["domain"] == {"devices": {}}
+    sized = render_one(preference={"name": "team", "kind": "VirtualMachinePreference"})
+    assert template_spec(sized)["domain"]["cpu"] == {"cores": 1}
+    assert sized["spec"]["preference"]["kind"] == "VirtualMachinePreference"
+
+
+@pytest.mark.parametrize(
+    ("firmware", "domain"),
+    [
+        ("bios", {"firmware": {"bootloader": {"bios": {}}}}),
+        # KubeVirt's secureBoot defaults to true, which needs SMM: plain EFI says false.
+        ("efi", {"firmware": {"bootloader": {"efi": {"secureBoot": False}}}}),
+        (
+            "efi-secure",
+            {
+                "firmware": {"bootloader": {"efi": {"secureBoot": True}}},
+                "features": {"smm": {"enabled": True}},
+            },
+        ),
+    ],
+)
+def test_firmware(firmware: str, domain: dict[str, Any]) -> None:
+    rendered = template_spec(render_one(firmware=firmware))["domain"]
+    assert {k: v for k, v in rendered.items() if k in ("firmware", "features")} == domain
+
+
+def test_no_firmware_is_kubevirt_s_default_and_tpm_is_a_device() -> None:
+    domain = template_spec(render_one())["domain"]
+    assert "firmware" not in domain and "features" not in domain
+    assert "tpm" not in domain["devices"]
+    assert template_spec(render_one(tpm=True))["domain"]["devices"]["tpm"] == {}
+
+
+def test_every_volume_has_its_disk_and_every_network_its_interface() -> None:
+    """KubeVirt refuses a VM whose disks and volumes, or interfaces and networks, do not name
+    each other exactly (and a name used twice)."""
+    for plan in ALL_PLANS:
+        spec = template_spec(render_vm(plan))
+        devices_ = spec["domain"]["devices"]
+        disks = [d["name"] for d in devices_.get("disks", [])]
+        assert disks == [v["name"] for v in spec.get("volumes", [])], plan.key
+        assert len(set(disks)) == len(disks), plan.key
+        interfaces = [i["name"] for i in devices_.get("interfaces", [])]
+        assert interfaces == [n["name"] for n in spec.get("networks", [])], plan.key
+        assert len(set(interfaces)) == len(interfaces), plan.key
+
+
 # -- what Argo CD may do to a VM that owns disks ------------------------------------------------
 
 
@@ -365,7 +504,30 @@ DISK_KINDS = [
     {"device": "cdrom", "size": "1Gi", "image": ISO},
     {"device": "cdrom", "existingPVC": {"name": "isos"}},
     {"device": "cdrom", "existingPVC": {"name": "isos", "namespace": "library"}},
+    {"dataSource": {"name": "fedora", "namespace": "kubevirt-os-images"}},
+    {"size": "40Gi", "dataSource": {"name": "fedora"}},
+    {"device": "cdrom", "dataSource": {"name": "virtio-win", "namespace": "kubevirt-os-images"}},
 ]
+# What surrounds the disks, each VM of the matrix one way (all optional, all combinable).
+MACHINES = [
+    {"cloudInit": {"userData": "#cloud-config\npackages: [qemu-guest-agent]\n",
+                   "networkData": "version: 2\nethernets:\n  enp1s0: {dhcp4: true}\n"}},
+    {"cloudInit": {"userDataSecret": "init", "networkDataSecret": "net"}, "sshKeySecret": "keys"},
+    {"networks": [{"name": "default", "network": "pod"}]},
+    {"networks": [{"name": "default", "network": "pod", "binding": "bridge"},
+                  {"name": "lab", "network": "lab-vlan100"},
+                  {"name": "storage", "network": "infra/storage-net"}]},
+    {"networks": [{"name": "lab", "network": "lab-vlan100"}]},  # Multus only: no pod network
+    {"networks": []},  # no interface at all
+    {"instancetype": {"name": "u1.medium"}, "preference": {"name": "fedora"}},
+    {"instancetype": {"name": "big", "kind": "VirtualMachineInstancetype"},
+     "preference": {"name": "team", "kind": "VirtualMachinePreference"}},
+    {"preference": {"name": "windows.11"}},  # a preference beside cpu and memory
+    {"firmware": "bios"},
+    {"firmware": "efi"},
+    {"firmware": "efi-secure", "tpm": True},
+    {"tpm": True},
+]  # fmt: skip
 OPTIONS = [
     {},
     {"storageClass": "fast", "bus": "sata"},
@@ -389,6 +551,11 @@ def matrix() -> list[VmPlan]:
     everything = [{"name": f"d{i}", **kind} for i, kind in enumerate(DISK_KINDS)]
     documents.append(wukong("all", "vms", disks=[*everything[:2], {**everything[2], "boot": True},
                                                  *everything[3:]]))  # fmt: skip
+    for i, machine in enumerate(MACHINES):
+        document = wukong(f"machine-{i}", "vms", disks=[{"name": "system", "size": "1Gi"}])
+        if "instancetype" in machine:
+            del document["spec"]["cpu"], document["spec"]["memory"]
+        documents.append(document | {"spec": {**document["spec"], **machine}})
     documents.append(wukong("nothing", "other", runStrategy="Halted"))
     documents.append(
         wukong("labelled", None, disks=[{"name": "system", "size": "1Gi", "image": IMAGE}])
@@ -479,10 +646,12 @@ def test_the_layout_is_one_directory_per_namespace_with_kustomizations() -> None
         "kustomization.yaml",
         "vms/db-vm.yaml",
         "vms/empty-vm.yaml",
+        "vms/fedora-dev.yaml",
         "vms/hybrid-vm.yaml",
         "vms/install-vm.yaml",
         "vms/kustomization.yaml",
         "vms/restored-vm.yaml",
+        "vms/win11.yaml",
     ]
     assert yaml.safe_load(files["kustomization.yaml"]) == {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -492,9 +661,11 @@ def test_the_layout_is_one_directory_per_namespace_with_kustomizations() -> None
     assert yaml.safe_load(files["vms/kustomization.yaml"])["resources"] == [
         "db-vm.yaml",
         "empty-vm.yaml",
+        "fedora-dev.yaml",
         "hybrid-vm.yaml",
         "install-vm.yaml",
         "restored-vm.yaml",
+        "win11.yaml",
     ]
 
 
@@ -540,7 +711,12 @@ def test_the_same_plans_render_the_same_bytes_in_any_order() -> None:
 # -- files already in the output directory ---------------------------------------------------------
 
 # What Wukong writes for ALL_PLANS (VM files, their stamps left out), per RENDER_FORMAT.
-WRITTEN = {1: "4569629eb6fda6ff", 2: "8cc1f6ff1ad03a90", 3: "1cda2efe9126ce8a"}
+WRITTEN = {
+    1: "4569629eb6fda6ff",
+    2: "8cc1f6ff1ad03a90",
+    3: "1cda2efe9126ce8a",
+    4: "52ce1695fced8a38",
+}
 
 
 def _vm_files(files: dict[str, bytes]) -> dict[str, bytes]:
@@ -628,8 +804,10 @@ def test_kubectl_kustomize_builds_the_output_and_each_namespace(tmp_path: Path) 
     assert vms(_kustomize(tmp_path / "vms")) == [
         "vms/db-vm",
         "vms/empty-vm",
+        "vms/fedora-dev",
         "vms/hybrid-vm",
         "vms/install-vm",
         "vms/restored-vm",
+        "vms/win11",
     ]
     assert vms(_kustomize(tmp_path / "other")) == ["other/solo"]

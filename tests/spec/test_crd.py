@@ -21,7 +21,17 @@ from pydantic import BaseModel, ValidationError
 from tests.conftest import EXAMPLES, ROOT
 from wukong_core.cli import commands as cli
 from wukong_core.spec.crd import crd, crd_yaml, editor_schema, editor_schema_json, openapi_schema
-from wukong_core.spec.models import Disk, ExistingPVC, Wukong, WukongSpec
+from wukong_core.spec.models import (
+    CloudInit,
+    DataSourceRef,
+    Disk,
+    ExistingPVC,
+    Instancetype,
+    Network,
+    Preference,
+    Wukong,
+    WukongSpec,
+)
 from wukong_core.spec.quantity import PATTERN as QUANTITY_PATTERN
 
 CRD_FILE = ROOT / "deploy" / "crd" / "wukong.yaml"
@@ -181,6 +191,11 @@ MODELS: list[tuple[type[BaseModel], list[str]]] = [
     (WukongSpec, ["spec"]),
     (Disk, ["spec", "disks", "[]"]),
     (ExistingPVC, ["spec", "disks", "[]", "existingPVC"]),
+    (DataSourceRef, ["spec", "disks", "[]", "dataSource"]),
+    (Instancetype, ["spec", "instancetype"]),
+    (Preference, ["spec", "preference"]),
+    (CloudInit, ["spec", "cloudInit"]),
+    (Network, ["spec", "networks", "[]"]),
 ]
 
 
@@ -227,6 +242,10 @@ INVALID = [
     ("spec", "memory", "4 GB"),
     ("spec", "runStrategy", "running"),
     ("spec", "memory", None),
+    ("spec", "firmware", "uefi"),
+    ("spec", "networks", [{"name": "lab", "network": "Lab_Net"}]),
+    ("spec", "networks", [{"name": "lab", "network": "a/b/c"}]),
+    ("spec", "instancetype", {"name": "u1.medium", "kind": "virtualmachineclusterinstancetype"}),
 ]
 
 
@@ -237,6 +256,30 @@ def test_the_crd_and_the_models_refuse_the_same_bad_values(part, field, value):
     with pytest.raises(ValidationError):
         Wukong.model_validate(document)
     assert not Draft4Validator(openapi_schema()).is_valid(document)
+
+
+@pytest.mark.parametrize(
+    ("sizing", "valid"),
+    [
+        ({"cpu": 1, "memory": "1Gi"}, True),
+        ({"instancetype": {"name": "u1.medium"}}, True),
+        ({"cpu": 1}, False),
+        ({"memory": "1Gi", "preference": {"name": "fedora"}}, False),
+    ],
+)
+def test_a_vm_is_sized_by_cpu_and_memory_or_by_an_instancetype(sizing, valid):
+    """The CRD says what the models say; both together (instancetype.conflict) is a finding of
+    the offline checks, which point at the line."""
+    document = copy.deepcopy(_example_documents()[0])
+    document["spec"] = {"disks": document["spec"].get("disks", []), **sizing}
+    try:
+        Wukong.model_validate(document)
+        model_valid = True
+    except ValidationError:
+        model_valid = False
+    assert model_valid is valid
+    assert Draft4Validator(openapi_schema()).is_valid(document) is valid
+    assert Draft7Validator(editor_schema()).is_valid(document) is valid
 
 
 def test_the_examples_are_valid_wukongs_for_the_crd_and_the_editors():

@@ -16,6 +16,8 @@ from wukong_core.findings import Finding
 from wukong_core.spec.load import LoadedSpec, load_bytes, load_many, read_paths
 
 HEAD = "apiVersion: vm.novasphere.dev/v1alpha1\nkind: Wukong\n"
+# What a missing cpu or memory adds: the other way to size a VM.
+SIZING = "; set cpu and memory, or size the VM by an instancetype (spec.instancetype.name)"
 
 
 def problems(text: str | bytes, file: str = "vms/web.yaml") -> list[tuple[str, int, str]]:
@@ -184,7 +186,10 @@ def test_an_unknown_field_with_no_close_match_lists_the_known_fields() -> None:
     line, message = only_problem(HEAD + "metadata: {name: web}\nspec:\n  cpu: 1\n  memory: 1Gi\n"
                                  "  gpus: 1\n")  # fmt: skip
     assert line == 7
-    assert message == "spec.gpus: unknown field; known fields: cpu, disks, memory, runStrategy"
+    assert message == (
+        "spec.gpus: unknown field; known fields: cloudInit, cpu, disks, firmware, instancetype, "
+        "memory, networks, preference, runStrategy, sshKeySecret, tpm"
+    )
 
 
 def test_running_is_refused_and_run_strategy_is_suggested() -> None:
@@ -223,7 +228,7 @@ def test_a_bad_name_says_what_a_kubernetes_name_is() -> None:
 
 def test_a_missing_field_points_at_its_parent() -> None:
     line, message = only_problem(HEAD + "metadata: {name: web}\nspec:\n  memory: 1Gi\n")
-    assert (line, message) == (4, "spec.cpu: required field is missing")
+    assert (line, message) == (4, "spec.cpu: required field is missing" + SIZING)
 
 
 @pytest.mark.parametrize(
@@ -252,7 +257,7 @@ def test_an_error_in_the_second_document_counts_lines_from_the_top_of_the_file()
     text = as_yaml(wukong("web")) + "---\n" + HEAD + "metadata: {name: db}\nspec: {cpu: x}\n"
     specs, findings = load_bytes(text, "vms/all.yaml")
     assert [s.spec.metadata.name for s in specs] == ["web"]
-    assert [(f.line, f.message) for f in findings if "cpu" in f.message] == [
+    assert [(f.line, f.message) for f in findings if f.message.startswith("spec.cpu")] == [
         (13, "spec.cpu: Input should be a valid integer (got 'x')")
     ]
 
@@ -386,7 +391,7 @@ def test_merge_keys_work_and_the_document_own_keys_win() -> None:
 def test_an_error_in_merged_defaults_is_reported_where_it_is_written() -> None:
     text = HEAD + "metadata: {name: web}\nspec:\n  <<: &d\n    cpu: 1\n    memroy: 1Gi\n"
     assert problems(text) == [
-        ("vms/web.yaml", 4, "spec.memory: required field is missing"),
+        ("vms/web.yaml", 4, "spec.memory: required field is missing" + SIZING),
         ("vms/web.yaml", 7, 'spec.memroy: unknown field; did you mean "memory"?'),
     ]
 

@@ -8,6 +8,7 @@ search per file, not a YAML parse.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -18,6 +19,8 @@ from wukong_core.render.manifests import KUSTOMIZATION, SOURCE_ANNOTATION, SYNC_
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _VM_HEADER = f"{GENERATED_MARK} from ".encode()
+# The keys of a VM's `spec` that Wukong writes after `dataVolumeTemplates` (sorted order).
+_AFTER_DISKS = re.compile(rb"^  (?:instancetype|preference|runStrategy):", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +62,19 @@ def vm_path_key(path: str) -> str | None:
 def disks_text(data: bytes) -> bytes | None:
     """The `spec.dataVolumeTemplates` block of a VM file as Wukong writes it, or None when the
     file is not laid out so. Keys are sorted and written in block style, so the block is the
-    first key of the top-level `spec` and `runStrategy` (always written) the next; any other
-    line at that indentation belongs to a list item ("  - ") or is deeper, scalars with line
-    breaks included. The same text there is the same disks, with no YAML parse: a change of
-    every VM file (a new render format) then costs a search per file, not a parse."""
+    first key of the top-level `spec`, and the next is `instancetype`, `preference` or
+    `runStrategy` (always written); any other line at that indentation belongs to a list item
+    ("  - ") or is deeper, scalars with line breaks included. The same text there is the same
+    disks, with no YAML parse: a change of every VM file (a new render format) then costs a
+    search per file, not a parse."""
     start = data.find(b"\nspec:\n")
     if start < 0:
         return None
     spec = data[start + 7 :]
-    if spec.startswith(b"  runStrategy: "):
+    if _AFTER_DISKS.match(spec):
         return b""  # no disks of its own
-    end = spec.find(b"\n  runStrategy: ")
-    return spec[:end] if spec.startswith(b"  dataVolumeTemplates:\n") and end >= 0 else None
+    end = _AFTER_DISKS.search(spec)
+    return spec[: end.start()] if spec.startswith(b"  dataVolumeTemplates:\n") and end else None
 
 
 def load_vm(data: bytes) -> Obj | None:

@@ -2,9 +2,9 @@
 
 What the cluster says about each disk (README, Cluster validation): does the PVC exist and in
 what state, who else uses it, may this VM mount it as planned, can CDI clone and fill what the
-plan asks for, is a generated name taken. Every read goes through `reads.Reads` (each list
-once, a failed read reported once). The rules follow KubeVirt v1.6 and CDI v1.63 (the
-functions named below are CDI's).
+plan asks for, is a generated name taken; and about what else a spec names (`references`).
+Every read goes through `reads.Reads` (each list once, a failed read reported once). The rules
+follow KubeVirt v1.6 and CDI v1.63 (the functions named below are CDI's).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from wukong_core.checks.reads import (
     finding,
     lists_needed,
 )
+from wukong_core.checks.references import check_references
 from wukong_core.findings import Finding, has_errors
 from wukong_core.objects import ClusterView, Obj, dig, obj_labels, obj_owner
 from wukong_core.plan import DiskPlan, VmPlan
@@ -38,6 +39,7 @@ def check_cluster(plans: list[VmPlan], view: ClusterView) -> list[Finding]:
         findings += _check_namespace(ctx, plan)
         for disk in plan.disks:
             findings += _check_disk(ctx, plan, disk)
+        findings += check_references(ctx, plan)
     findings += reads.failures
     return sorted(findings, key=Finding.sort_key)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from wukong_core.checks.machine import cloud_init_disk_taken, machine_problems
+from wukong_core.checks.permissions import cross_namespace_clone
 from wukong_core.findings import Finding
-from wukong_core.plan import MAX_NAME, DiskPlan, VmPlan
+from wukong_core.plan import CLOUD_INIT_DISK, MAX_NAME, DiskPlan, VmPlan
 from wukong_core.spec.load import LoadedSpec
 from wukong_core.spec.models import Disk
 
@@ -32,18 +34,22 @@ def check_spec(loaded: LoadedSpec, namespace: str) -> list[Finding]:
             add("disk.duplicate-name", i, message, "name")
         seen.add(disk.name)
         pvc = disk.existingPVC
-        if pvc is not None and disk.image is not None:
-            second = max(("image", "existingPVC"), key=lambda f: loaded.field_line(i, f))
+        sources = [f for f in ("image", "existingPVC", "dataSource") if getattr(disk, f)]
+        if len(sources) > 1:
+            last = max(sources, key=lambda f: loaded.field_line(i, f))
+            named = " and ".join([", ".join(sources[:-1]), sources[-1]])
             add(
                 "disk.conflicting-source",
                 i,
-                f"{where} sets both image and existingPVC; keep exactly one source",
-                second,
+                f"{where} sets {'both ' if len(sources) == 2 else ''}{named}; keep exactly "
+                "one source",
+                last,
             )
             continue
         attached = pvc is not None and not pvc.clone and (pvc.namespace or namespace) == namespace
         # A CD-ROM with no source is disk.cdrom-invalid: no size would make it right.
-        if pvc is None and disk.size is None and (disk.image is not None or disk.device == "disk"):
+        blank = not sources and disk.device == "disk"
+        if disk.size is None and (disk.image is not None or blank):
             kind = "an image" if disk.image is not None else "a blank"
             add("disk.size-required", i, f"{where} is {kind} disk and needs size (e.g. 20Gi)")
         ignored = [f for f in ("storageClass", "accessMode", "volumeMode") if getattr(disk, f)]
@@ -87,6 +93,15 @@ def check_spec(loaded: LoadedSpec, namespace: str) -> list[Finding]:
         )
     for code, index, message, field in _boot_problems(spec.spec.disks, obj):
         add(code, index, message, field)
+    taken = cloud_init_disk_taken(spec.spec)
+    if taken is not None:
+        message = (
+            f"disk {CLOUD_INIT_DISK!r} of VM {obj} has the name of the disk that carries "
+            "cloudInit's data, which Wukong adds; rename this disk"
+        )
+        add("disk.duplicate-name", taken, message, "name")
+    for code, message, path in machine_problems(spec.spec, obj):
+        findings.append(Finding(code, message, file, loaded.spec_line(path), obj))
     return findings
 
 
@@ -107,12 +122,12 @@ def _device_problems(disk: Disk, where: str) -> list[tuple[str, str, str]]:
             ]
         return []
     problems = []
-    if disk.image is None and disk.existingPVC is None:
+    if disk.image is None and disk.existingPVC is None and disk.dataSource is None:
         problems.append(
             (
                 "disk.cdrom-invalid",
-                f"{where} is a CD-ROM with nothing in it: give it an image or an existingPVC "
-                "(a new empty disk is device: disk)",
+                f"{where} is a CD-ROM with nothing in it: give it an image, an existingPVC or a "
+                "dataSource (a new empty disk is device: disk)",
                 "device",
             )
         )
@@ -199,21 +214,8 @@ def check_plan(plan: VmPlan) -> list[Finding]:
                     plan.key,
                 )
             )
-        if disk.kind == "clone" and disk.pvc_namespace != plan.namespace:
-            findings.append(
-                Finding(
-                    "clone.cross-namespace",
-                    f"disk {disk.name!r} of VM {plan.key} clones PVC "
-                    f"{disk.pvc_namespace}/{disk.pvc_name} into {plan.namespace}/{disk.dv_name}; "
-                    f"CDI needs 'create' on cdi.kubevirt.io datavolumes/source in "
-                    f"{disk.pvc_namespace!r} for the VM's ServiceAccount ('default' of "
-                    f"{plan.namespace!r} unless set) and whoever applies the VM (Argo CD): "
-                    f"a RoleBinding in {disk.pvc_namespace!r}",
-                    plan.file,
-                    disk.line,
-                    plan.key,
-                )
-            )
+        if disk.kind in ("clone", "datasource") and disk.pvc_namespace != plan.namespace:
+            findings.append(cross_namespace_clone(plan, disk, disk.pvc_namespace))
     return findings
 
 
@@ -272,6 +274,8 @@ def _os_source(disk: DiskPlan) -> str:
         return "a CD-ROM"
     if disk.kind == "import":
         return f"which imports {disk.image}"
+    if disk.kind == "datasource":
+        return f"a clone of DataSource {disk.pvc_namespace}/{disk.pvc_name}"
     return f"a clone of PVC {disk.pvc_namespace}/{disk.pvc_name}"
 
 

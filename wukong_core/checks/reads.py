@@ -15,10 +15,11 @@ from wukong_core.checks.pvc_users import PvcUser, index_users
 from wukong_core.errors import ClusterError
 from wukong_core.findings import Finding
 from wukong_core.objects import ClusterView, Obj, obj_name
-from wukong_core.plan import VmPlan
+from wukong_core.plan import RefPlan, VmPlan
 
 KUBEVIRT_RESOURCES = {"virtualmachines", "virtualmachineinstances"}
-CDI_RESOURCES = {"datavolumes", "storageprofiles"}
+CDI_RESOURCES = {"datavolumes", "storageprofiles", "datasources"}
+NADS = "network-attachment-definitions"
 
 
 VM_NAMESPACE_READS = (
@@ -32,7 +33,9 @@ VM_NAMESPACE_READS = (
 
 def lists_needed(plans: list[VmPlan]) -> list[tuple[str, str | None]]:
     """Every list the checks of `plans` may read: all of a VM's namespace (its disks, their
-    users), the PVCs, DataVolumes and pods of clone sources, and the cluster-wide lists."""
+    users), the PVCs, DataVolumes and pods of clone sources, the cluster-wide lists, and
+    what specs name: NetworkAttachmentDefinitions, instancetypes and preferences, DataSources
+    (each only where a spec names one)."""
     keys: set[tuple[str, str | None]] = {("namespaces", None), ("storageclasses", None)}
     for plan in plans:
         keys.update((resource, plan.namespace) for resource in VM_NAMESPACE_READS)
@@ -42,9 +45,21 @@ def lists_needed(plans: list[VmPlan]) -> list[tuple[str, str | None]]:
                     (resource, disk.pvc_namespace)
                     for resource in ("persistentvolumeclaims", "datavolumes", "pods")
                 )
-            if disk.kind != "attach" and not disk.access_mode:
+            if disk.kind == "datasource":
+                keys.add(("datasources", disk.pvc_namespace))
+            if disk.new_storage and not disk.access_mode:
                 keys.add(("storageprofiles", None))
+        keys.update((NADS, n.nad_namespace) for n in plan.networks or () if not n.pod)
+        keys.update(
+            matcher_list(ref, plan.namespace) for ref in (plan.instancetype, plan.preference) if ref
+        )
     return sorted(keys, key=lambda k: (k[1] or "", k[0]))
+
+
+def matcher_list(ref: RefPlan, namespace: str) -> tuple[str, str | None]:
+    """The list that holds an instancetype or preference: its kind's plural (KubeVirt matches
+    the kind against resource names), cluster-wide or in the VM's namespace."""
+    return ref.kind.lower() + "s", None if ref.cluster_scoped else namespace
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +96,10 @@ class Reads:
     @property
     def cdi_missing(self) -> bool:
         return bool(self.not_served & CDI_RESOURCES)
+
+    @property
+    def kubevirt_missing(self) -> bool:
+        return bool(self.not_served & KUBEVIRT_RESOURCES)
 
     def report_once(self, code: str, message: str, where: Where) -> None:
         if code not in self._once:

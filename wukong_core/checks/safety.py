@@ -249,8 +249,8 @@ _Changes = dict[str, tuple[str, str]]
 
 def _changes(old: Obj, new: Obj) -> _Changes:
     changes: _Changes = {}
-    if old.get("source") != new.get("source"):
-        image = all("url" in (_only(s) or {}) for s in (old.get("source"), new["source"]))
+    if (old.get("source"), old.get("sourceRef")) != (new.get("source"), new.get("sourceRef")):
+        image = all("url" in (_only(s) or {}) for s in (old.get("source"), new.get("source")))
         changes["image" if image else "source"] = (_source(old), _source(new))
     old_size, new_size = _size(old), _size(new)
     if not _same_quantity(old_size, new_size):
@@ -279,6 +279,9 @@ def _only(source: Any) -> Obj | None:
 
 
 def _source(spec: Obj) -> str:
+    ref = spec.get("sourceRef")
+    if isinstance(ref, dict):
+        return f"{ref.get('kind')} {ref.get('namespace')}/{ref.get('name')}"
     source = spec.get("source")
     kind = next(iter(source), "") if isinstance(source, dict) and len(source) == 1 else ""
     detail = _only(source) or {}

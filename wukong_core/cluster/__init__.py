@@ -1,9 +1,8 @@
 """Views of a cluster for the checks: none (offline), a recorded snapshot, or the live API.
 
 open_cluster("offline")            -> None: no cluster checks
-open_cluster("snapshot:PATH")      -> SnapshotCluster (`kubectl get pvc,storageclass,
-                                      storageprofile,namespace,vm,vmi,datavolume,pod -A
-                                      -o yaml`, YAML or JSON)
+open_cluster("snapshot:PATH")      -> SnapshotCluster (what snapshot.SNAPSHOT_COMMAND
+                                      prints, YAML or JSON)
 open_cluster("kubeconfig:PATH", context) / open_cluster("in-cluster") -> LiveCluster
 """
 

@@ -11,13 +11,14 @@ class Resource:
     group: str  # "" for the core API
     version: str
     namespaced: bool
-    optional: bool = False  # served by a CRD (KubeVirt, CDI) that may not be installed
+    optional: bool = False  # served by a CRD (KubeVirt, CDI, Multus) that may not be installed
 
     @property
     def prefix(self) -> str:
         return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
 
 
+INSTANCETYPE_GROUP = "instancetype.kubevirt.io"
 RESOURCES: dict[str, Resource] = {
     "namespaces": Resource("Namespace", "", "v1", namespaced=False),
     "storageclasses": Resource("StorageClass", "storage.k8s.io", "v1", namespaced=False),
@@ -30,6 +31,25 @@ RESOURCES: dict[str, Resource] = {
     "datavolumes": Resource("DataVolume", "cdi.kubevirt.io", "v1beta1", True, optional=True),
     "storageprofiles": Resource(
         "StorageProfile", "cdi.kubevirt.io", "v1beta1", namespaced=False, optional=True
+    ),
+    "datasources": Resource("DataSource", "cdi.kubevirt.io", "v1beta1", True, optional=True),
+    # Multus: a 404 means it is not installed, so no spec's Multus network can attach.
+    "network-attachment-definitions": Resource(
+        "NetworkAttachmentDefinition", "k8s.cni.cncf.io", "v1", True, optional=True
+    ),
+    # KubeVirt's instancetype API (v1beta1 since v1.0): a 404 beside kubevirt.io means a KubeVirt
+    # that serves no instancetypes, so none a spec names can be found.
+    "virtualmachineinstancetypes": Resource(
+        "VirtualMachineInstancetype", INSTANCETYPE_GROUP, "v1beta1", True, optional=True
+    ),
+    "virtualmachineclusterinstancetypes": Resource(
+        "VirtualMachineClusterInstancetype", INSTANCETYPE_GROUP, "v1beta1", False, optional=True
+    ),
+    "virtualmachinepreferences": Resource(
+        "VirtualMachinePreference", INSTANCETYPE_GROUP, "v1beta1", True, optional=True
+    ),
+    "virtualmachineclusterpreferences": Resource(
+        "VirtualMachineClusterPreference", INSTANCETYPE_GROUP, "v1beta1", False, optional=True
     ),
 }
 BY_KIND = {(r.kind, r.group): name for name, r in RESOURCES.items()}

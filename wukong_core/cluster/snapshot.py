@@ -2,10 +2,11 @@
 
 A snapshot records what kubectl printed: kubectl refuses the whole command when one of the kinds
 it is asked for is not served, so a snapshot holds every kind of the command, and a kind absent
-from it has no objects. The one exception is StorageProfiles, which older snapshots were not
-asked for: a snapshot with StorageClasses but no StorageProfile (CDI keeps one per class) did not
-record them, so reading them is `not-recorded`, the checks that need them are skipped, and
-`source` says so.
+from it has no objects. The exception are kinds that the commands of earlier releases did not ask
+for (`LATER_KINDS`): an older snapshot holds none of them, and that must not read as "none
+exist". Such a kind counts as recorded when the snapshot holds an object that proves the command
+asked for it; otherwise reading it is `not-recorded`, the checks that need it are skipped, and
+`source` names the kinds a check wanted and did not get.
 """
 
 from __future__ import annotations
@@ -19,11 +20,31 @@ from wukong_core.errors import ClusterError, SpecError, UsageError
 from wukong_core.objects import Obj
 
 SNAPSHOT_COMMAND = (
-    "kubectl get pvc,storageclass,storageprofile,namespace,vm,vmi,datavolume,pod -A -o yaml"
+    "kubectl get pvc,storageclass,storageprofile,namespace,vm,vmi,datavolume,pod,"
+    "datasources.cdi.kubevirt.io,virtualmachineinstancetypes,virtualmachineclusterinstancetypes,"
+    "virtualmachinepreferences,virtualmachineclusterpreferences,network-attachment-definitions "
+    "-A -o yaml"
 )
-# Kinds an older snapshot command did not ask for -> the kind that proves they would be there:
-# CDI keeps a StorageProfile for every StorageClass, so classes without profiles were not recorded.
-LATER_KINDS = {"storageprofiles": "storageclasses"}
+_INSTANCETYPES = (
+    "virtualmachineinstancetypes",
+    "virtualmachineclusterinstancetypes",
+    "virtualmachinepreferences",
+    "virtualmachineclusterpreferences",
+)
+# Kinds an older snapshot command did not ask for -> the kinds whose objects prove that it did.
+# CDI keeps a StorageProfile for every StorageClass, so classes without any profile were not
+# recorded (and with no class, no profile is needed). The kinds of issue 16 have no such witness
+# in the older kinds, as a cluster may hold none of them: one object of the kind, or of a kind
+# the same command added beside it (the four instancetype kinds come together, and KubeVirt
+# deploys its common cluster instancetypes and preferences by default), is the proof.
+LATER_KINDS: dict[str, tuple[str, ...]] = {
+    "storageprofiles": ("storageprofiles",),
+    "datasources": ("datasources",),
+    "network-attachment-definitions": ("network-attachment-definitions",),
+    **dict.fromkeys(_INSTANCETYPES, _INSTANCETYPES),
+}
+# A later kind is only missed where these kinds have objects that would need it.
+NEEDED_BY = {"storageprofiles": "storageclasses"}
 
 
 class SnapshotCluster:
@@ -39,15 +60,25 @@ class SnapshotCluster:
             namespace = obj["metadata"].get("namespace") if RESOURCES[resource].namespaced else None
             self._index.setdefault((resource, namespace), []).append(obj)
         recorded = {resource for resource, _ in self._index}
-        self.unrecorded = [
+        self.unrecorded = {
             later
-            for later, proof in LATER_KINDS.items()
-            if proof in recorded and later not in recorded
-        ]
-        self.source = source + "".join(
-            f" (holds no {RESOURCES[r].kind}s: the checks that need them were skipped; record "
-            f"them with `{SNAPSHOT_COMMAND}`)"
-            for r in self.unrecorded
+            for later, proofs in LATER_KINDS.items()
+            if not recorded.intersection(proofs)
+            and (later not in NEEDED_BY or NEEDED_BY[later] in recorded)
+        }
+        self.skipped: set[str] = set()  # unrecorded kinds a check asked for
+        self._source = source
+
+    @property
+    def source(self) -> str:
+        """What the checks ran against, and which of them the snapshot could not serve."""
+        kinds = sorted(RESOURCES[r].kind for r in self.skipped)
+        if not kinds:
+            return self._source
+        named = ", ".join(f"{k}s" for k in kinds[:-1]) + (" or " if kinds[1:] else "")
+        return (
+            f"{self._source} (holds no {named}{kinds[-1]}s: the checks that need them were "
+            f"skipped; record them with `{SNAPSHOT_COMMAND}`)"
         )
 
     @classmethod
@@ -64,6 +95,7 @@ class SnapshotCluster:
 
     def list(self, resource: str, namespace: str | None = None) -> list[Obj]:
         if resource in self.unrecorded:
+            self.skipped.add(resource)
             raise ClusterError(
                 f"the cluster snapshot holds no {RESOURCES[resource].kind}s (recorded with an "
                 f"older command?)",

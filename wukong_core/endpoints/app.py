@@ -3,7 +3,8 @@
     GET  /healthz    200 {"status": "ok"}
     POST /render     200 manifests: multi-document YAML, or JSON with `Accept: application/json`
     POST /validate   200 findings when clean                                   (api_ci.py)
-    POST /webhook    a signed Git push: render, commit and push back           (api_webhook.py)
+    POST /webhook    a signed Git push: render, commit and push back (or queue)    (webhook.py)
+    POST /pubsub     a queued push from Pub/Sub's push subscription: render it     (pubsub.py)
     any of them      422 findings when any is an error; 4xx {"error": ...} when refused
 
 Every answer but a YAML render is JSON. A refusal is a 4xx with `{"error": ...}`; a server
@@ -33,7 +34,7 @@ from wukong_core.endpoints.common import Config, Handler, Refusal, Reply
 
 log = logging.getLogger("wukong.http")
 
-ROUTES = ("GET /healthz", "POST /render", "POST /validate", "POST /webhook")
+ROUTES = ("GET /healthz", "POST /render", "POST /validate", "POST /webhook", "POST /pubsub")
 
 
 class App:
@@ -78,6 +79,10 @@ def _endpoint(path: str) -> tuple[tuple[str, ...], Handler] | None:
         from wukong_core.endpoints import webhook as api_webhook
 
         return ("POST",), api_webhook.webhook
+    if path == "/pubsub":
+        from wukong_core.endpoints import pubsub as api_pubsub
+
+        return ("POST",), api_pubsub.pubsub
     return None
 
 

@@ -49,6 +49,11 @@ class Config:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     git_author: str = DEFAULT_AUTHOR
     api_token: str = field(default="", repr=False)
+    status_token: str = field(default="", repr=False)  # "" -> git_token
+    queue: str = ""  # "pubsub:projects/<p>/topics/<t>": /webhook publishes, /pubsub renders
+    pubsub_token: str = field(default="", repr=False)
+    pubsub_audience: str = ""  # set: /pubsub takes Pub/Sub's OIDC token for this audience
+    pubsub_service_account: str = ""  # the push subscription's service account (OIDC email)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -75,12 +80,19 @@ class Config:
             max_body_bytes=limit,
             git_author=env.get("WUKONG_GIT_AUTHOR", "").strip() or DEFAULT_AUTHOR,
             api_token=env.get("WUKONG_API_TOKEN", "").strip(),
+            status_token=env.get("WUKONG_STATUS_TOKEN", "").strip(),
+            queue=env.get("WUKONG_QUEUE", "").strip(),
+            pubsub_token=env.get("WUKONG_PUBSUB_TOKEN", "").strip(),
+            pubsub_audience=env.get("WUKONG_PUBSUB_AUDIENCE", "").strip(),
+            pubsub_service_account=env.get("WUKONG_PUBSUB_SERVICE_ACCOUNT", "").strip(),
         )
 
     def scrub(self, text: str) -> str:
         """`text` without URL credentials or the values of the secret variables."""
         text = without_userinfo(text)
-        for secret in (self.webhook_secret, self.git_token, self.api_token):
+        secrets = (self.webhook_secret, self.git_token, self.api_token, self.status_token,
+                   self.pubsub_token)  # fmt: skip
+        for secret in secrets:
             if secret:
                 text = text.replace(secret, "***")
         return text

@@ -10,9 +10,13 @@ Order of the gates, each before anything costlier:
     branch deleted            202
     Wukong's own commit       202   (trailer; the output-path half of the loop guard runs once
                                      `.wukong.yaml` is read, since the output path lives there)
-    render + commit           200 committed | unchanged, 422 failed-checks, 502 Git failure
+    WUKONG_QUEUE set          202   {"queued": id} once Pub/Sub holds it and the commit shows
+                                     `pending`; 503 when it cannot be published
+    render + commit           200   committed | unchanged | failure | error (delivery.py), 5xx
+                                     only when a redelivery may help
 
-The answer is synchronous: senders show it in their delivery log. Idempotency lives in Git:
+Without a queue the answer is synchronous: senders show it in their delivery log, and the
+outcome is also set on the pushed commit as its status. Idempotency lives in Git:
 every delivery renders the branch's current head and commits only a changed tree, so a
 redelivery answers "unchanged". A small per-instance memory of delivery ids only saves the
 clone for a redelivery that already succeeded here; nothing depends on it.
@@ -20,31 +24,21 @@ clone for a redelivery that already succeeded here; nothing depends on it.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from werkzeug.wrappers import Request
 
-from wukong_core import pipeline
 from wukong_core.caches import Caches
-from wukong_core.endpoints.common import (
-    Config,
-    Refusal,
-    Reply,
-    open_cluster,
-    public_url,
-    read_body,
-    summary_fields,
-)
-from wukong_core.errors import GitError, PushIgnored, UsageError, WebhookError
+from wukong_core.endpoints import delivery, statuses
+from wukong_core.endpoints.common import Config, Refusal, Reply, public_url, read_body
+from wukong_core.errors import QueueError, UsageError, WebhookError
 from wukong_core.git import webhooks
-from wukong_core.git.commit import (
-    AUTHOR,
-    CommitRequest,
-    RenderOutput,
-    SourceTree,
-    commit_manifests,
-)
-from wukong_core.report import as_dict
+from wukong_core.git.queued import encode_event, ordering_key
+from wukong_core.queue import open_queue
+
+QUEUE_SECONDS = 8.0  # the pending status and the publish, within GitHub's 10 s
+PENDING_SECONDS = 3.0
 
 
 def webhook(request: Request, config: Config, caches: Caches) -> Reply:
@@ -65,7 +59,7 @@ def webhook(request: Request, config: Config, caches: Caches) -> Reply:
     if isinstance(event, webhooks.PingEvent):
         return Reply(200, {"status": "pong", "provider": event.provider}, log=fields)
     if isinstance(event, webhooks.IgnoredEvent):
-        return _ignored(event.reason, fields | {"event": event.event})
+        return delivery.ignored(event.reason, fields | {"event": event.event})
     fields |= {"repo": event.repo_name, "branch": event.branch, "commit": event.after}
     if not webhooks.repo_allowed(event.repo_url, config.allowed_repos):
         raise Refusal(
@@ -75,79 +69,47 @@ def webhook(request: Request, config: Config, caches: Caches) -> Reply:
             repo=event.repo_name,
         )
     if event.deleted:
-        return _ignored(f"branch {event.branch} was deleted; nothing to render", fields)
+        return delivery.ignored(f"branch {event.branch} was deleted; nothing to render", fields)
     if webhooks.is_loop(event, ""):  # "" = the trailer test only; see the module docstring
-        return _ignored("the head commit is Wukong's own render", fields)
+        return delivery.ignored("the head commit is Wukong's own render", fields)
+    if config.queue:
+        return _enqueue(event, config, fields)
     key = (event.provider, event.delivery_id, event.repo_url, event.branch)
     seen = caches.deliveries.get(key) if event.delivery_id else None
     if seen is not None:
         status, answer = seen
         return Reply(status, {**answer, "redelivery": True}, log=fields | {"redelivery": True})
-    reply = _commit(event, config, fields, caches)
-    if event.delivery_id and reply.status == 200:
+    reply = delivery.render_push(event, config, fields, caches)
+    if event.delivery_id and delivery.succeeded(reply):
         assert isinstance(reply.body, dict)
         caches.deliveries.put(key, (reply.status, reply.body))
     return reply
 
 
-def _ignored(reason: str, fields: dict[str, Any]) -> Reply:
-    return Reply(202, {"ignored": reason, "provider": fields["provider"]}, log=fields)
-
-
-def _commit(
-    event: webhooks.PushEvent, config: Config, fields: dict[str, Any], caches: Caches
-) -> Reply:
-    if not AUTHOR.fullmatch(config.git_author):
-        raise Refusal(503, "server misconfigured: WUKONG_GIT_AUTHOR must look like 'Name <email>'")
-    cluster = open_cluster(config)
-    label = cluster.source if cluster is not None else pipeline.OFFLINE
-
-    def renderer(tree: SourceTree) -> RenderOutput:
-        out = pipeline.render_repository(
-            tree, cluster, branch=event.branch, default_branch=event.default_branch, caches=caches
-        )
-        if webhooks.is_loop(event, out.output_path):
-            raise PushIgnored(f"the push only touched the output path {out.output_path}")
-        return out
-
-    commit = CommitRequest(
-        repo_url=event.repo_url,
-        branch=event.branch,
-        renderer=renderer,
-        delivery_id=event.delivery_id,
-        author=config.git_author,
-        username=config.git_username or None,
-        token=config.git_token or None,
-    )
+def _enqueue(event: webhooks.PushEvent, config: Config, fields: dict[str, Any]) -> Reply:
+    """`pending` on the commit, then the message on the queue, then 202: all before the
+    answer, since Cloud Run throttles an instance's CPU once it has answered. `pending` goes
+    first so that it can never land after the worker's own status."""
     try:
-        result = commit_manifests(commit)
-    except PushIgnored as e:
-        return _ignored(str(e), fields)
-    except GitError as e:
-        raise Refusal(502, config.scrub(str(e)), retryable=e.retryable, repo=event.repo_name) from e
-    except UsageError as e:  # a branch name or delivery id that Git refuses
-        raise Refusal(400, config.scrub(str(e))) from e
-    body: dict[str, Any] = {
-        "status": result.status,
-        "provider": event.provider,
-        "repo": event.repo_name,
-        "branch": event.branch,
-        "source_sha": result.source_sha,
-        "commit_sha": result.commit_sha,
-        "vm_count": result.vm_count,
-        "attempts": result.attempts,
-        "cluster": label,
-        **as_dict(result.findings),
-    }
-    fields |= {
-        "result": result.status,
-        "commit": result.source_sha,
-        "vms": result.vm_count,
-        "attempts": result.attempts,
-        "cluster": label,
-    } | summary_fields(result.findings)
-    if result.status == "failed-checks":
-        errors = body["summary"]["error"]
-        body["error"] = f"{errors} error finding(s): nothing committed; see findings"
-        return Reply(422, body, log=fields)
-    return Reply(200, body, log=fields)
+        queue = open_queue(config.queue)
+    except UsageError as e:  # a malformed WUKONG_QUEUE, or the queue extra not installed
+        raise Refusal(503, f"server misconfigured: {e}") from e
+    deadline = time.monotonic() + QUEUE_SECONDS
+    # A slow status API must not leave the publish without time: it gets a part only.
+    pending = min(deadline, time.monotonic() + PENDING_SECONDS)
+    fields["commit_status"] = statuses.post(event, config, "pending", "render queued", pending)
+    attributes = {"provider": event.provider, "delivery": event.delivery_id}
+    try:
+        queued = queue.publish(
+            encode_event(event), ordering_key(event),
+            {k: v for k, v in attributes.items() if v}, deadline - time.monotonic(),
+        )  # fmt: skip
+    except QueueError as e:
+        message = config.scrub(str(e))
+        fields["commit_status"] = statuses.post(
+            event, config, "error", statuses.could_not(message), deadline
+        )
+        return Reply(503, {"error": message, "retryable": e.retryable}, log=fields)
+    body = {"queued": queued, "provider": event.provider, "repo": event.repo_name,
+            "branch": event.branch}  # fmt: skip
+    return Reply(202, body, log=fields | {"queued": queued})

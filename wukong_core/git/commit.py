@@ -49,7 +49,6 @@ _BACKOFF_BASE_S = 0.05
 _BACKOFF_CAP_S = 1.0
 AUTHOR = re.compile(r"[^<>\n]+ <[^<>\n]*>")  # what a Git author line needs: `Name <email>`
 _DELIVERY_RE = re.compile(r"^[\w.:@/+=-]{0,200}$")
-# receive-pack's reasons that mean "the ref is not where you thought": fetch and try again.
 
 
 @dataclass(frozen=True)

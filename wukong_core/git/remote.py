@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 ZERO_SHA = b"0" * 40
 HTTP_TIMEOUT_S = 60.0  # a hung server must not hold a serverless instance forever
-MOVED_REASONS = ("failed to update ref", "failed to lock", "cannot lock", "non-fast-forward",
-                  "fetch first", "stale info", "incorrect old value")  # fmt: skip
 
 
 class Remote:
@@ -85,13 +83,14 @@ class Remote:
              expect: dict[str, str]) -> bool:  # fmt: skip
         """Move the branch from `old` to `new` iff it (and `expect`) still hold; False if moved."""
         ref, messages = git_bytes(f"refs/heads/{branch}"), bytearray()
+        # What the refs must still be: the branch at `old` (absent: ZERO_SHA), and `expect`.
+        wanted = {ref: git_bytes(old) if old else ZERO_SHA}
+        wanted |= {git_bytes(f"refs/heads/{r}"): git_bytes(sha) for r, sha in expect.items()}
 
         def update_refs(refs: dict[bytes, bytes]) -> dict[bytes, bytes]:
             # Checked here, against the refs the server just advertised, because dulwich sends
             # those as the old values: the server's own check then covers only the gap
             # between this advertisement and our POST.
-            wanted = {ref: git_bytes(old) if old else ZERO_SHA}
-            wanted |= {git_bytes(f"refs/heads/{r}"): git_bytes(sha) for r, sha in expect.items()}
             if any(refs.get(r, ZERO_SHA) != sha for r, sha in wanted.items()):
                 raise RefMoved
             return {ref: git_bytes(new)}
@@ -106,13 +105,23 @@ class Remote:
         reason = (result.ref_status or {}).get(ref)
         if reason is None:
             return True
-        if any(m in reason for m in MOVED_REASONS):
+        # Servers word a lost race in many ways ("failed to update ref", "stale info", a
+        # hook's own text...), so the words decide nothing: the refs do. Moved: start again.
+        with step(f"read {branch} after the declined push", self.secrets):
+            now = self.client.get_refs(self.path, ref_prefix=list(wanted)).refs
+        if any(now.get(r, ZERO_SHA) != sha for r, sha in wanted.items()):
             return False
         said = scrub(messages.decode("utf-8", "replace").strip(), self.secrets)[-1000:]
         raise PushRejectedError(
-            f"failed to push {branch}: the server declined ({reason})"
-            + (f": {said}" if said else ""),
+            f"failed to push {branch}: the server declined the push ({reason}) while {branch} "
+            "stayed where it was, so trying again cannot help"
+            + (f"; the server said: {said}" if said else "")
+            + f". {branch} is protected or a server hook refuses Wukong's commits: let the "
+            f"token push to {branch}, or set outputBranch in .wukong.yaml to a branch it may "
+            "write",
             retryable=False,
+            summary=f"push to {branch} declined (protected branch or hook): allow the token to "
+            "push, or set outputBranch",
         )
 
 

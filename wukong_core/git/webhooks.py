@@ -53,6 +53,8 @@ class PushEvent:
     changed_paths: tuple[str, ...]
     deleted: bool  # the branch was deleted
     default_branch: str = ""  # the repository's default branch; "" when the sender omits it
+    web_url: str = ""  # the repository's page (commit status links); "" when absent
+    project_id: str = ""  # GitLab's numeric project id (its API); "" elsewhere or when absent
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,7 @@ def _push_event(sender: _Sender, delivery_id: str, event: str, p: dict[str, Any]
         return IgnoredEvent(sender.provider, event, delivery_id, reason)
     before, after = _field(p, "before"), _field(p, "after")
     for name, sha in (("before", before), ("after", after)):
-        if not _SHA.fullmatch(sha):
+        if not valid_sha(sha):
             raise WebhookError(f"push payload {name} is not a commit SHA", 400)
     repo = "project" if sender.provider == "gitlab" else "repository"
     if sender.provider == "gitlab":
@@ -249,7 +251,10 @@ def _push_event(sender: _Sender, delivery_id: str, event: str, p: dict[str, Any]
     else:
         repo_url = _field(p, "repository.clone_url")
         repo_name = _field(p, "repository.full_name")
-    default_branch = (p.get(repo) or {}).get("default_branch")
+    repo_fields = p.get(repo) if isinstance(p.get(repo), dict) else {}
+    default_branch = repo_fields.get("default_branch")
+    web_url = repo_fields.get("web_url" if sender.provider == "gitlab" else "html_url")
+    project_id = repo_fields.get("id") if sender.provider == "gitlab" else None
     if not repo_url.lower().startswith(("https://", "http://")):
         raise WebhookError("push payload clone URL is not an HTTP(S) URL", 400)
     commits = p.get("commits")
@@ -266,7 +271,17 @@ def _push_event(sender: _Sender, delivery_id: str, event: str, p: dict[str, Any]
         changed_paths=_changed_paths(p, commits),
         deleted=p.get("deleted") is True or set(after) == {"0"},
         default_branch=default_branch if isinstance(default_branch, str) else "",
+        web_url=web_url if _printable(web_url) else "",
+        project_id=str(project_id) if type(project_id) is int and project_id > 0 else "",
     )
+
+
+def _printable(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 2000 and value.isprintable()
+
+
+def valid_sha(text: str) -> bool:
+    return _SHA.fullmatch(text) is not None
 
 
 def _head_message(p: dict[str, Any], commits: list[Any], after: str) -> str:

@@ -17,7 +17,7 @@ import yaml
 from wukong_core.caches import Caches
 from wukong_core.folder import Folder, as_folder, blob_id
 from wukong_core.marks import GENERATED_MARK
-from wukong_core.plan import DiskPlan, VmPlan, plan_line
+from wukong_core.plan import CLOUD_INIT_DISK, CloudInitPlan, DiskPlan, VmPlan, plan_line
 from wukong_core.render.emit import dump
 from wukong_core.spec.models import ProtectDisks
 
@@ -44,8 +44,9 @@ NamespaceExtras = Callable[[str, list[VmPlan], Caches], dict[str, dict[str, Any]
 # so that every VM file is written afresh once: a commit-back keeps files whose stamps still hold
 # (`render_tree`). tests/render/test_manifests.py keeps a digest of the output per format and
 # fails until it is raised.
-# 2: sync-options on VMs that own disks; 3: CD-ROMs and bootOrder (the plan says boot_order).
-RENDER_FORMAT = 3
+# 2: sync-options on VMs that own disks; 3: CD-ROMs and bootOrder (the plan says boot_order);
+# 4: cloud-init, SSH keys, networks, instancetypes, DataSource disks, firmware and TPM.
+RENDER_FORMAT = 4
 # LibYAML's emitter and PyYAML's own differ on what `emit` leaves to them (keys of 128
 # characters and more): a file written without LibYAML must not pass for one written with it.
 _WRITER = f"wukong render format {RENDER_FORMAT}; libyaml {yaml.__with_libyaml__}\n".encode()
@@ -103,7 +104,7 @@ def _labels(vm: str) -> dict[str, str]:
 
 def owns_disks(plan: VmPlan) -> bool:
     """The VM owns storage (a dataVolumeTemplate): deleting it deletes those disks."""
-    return any(disk.kind != "attach" for disk in plan.disks)
+    return any(disk.new_storage for disk in plan.disks)
 
 
 def sync_options(plan: VmPlan) -> str | None:
@@ -121,10 +122,13 @@ def sync_options(plan: VmPlan) -> str | None:
 def render_datavolume_template(disk: DiskPlan, vm: str) -> dict[str, Any]:
     # The labels travel to the DataVolume and its PVC, so re-validation recognises the VM's
     # own disks (pvc.name-taken) even before ownerReferences are set.
-    return {
-        "metadata": {"name": disk.dv_name, "labels": _labels(vm)},
-        "spec": {"source": _source(disk), "storage": _storage(disk)},
-    }
+    spec: dict[str, Any]
+    if disk.kind == "datasource":  # KubeVirt resolves it into a clone of the DataSource's source
+        ref = {"kind": "DataSource", "name": disk.pvc_name, "namespace": disk.pvc_namespace}
+        spec = {"sourceRef": ref, "storage": _storage(disk)}
+    else:
+        spec = {"source": _source(disk), "storage": _storage(disk)}
+    return {"metadata": {"name": disk.dv_name, "labels": _labels(vm)}, "spec": spec}
 
 
 def _device(disk: DiskPlan) -> dict[str, Any]:
@@ -147,6 +151,78 @@ def _volume(disk: DiskPlan) -> dict[str, Any]:
     return {"name": disk.name, "dataVolume": {"name": disk.dv_name}}
 
 
+def _cloud_init_source(data: CloudInitPlan) -> dict[str, Any]:
+    """KubeVirt's cloudInitNoCloud: the user data Secret is `secretRef` (its Go field is
+    UserDataSecretRef), the network data Secret `networkDataSecretRef`."""
+    source: dict[str, Any] = {}
+    if data.user_data is not None:
+        source["userData"] = data.user_data
+    if data.user_data_secret:
+        source["secretRef"] = {"name": data.user_data_secret}
+    if data.network_data is not None:
+        source["networkData"] = data.network_data
+    if data.network_data_secret:
+        source["networkDataSecretRef"] = {"name": data.network_data_secret}
+    return source
+
+
+def _domain(plan: VmPlan) -> dict[str, Any]:
+    """The template's domain. An instancetype sizes the VM: KubeVirt v1.6 refuses any cpu
+    cores or `memory` beside one, so neither is written then."""
+    devices: dict[str, Any] = {}
+    disks = [_device(d) for d in plan.disks]
+    if plan.cloud_init is not None:
+        disks.append({"name": CLOUD_INIT_DISK, "disk": {"bus": "virtio"}})
+    if disks:
+        devices["disks"] = disks
+    if plan.networks is not None:
+        devices["interfaces"] = [{"name": n.name, n.binding: {}} for n in plan.networks]
+        if not plan.networks:  # no NIC at all, not KubeVirt's default one
+            devices["autoattachPodInterface"] = False
+    if plan.tpm:
+        devices["tpm"] = {}
+    domain: dict[str, Any] = {"devices": devices}
+    if plan.instancetype is None:
+        domain["cpu"] = {"cores": plan.cpu}
+        domain["memory"] = {"guest": plan.memory}
+    if plan.firmware == "bios":
+        domain["firmware"] = {"bootloader": {"bios": {}}}
+    elif plan.firmware:  # efi: KubeVirt's secureBoot defaults to true, so say false outright
+        secure = plan.firmware == "efi-secure"
+        domain["firmware"] = {"bootloader": {"efi": {"secureBoot": secure}}}
+        if secure:  # Secure Boot needs SMM, which KubeVirt never turns on by itself
+            domain["features"] = {"smm": {"enabled": True}}
+    return domain
+
+
+def _template_spec(plan: VmPlan) -> dict[str, Any]:
+    template_spec: dict[str, Any] = {"domain": _domain(plan)}
+    volumes = [_volume(d) for d in plan.disks]
+    if plan.cloud_init is not None:
+        volumes.append(
+            {"name": CLOUD_INIT_DISK, "cloudInitNoCloud": _cloud_init_source(plan.cloud_init)}
+        )
+    if volumes:
+        template_spec["volumes"] = volumes
+    if plan.networks:
+        template_spec["networks"] = [
+            {"name": n.name, "pod": {}}
+            if n.pod
+            else {"name": n.name, "multus": {"networkName": n.network}}
+            for n in plan.networks
+        ]
+    if plan.ssh_key_secret:
+        template_spec["accessCredentials"] = [
+            {
+                "sshPublicKey": {
+                    "source": {"secret": {"secretName": plan.ssh_key_secret}},
+                    "propagationMethod": {"noCloud": {}},
+                }
+            }
+        ]
+    return template_spec
+
+
 def render_vm(plan: VmPlan) -> dict[str, Any]:
     """A kubevirt.io/v1 VirtualMachine; new storage lives in its dataVolumeTemplates."""
     labels = {**dict(plan.labels), **_labels(plan.name)}
@@ -154,26 +230,19 @@ def render_vm(plan: VmPlan) -> dict[str, Any]:
     options = sync_options(plan)
     if options is not None:
         annotations[SYNC_OPTIONS] = options
-    devices: dict[str, Any] = {}
-    if plan.disks:
-        devices["disks"] = [_device(d) for d in plan.disks]
-    template_spec: dict[str, Any] = {
-        "domain": {
-            "cpu": {"cores": plan.cpu},
-            "memory": {"guest": plan.memory},
-            "devices": devices,
-        }
-    }
-    if plan.disks:
-        template_spec["volumes"] = [_volume(d) for d in plan.disks]
     spec: dict[str, Any] = {
         "runStrategy": plan.run_strategy,
         "template": {
             "metadata": {"labels": _labels(plan.name)},
-            "spec": template_spec,
+            "spec": _template_spec(plan),
         },
     }
-    templates = [render_datavolume_template(d, plan.name) for d in plan.disks if d.kind != "attach"]
+    # The kind always: KubeVirt's mutating webhook writes a lowercase resource name where it is
+    # left out, which Argo CD would then show as a difference from Git.
+    for field, ref in (("instancetype", plan.instancetype), ("preference", plan.preference)):
+        if ref is not None:
+            spec[field] = {"kind": ref.kind, "name": ref.name}
+    templates = [render_datavolume_template(d, plan.name) for d in plan.disks if d.new_storage]
     if templates:
         spec["dataVolumeTemplates"] = templates
     return {

@@ -8,7 +8,7 @@ problem into a `spec.invalid` finding at the line of the field that is wrong, wi
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,14 @@ from wukong_core.findings import Finding
 from wukong_core.spec.models import (
     API_VERSION,
     KIND,
+    CloudInit,
+    DataSourceRef,
     Disk,
     ExistingPVC,
+    Instancetype,
     Metadata,
+    Network,
+    Preference,
     Wukong,
     WukongSpec,
 )
@@ -51,10 +56,22 @@ class LoadedSpec:
     # Per disk, the line of each field written (`existingPVC.readOnly` for its fields): read off
     # the nodes while they are at hand, as findings point at the field that is wrong.
     disk_fields: tuple[dict[str, int], ...]
+    # The lines of the spec's fields that findings point at (`cpu`, `cloudInit.userData`,
+    # `networks.0.binding`, ...); read only for specs that use the fields which need them.
+    spec_fields: Mapping[str, int]
 
     def field_line(self, disk: int, field: str) -> int:
         """Line of a disk's field (where a merge key took it from), else of the disk itself."""
         return self.disk_fields[disk].get(field, self.disk_lines[disk])
+
+    def spec_line(self, path: str) -> int:
+        """Line of a spec field (`networks.1.name`), else of the nearest enclosing one written,
+        else of the document."""
+        while path:
+            if path in self.spec_fields:
+                return self.spec_fields[path]
+            path = path.rpartition(".")[0]
+        return self.line
 
 
 def _dotted(loc: Iterable[str | int]) -> str:
@@ -72,6 +89,11 @@ _MODELS_AT: dict[tuple[str, ...], type[BaseModel]] = {
     ("spec",): WukongSpec,
     ("spec", "disks", "#"): Disk,
     ("spec", "disks", "#", "existingPVC"): ExistingPVC,
+    ("spec", "disks", "#", "dataSource"): DataSourceRef,
+    ("spec", "instancetype"): Instancetype,
+    ("spec", "preference"): Preference,
+    ("spec", "cloudInit"): CloudInit,
+    ("spec", "networks", "#"): Network,
 }
 
 
@@ -100,6 +122,11 @@ def _explain(error: dict[str, Any]) -> tuple[tuple[str | int, ...], str]:
             fix = "KubeVirt deprecated it: write runStrategy: Always (runStrategy: Halted for "
             fix += "running: false)"
         return loc, f"{_dotted(loc)}: unknown field; {fix}"
+    if kind == "missing" and loc in (("spec", "cpu"), ("spec", "memory")):
+        return loc, (
+            f"{_dotted(loc)}: required field is missing; set cpu and memory, or size the VM by "
+            "an instancetype (spec.instancetype.name)"
+        )
     if kind == "missing":
         return loc, f"{_dotted(loc)}: required field is missing"
     if kind == "string_pattern_mismatch" and loc[-1] in ("name", "namespace", "storageClass"):
@@ -165,27 +192,67 @@ def _load_document(node: yaml.Node, file: str, builder: Builder) -> LoadedSpec |
         obj = _object_name(value) if isinstance(value, dict) else ""
         explained = dict.fromkeys(_explain(error) for error in e.errors(include_url=False))
         return [_invalid(message, file, line_of(node, loc), obj) for loc, message in explained]
-    disks = child(node, "spec")
-    disks = child(disks[1], "disks") if disks else None
+    found = child(node, "spec")
+    spec_node = found[1] if found else None
+    disks = child(spec_node, "disks") if spec_node else None
     items = disks[1].value if disks else ()
     disk_lines = tuple(item.start_mark.line + 1 for item in items)
     disk_fields = tuple(_disk_fields(item) for item in items)
-    return LoadedSpec(spec, file, node.start_mark.line + 1, disk_lines, disk_fields)
+    spec_fields = _spec_fields(spec_node) if _needs_lines(spec.spec) else _NO_LINES
+    return LoadedSpec(spec, file, node.start_mark.line + 1, disk_lines, disk_fields, spec_fields)
 
 
 # The field names as shared strings: a validated disk has no others, so each disk's map holds
 # no string of its own (the load memo keeps thousands of them).
-_FIELD_NAMES = {name: name for name in Disk.model_fields} | {
-    f"existingPVC.{name}": f"existingPVC.{name}" for name in ExistingPVC.model_fields
-}
+_FIELD_NAMES = (
+    {name: name for name in Disk.model_fields}
+    | {f"existingPVC.{name}": f"existingPVC.{name}" for name in ExistingPVC.model_fields}
+    | {f"dataSource.{name}": f"dataSource.{name}" for name in DataSourceRef.model_fields}
+)
+_NESTED_DISK_FIELDS = ("existingPVC", "dataSource")
+# Spec fields whose findings need lines of their own (or of their fields); the rest point at
+# their disk or the document, so a spec without these reads no further lines at all.
+_SPEC_MAPPINGS = ("instancetype", "preference", "cloudInit")
+_LINED = ("cpu", "memory", "sshKeySecret", "networks", *_SPEC_MAPPINGS)
+_NO_LINES: Mapping[str, int] = {}
 
 
 def _disk_fields(item: yaml.Node) -> dict[str, int]:
     lines = _key_lines(item)
-    found = child(item, "existingPVC") if "existingPVC" in lines else None
-    for name, line in _key_lines(found[1]).items() if found else ():
-        key = "existingPVC." + name
-        lines[_FIELD_NAMES.get(key, key)] = line
+    for nested in _NESTED_DISK_FIELDS:
+        found = child(item, nested) if nested in lines else None
+        for name, line in _key_lines(found[1]).items() if found else ():
+            key = f"{nested}.{name}"
+            lines[_FIELD_NAMES.get(key, key)] = line
+    return lines
+
+
+def _needs_lines(spec: WukongSpec) -> bool:
+    return any(
+        value is not None
+        for value in (
+            spec.instancetype,
+            spec.preference,
+            spec.cloudInit,
+            spec.sshKeySecret,
+            spec.networks,
+        )
+    )
+
+
+def _spec_fields(spec: yaml.Node | None) -> dict[str, int]:
+    """`_LINED` fields of the spec mapping, their own fields, and each network's fields."""
+    lines = {k: v for k, v in _key_lines(spec).items() if k in _LINED} if spec else {}
+    for name in _SPEC_MAPPINGS:
+        found = child(spec, name) if name in lines else None
+        for key, line in _key_lines(found[1]).items() if found else ():
+            lines[f"{name}.{key}"] = line
+    found = child(spec, "networks") if "networks" in lines else None
+    items = found[1].value if found and isinstance(found[1], yaml.SequenceNode) else ()
+    for i, item in enumerate(items):
+        lines[f"networks.{i}"] = item.start_mark.line + 1
+        for key, line in _key_lines(item).items():
+            lines[f"networks.{i}.{key}"] = line
     return lines
 
 

@@ -7,9 +7,19 @@ typo in Git never renders silently. Pure data; no I/O.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
 from wukong_core.errors import quoted
 from wukong_core.spec.quantity import PATTERN as QUANTITY_PATTERN
@@ -53,6 +63,14 @@ Bus = Literal["virtio", "sata", "scsi"]
 ProtectDisks = Literal["confirm", "never", "off"]
 PROTECT_DISKS: tuple[ProtectDisks, ...] = ("confirm", "never", "off")
 Device = Literal["disk", "cdrom"]
+Firmware = Literal["bios", "efi", "efi-secure"]
+Binding = Literal["masquerade", "bridge"]
+InstancetypeKind = Literal["VirtualMachineClusterInstancetype", "VirtualMachineInstancetype"]
+PreferenceKind = Literal["VirtualMachineClusterPreference", "VirtualMachinePreference"]
+POD_NETWORK = "pod"
+# KubeVirt's admission refuses inline cloud-init user or network data over 2048 bytes (UTF-8
+# bytes, Go's len): larger data belongs in a Secret (vmi-create-admitter.go, cloudInit*MaxLen).
+CLOUD_INIT_INLINE_MAX = 2048
 # QEMU's bootindex is a signed 32-bit integer; KubeVirt passes bootOrder through to it.
 MAX_BOOT_ORDER = 2**31 - 1
 
@@ -77,15 +95,29 @@ class ExistingPVC(_Strict):
     )
 
 
+class DataSourceRef(_Strict):
+    """A CDI DataSource (a golden image, usually kept fresh by a DataImportCron)."""
+
+    name: DnsSubdomain
+    namespace: DnsLabel | None = Field(
+        default=None, description="Default: the VM's namespace. Another namespace means a clone."
+    )
+
+
 class Disk(_Strict):
     name: DnsLabel
     size: Quantity | None = Field(
-        default=None, description="Required for image and blank disks; optional for clones."
+        default=None,
+        description="Required for image and blank disks; optional for clones and DataSources.",
     )
     image: Annotated[str, StringConstraints(max_length=2048)] | None = Field(
         default=None, description="docker://… (registry import) or http(s)://… (HTTP import)."
     )
     existingPVC: ExistingPVC | None = None
+    dataSource: DataSourceRef | None = Field(
+        default=None,
+        description="A golden image: a new disk cloned from this CDI DataSource.",
+    )
     storageClass: DnsSubdomain | None = None
     accessMode: AccessMode | None = Field(
         default=None, description="Unset: the CDI StorageProfile decides."
@@ -156,11 +188,116 @@ class Metadata(_Strict):
     )
 
 
+class Instancetype(_Strict):
+    name: DnsSubdomain
+    kind: InstancetypeKind = "VirtualMachineClusterInstancetype"
+
+
+class Preference(_Strict):
+    name: DnsSubdomain
+    kind: PreferenceKind = "VirtualMachineClusterPreference"
+
+
+class CloudInit(_Strict):
+    """cloud-init NoCloud data: inline (2048 bytes at most), or a Secret of the VM's namespace."""
+
+    userData: str | None = None
+    userDataSecret: DnsSubdomain | None = Field(
+        default=None, description="A Secret holding the user data under key userdata (or userData)."
+    )
+    networkData: str | None = None
+    networkDataSecret: DnsSubdomain | None = Field(
+        default=None,
+        description="A Secret holding the network data under key networkdata (or networkData).",
+    )
+
+
+# A Multus network: [namespace/]name. The schemas say it with plain groups (editors read
+# ECMAScript, the API server RE2); the lengths are checked here.
+_NAD_PATTERN = f"({DNS_LABEL[1:-1]}/)?{DNS_SUBDOMAIN[1:-1]}"
+NETWORK_PATTERN = f"^({POD_NETWORK}|{_NAD_PATTERN})$"
+
+
+def _network_source(value: str) -> str:
+    namespace, _, name = value.rpartition("/")
+    if not re.fullmatch(NETWORK_PATTERN, value) or len(namespace) > 63 or len(name) > 253:
+        raise ValueError(
+            f"network {quoted(value)} is neither pod nor a Multus NetworkAttachmentDefinition "
+            "name (name or namespace/name, lowercase letters, digits, '-' and '.')"
+        )
+    return value
+
+
+class Network(_Strict):
+    name: DnsLabel
+    network: Annotated[str, AfterValidator(_network_source)] = Field(
+        description="pod, or a Multus NetworkAttachmentDefinition: name (in the VM's namespace) "
+        "or namespace/name.",
+        json_schema_extra={"pattern": NETWORK_PATTERN},
+    )
+    binding: Binding | None = Field(
+        default=None, description="Default: masquerade on the pod network, bridge on Multus."
+    )
+
+
+def _missing(loc: str) -> InitErrorDetails:
+    return InitErrorDetails(type="missing", loc=(loc,), input=None)
+
+
 class WukongSpec(_Strict):
-    cpu: Annotated[int, Field(ge=1, description="Cores.")]
-    memory: Quantity
+    cpu: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Cores; required without an instancetype, refused with one."
+    )
+    memory: Quantity | None = Field(
+        default=None, description="Required without an instancetype, refused with one."
+    )
     runStrategy: RunStrategy = "Always"
+    instancetype: Instancetype | None = Field(
+        default=None, description="Size the VM by a KubeVirt instancetype (then no cpu, memory)."
+    )
+    preference: Preference | None = None
+    firmware: Firmware | None = Field(
+        default=None,
+        description="bios, efi (Secure Boot off) or efi-secure (Secure Boot, with SMM). "
+        "Unset: KubeVirt's default (BIOS) or the preference's.",
+    )
+    tpm: bool = Field(default=False, description="A virtual TPM (Windows 11 needs one).")
+    cloudInit: CloudInit | None = None
+    sshKeySecret: DnsSubdomain | None = Field(
+        default=None,
+        description="A Secret of public SSH keys, propagated through cloud-init (needs cloudInit).",
+    )
+    networks: list[Network] | None = Field(
+        default=None,
+        description="Unset: KubeVirt's default network interface. An empty list: none at all.",
+    )
     disks: list[Disk] = Field(default_factory=list)
+
+    # In the CRD and the editors' schema: sized by cpu and memory, or by an instancetype.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [{"required": ["cpu", "memory"]}, {"required": ["instancetype"]}]
+        }
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _sized(cls, data: Any, handler: ModelWrapValidatorHandler[WukongSpec]) -> WukongSpec:
+        """Without an instancetype nothing else says how large the VM is: cpu and memory are
+        required fields then, reported as missing beside any other problem of the spec."""
+        missing = []
+        if isinstance(data, dict) and data.get("instancetype") is None:
+            missing = [_missing(f) for f in ("cpu", "memory") if data.get(f) is None]
+        try:
+            spec = handler(data)
+        except ValidationError as e:
+            if not missing:
+                raise
+            others = cast(list[InitErrorDetails], e.errors(include_url=False))
+            raise ValidationError.from_exception_data(cls.__name__, missing + others) from None
+        if missing:
+            raise ValidationError.from_exception_data(cls.__name__, missing)
+        return spec
 
 
 class Wukong(_Strict):

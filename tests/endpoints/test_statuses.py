@@ -1,0 +1,183 @@
+"""The commit status `wukong/render`: every outcome of a delivery sets the right state and
+description on the pushed commit, through each host's API (the fake forge mounted on the test
+Git server, so the clone URL's origin serves the API as on GHES, GitLab and Gitea), and a
+status that cannot be posted never changes the delivery's answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.endpoints.test_webhook import BROKEN_SPEC, SECRET, SPECS, _deliver, _payload, _repo
+from tests.forge import TOKEN, Forge
+from tests.hardening import make_app, webhook_env
+from wukong_core.endpoints import statuses
+from wukong_core.findings import Finding
+
+if TYPE_CHECKING:
+    from tests.gitserver import GitServer
+
+pytest_plugins = ["tests.gitserver"]
+
+# Where each host keeps the status: the API path, and the forge's key for the repository.
+API = {"github": ("/api/v3/repos/team/vms/statuses/", "team/vms"),
+       "gitlab": ("/api/v4/projects/7/statuses/", "7"),
+       "gitea": ("/api/v1/repos/team/vms/statuses/", "team/vms")}  # fmt: skip
+FAILED = {"github": "failure", "gitlab": "failed", "gitea": "failure"}
+ERROR = {"github": "error", "gitlab": "failed", "gitea": "error"}
+
+
+@pytest.fixture
+def forge(git_server: GitServer) -> Iterator[Forge]:
+    forge = Forge(token=git_server.token)  # WUKONG_GIT_TOKEN serves both, as by default
+    git_server.attach_forge(forge)
+    yield forge
+    git_server.attach_forge(None)
+
+
+@pytest.fixture(scope="module")
+def app():  # type: ignore[no-untyped-def]
+    return make_app()
+
+
+@pytest.fixture
+def client(app, monkeypatch, git_server: GitServer, forge: Forge):  # type: ignore[no-untyped-def]
+    """test_webhook's deployment (its secret, repos named allowed-*), with the forge."""
+    webhook_env(monkeypatch, git_server, SECRET)
+    return app.test_client()
+
+
+def _push(client, server: GitServer, name: str, provider: str = "github", delivery: str = "d-1",
+          **extra: Any):  # type: ignore[no-untyped-def]  # fmt: skip
+    payload = _payload(provider, server.url(name), server.head(name), **extra)
+    if provider == "gitlab":
+        payload["project"]["id"] = 7
+    return _deliver(client, provider, payload, delivery), payload["after"]
+
+
+def _status(forge: Forge, provider: str, sha: str) -> dict[str, Any]:
+    path, repo = API[provider]
+    [call] = [c for c in forge.calls() if c.path == path + sha][-1:]
+    held = forge.latest("gitea" if provider == "gitea" else provider, repo, sha)
+    assert held is not None
+    return {"state": call.body["state"], "description": call.body["description"],
+            "target_url": call.body.get("target_url"), "headers": call.headers}  # fmt: skip
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
+def test_a_render_commit_is_success_linking_to_it_and_no_change_says_so(
+    client, git_server, forge, provider
+) -> None:  # type: ignore[no-untyped-def]
+    name = _repo(git_server)
+    response, after = _push(client, git_server, name, provider)
+    body = response.get_json()
+    assert (response.status_code, body["status"]) == (200, "committed")
+    status = _status(forge, provider, after)
+    commit = body["commit_sha"]
+    assert status["state"] == "success"
+    assert status["description"] == f"rendered {body['vm_count']} VMs in {commit[:7]}"
+    page = git_server.url(name).removesuffix(".git")
+    link = f"{page}/-/commit/{commit}" if provider == "gitlab" else f"{page}/commit/{commit}"
+    assert status["target_url"] == link
+    again, _ = _push(client, git_server, name, provider, delivery="d-2", after=after)
+    assert again.get_json()["status"] == "unchanged"
+    assert _status(forge, provider, after)["description"] == "no change"
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
+def test_error_findings_are_a_failure_naming_code_file_and_line(
+    client, git_server, forge, provider
+) -> None:  # type: ignore[no-untyped-def]
+    name = _repo(git_server, {**SPECS, "wukong/broken.yaml": BROKEN_SPEC})
+    response, after = _push(client, git_server, name, provider)
+    assert (response.status_code, response.get_json()["status"]) == (200, "failure")
+    status = _status(forge, provider, after)
+    assert status["state"] == FAILED[provider]
+    assert status["description"] == "1 error: spec.invalid wukong/broken.yaml:4"
+    assert not status["target_url"]
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
+def test_a_push_declined_for_good_is_an_error_saying_what_to_change(
+    client, git_server, forge, provider
+) -> None:  # type: ignore[no-untyped-def]
+    name = _repo(git_server)
+    git_server.install_hook(name, "pre-receive", "#!/bin/sh\necho 'protected' >&2\nexit 1\n")
+    response, after = _push(client, git_server, name, provider)
+    body = response.get_json()
+    assert (response.status_code, body["status"], body["retryable"]) == (200, "error", False)
+    assert "set outputBranch in .wukong.yaml" in body["error"]
+    status = _status(forge, provider, after)
+    assert status["state"] == ERROR[provider]
+    assert status["description"] == (
+        "push to main declined (protected branch or hook): allow the token to push, or set "
+        "outputBranch"
+    )
+
+
+def test_a_git_failure_that_may_pass_is_502_and_an_error_status(client, git_server, forge) -> None:  # type: ignore[no-untyped-def]
+    name = _repo(git_server)
+    git_server.drop_push(name, "before")
+    response, after = _push(client, git_server, name)
+    assert response.status_code == 502
+    status = _status(forge, "github", after)
+    assert status["state"] == "error"
+    assert status["description"].startswith("could not push main: the Git server closed")
+
+
+@pytest.mark.parametrize("fault", ["500", "401", "hung"])
+def test_a_status_api_that_fails_never_changes_the_answer(
+    client, git_server, forge, monkeypatch, fault
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(statuses, "CALL_SECONDS", 0.5)
+    if fault == "hung":
+        forge.delay = 2.0
+    else:
+        forge.fail("/statuses/", int(fault), {"message": "nope"})
+    name = _repo(git_server)
+    response, _ = _push(client, git_server, name)
+    body = response.get_json()
+    assert (response.status_code, body["status"]) == (200, "committed")
+    assert forge.calls("github"), "the status was tried"
+
+
+def test_no_token_no_request_and_it_is_said_once(
+    client, git_server, forge, monkeypatch, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("WUKONG_GIT_TOKEN")
+    monkeypatch.setattr(statuses, "_told_no_token", type(statuses._told_no_token)())
+    names = [_repo(git_server), _repo(git_server)]
+    with caplog.at_level(logging.INFO):
+        for name in names:  # credentials in the clone URL: Git works, statuses have no token
+            url = git_server.url(name).replace("://", f"://{git_server.user}:{git_server.token}@")
+            payload = _payload("github", url, git_server.head(name))
+            assert _deliver(client, "github", payload).get_json()["status"] == "committed"
+    assert forge.calls() == []
+    told = [r for r in caplog.records if "no commit statuses" in r.getMessage()]
+    assert len(told) == 1 and "WUKONG_STATUS_TOKEN" in told[0].getMessage()
+
+
+def test_the_status_token_is_used_before_the_git_token(
+    client, git_server, forge, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WUKONG_STATUS_TOKEN", TOKEN)
+    forge.token = TOKEN
+    name = _repo(git_server)
+    response, after = _push(client, git_server, name)
+    assert _status(forge, "github", after)["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert TOKEN not in response.get_data(as_text=True)
+
+
+def test_a_failure_summary_fits_in_140_characters_and_says_how_many_more() -> None:
+    findings = [Finding("disk.size-required", "m", f"wukong/team-{i:02d}/vm.yaml", 12 + i)
+                for i in range(9)]  # fmt: skip
+    text = statuses.failure_summary(findings)
+    assert len(text) <= 140 and text.startswith("9 errors: disk.size-required wukong/team-00/")
+    assert text.endswith(", …")
+    assert statuses.failure_summary(findings[:1]) == (
+        "1 error: disk.size-required wukong/team-00/vm.yaml:12"
+    )
+    assert statuses.clip("x" * 200) == "x" * 139 + "…"

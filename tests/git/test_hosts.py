@@ -1,0 +1,188 @@
+"""The Git hosts' API clients: one behavioural suite, run against every host (GitHub, GitLab,
+Gitea, Forgejo) on the fake forge (tests/forge.py), plus where each host's API lives."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.forge import TOKEN, Forge, serve_forge
+from wukong_core.errors import HostError
+from wukong_core.git.hosts import CommitStatus, GitHost, Repository, open_host, root, web_url
+from wukong_core.git.hosts.github import api_base
+
+SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
+
+
+@dataclass
+class Host:
+    """One host implementation behind the Protocol, and how the forge sees its calls."""
+
+    provider: str
+    kind: str  # the forge's name for the API: github | gitlab | gitea
+    forge: Forge
+    repo: Repository
+    path: str  # the status URL's path on the forge
+    held: str  # the repository key the forge stores statuses under
+
+    def client(self, token: str = TOKEN, seconds: float = 5.0) -> GitHost:
+        return open_host(self.repo, token, time.monotonic() + seconds)
+
+    def state(self, wukong_state: str) -> str:
+        """The host's word for a Wukong state: GitLab has no `error` (README)."""
+        return {"failure": "failed", "error": "failed"}.get(wukong_state, wukong_state) \
+            if self.kind == "gitlab" else wukong_state  # fmt: skip
+
+
+HOSTS = {
+    "github": ("github", "/api/v3/repos/team/vms/statuses/", "team/vms"),
+    "gitlab": ("gitlab", "/api/v4/projects/42/statuses/", "42"),
+    "gitea": ("gitea", "/api/v1/repos/team/vms/statuses/", "team/vms"),
+    "forgejo": ("gitea", "/api/v1/repos/team/vms/statuses/", "team/vms"),
+}
+
+
+@pytest.fixture(params=sorted(HOSTS))
+def host(request: pytest.FixtureRequest) -> Iterator[Host]:
+    kind, path, held = HOSTS[request.param]
+    with serve_forge() as (forge, url):
+        repo = Repository(request.param, f"{url}/team/vms.git", "team/vms",
+                          "42" if kind == "gitlab" else "", f"{url}/team/vms")  # fmt: skip
+        yield Host(request.param, kind, forge, repo, path + SHA, held)
+
+
+@pytest.mark.parametrize("state", ["pending", "success", "failure", "error"])
+def test_a_status_reaches_the_documented_url_with_the_host_s_fields(host: Host, state) -> None:
+    client = host.client()
+    status = CommitStatus(state, "rendered 3 VMs in 1a2b3c4", target_url="https://x.test/c/1")
+    client.set_status(SHA, "main", status)
+    [call] = host.forge.calls()
+    assert (call.method, call.path) == ("POST", host.path)
+    assert call.body["description"] == "rendered 3 VMs in 1a2b3c4"
+    assert call.body["target_url"] == "https://x.test/c/1"
+    assert call.body["state"] == host.state(state)
+    held = host.forge.latest(host.kind, host.held, SHA)
+    assert held is not None
+    assert held.get("context", held.get("name")) == "wukong/render"
+    if host.kind == "gitlab":
+        assert (call.body["name"], call.body["ref"]) == ("wukong/render", "main")
+    else:
+        assert call.body["context"] == "wukong/render"
+
+
+def test_each_host_gets_its_own_auth_header(host: Host) -> None:
+    host.client().set_status(SHA, "main", CommitStatus("success", "no change"))
+    headers = {k.lower(): v for k, v in host.forge.calls()[0].headers.items()}
+    expected = {"github": ("authorization", f"Bearer {TOKEN}"),
+                "gitlab": ("private-token", TOKEN),
+                "gitea": ("authorization", f"token {TOKEN}")}[host.kind]  # fmt: skip
+    assert headers[expected[0]] == expected[1]
+    if host.kind == "github":
+        assert headers["x-github-api-version"] == "2022-11-28"
+        assert headers["accept"] == "application/vnd.github+json"
+
+
+def test_posting_the_same_pending_status_twice_is_no_failure(host: Host) -> None:
+    """GitLab answers the second one 400 "Cannot transition status": already so, no error."""
+    client = host.client()
+    for _ in range(2):
+        client.set_status(SHA, "main", CommitStatus("pending", "render queued"))
+    answers = len(host.forge.statuses[host.kind, host.held, SHA])
+    assert answers == (1 if host.kind == "gitlab" else 2)
+
+
+def test_a_refused_token_is_an_error_naming_what_the_token_needs(host: Host) -> None:
+    with pytest.raises(HostError) as caught:
+        host.client(token="not-the-token").set_status(SHA, "main", CommitStatus("success", "x"))
+    assert caught.value.status == 401
+    assert "the token needs" in str(caught.value)
+    assert "not-the-token" not in str(caught.value)
+
+
+def test_a_forbidden_call_says_which_right_is_missing(host: Host) -> None:
+    said = {"github": {"message": "Resource not accessible by personal access token"},
+            "gitlab": {"error": "insufficient_scope", "scope": "api",
+                       "error_description": "The request requires higher privileges than "
+                                            "provided by the access token."},
+            "gitea": {"message": "token does not have at least one of required scope(s): "
+                                 "[write:repository]"}}[host.kind]  # fmt: skip
+    accepted = {"X-Accepted-GitHub-Permissions": "statuses=write"} if host.kind == "github" else {}
+    host.forge.fail("/statuses/", 403, said, headers=accepted)
+    with pytest.raises(HostError) as caught:
+        host.client().set_status(SHA, "main", CommitStatus("success", "x"))
+    text = str(caught.value)
+    assert caught.value.status == 403
+    needs = {"github": "Commit statuses: write", "gitlab": "api scope",
+             "gitea": "write:repository"}[host.kind]  # fmt: skip
+    assert needs in text
+    if host.kind == "github":
+        assert "(GitHub accepts: statuses=write)" in text
+
+
+def test_a_description_over_140_characters_is_refused_by_github_only(host: Host) -> None:
+    long = CommitStatus("failure", "x" * 141)
+    if host.kind == "github":
+        with pytest.raises(HostError, match="description is too long"):
+            host.client().set_status(SHA, "main", long)
+    else:
+        host.client().set_status(SHA, "main", long)
+
+
+def test_a_server_error_and_a_hung_api_are_errors_within_the_deadline(host: Host) -> None:
+    host.forge.fail("/statuses/", 502, None, times=1)
+    with pytest.raises(HostError) as caught:
+        host.client().set_status(SHA, "main", CommitStatus("success", "x"))
+    assert caught.value.status == 502
+    host.forge.delay = 2.0
+    started = time.monotonic()
+    with pytest.raises(HostError, match="did not answer in time"):
+        host.client(seconds=0.5).set_status(SHA, "main", CommitStatus("success", "x"))
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_commit_links_to_the_host_s_web_ui(host: Host) -> None:
+    link = host.client().commit_url(SHA)
+    web = host.repo.web_url
+    assert link == (f"{web}/-/commit/{SHA}" if host.kind == "gitlab" else f"{web}/commit/{SHA}")
+
+
+# --- where each host's API lives ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("clone_url", "name", "api"),
+    [
+        ("https://github.com/Codertocat/Hello-World.git", "Codertocat/Hello-World",
+         "https://api.github.com"),
+        ("https://acme.ghe.com/platform/vms.git", "platform/vms", "https://api.acme.ghe.com"),
+        ("https://ghe.example.com/platform/vms.git", "platform/vms",
+         "https://ghe.example.com/api/v3"),
+        ("https://x-access-token:secret@GHE.example.com:8443/platform/vms.git", "platform/vms",
+         "https://ghe.example.com:8443/api/v3"),
+    ],
+)  # fmt: skip
+def test_github_s_api_for_github_com_ghe_com_and_enterprise_server(clone_url, name, api) -> None:
+    assert api_base(Repository("github", clone_url, name)) == api
+
+
+@pytest.mark.parametrize(
+    ("clone_url", "name", "served_at"),
+    [
+        ("http://example.com/mike/diaspora.git", "mike/diaspora", "http://example.com"),
+        ("https://example.com/gitlab/group/sub/app.git", "group/sub/app",
+         "https://example.com/gitlab"),
+        ("http://localhost:3000/gitea/webhooks.git", "gitea/webhooks", "http://localhost:3000"),
+        ("https://git.example.com/other/path.git", "team/vms", "https://git.example.com"),
+    ],
+)  # fmt: skip
+def test_a_host_under_a_path_prefix_keeps_it(clone_url, name, served_at) -> None:
+    assert root(Repository("gitlab", clone_url, name)) == served_at
+
+
+def test_the_web_ui_is_the_payload_s_page_else_the_clone_url() -> None:
+    page = Repository("gitea", "http://h/o/r.git", "o/r", web_url="http://h/o/r/")
+    assert web_url(page) == "http://h/o/r"
+    assert web_url(Repository("gitea", "http://u:p@h/o/r.git", "o/r")) == "http://h/o/r"

@@ -1,0 +1,126 @@
+"""Offline rules for the machine around the disks: what sizes it, cloud-init, SSH keys, networks.
+
+Each rule is one KubeVirt v1.6 refuses at admission, or one that would leave a VM nobody can
+use (README, Spec reference). Pure: a spec in, (code, message, field path) out; the caller
+turns the path into the line of that field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from wukong_core.plan import CLOUD_INIT_DISK
+from wukong_core.spec.models import CLOUD_INIT_INLINE_MAX, POD_NETWORK, CloudInit, WukongSpec
+
+Problem = tuple[str, str, str]  # (code, message, field path such as "networks.1.binding")
+
+
+def machine_problems(spec: WukongSpec, obj: str) -> Iterator[Problem]:
+    yield from _sizing(spec, obj)
+    if spec.cloudInit is not None:
+        yield from _cloud_init(spec.cloudInit, obj)
+    elif spec.sshKeySecret is not None:
+        yield (
+            "spec.invalid",
+            f"VM {obj} sets sshKeySecret without cloudInit: KubeVirt hands the keys to the guest "
+            "through the cloud-init NoCloud disk, which only cloudInit adds; add cloudInit "
+            "(userData: '#cloud-config' is enough)",
+            "sshKeySecret",
+        )
+    yield from _networks(spec, obj)
+
+
+def cloud_init_disk_taken(spec: WukongSpec) -> int | None:
+    """The index of a disk named like the cloud-init disk Wukong adds, when it adds one."""
+    if spec.cloudInit is None:
+        return None
+    return next((i for i, d in enumerate(spec.disks) if d.name == CLOUD_INIT_DISK), None)
+
+
+def _sizing(spec: WukongSpec, obj: str) -> Iterator[Problem]:
+    """KubeVirt v1.6 refuses any `domain.memory` and any cpu cores beside an instancetype
+    ("VM field(s) ... conflicts with selected instance type")."""
+    if spec.instancetype is None:
+        return
+    for field in ("cpu", "memory"):
+        if getattr(spec, field) is not None:
+            yield (
+                "instancetype.conflict",
+                f"VM {obj} sets {field} and instancetype {spec.instancetype.name!r}, which sizes "
+                f"it: KubeVirt refuses a VM that sets both; remove {field} (or the instancetype)",
+                field,
+            )
+
+
+def _cloud_init(data: CloudInit, obj: str) -> Iterator[Problem]:
+    where = f"cloudInit of VM {obj}"
+    for inline, secret, what in (
+        ("userData", "userDataSecret", "user"),
+        ("networkData", "networkDataSecret", "network"),
+    ):
+        text = getattr(data, inline)
+        if text is not None and getattr(data, secret) is not None:
+            yield (
+                "spec.invalid",
+                f"{where} sets both {inline} and {secret}; KubeVirt takes one source of {what} "
+                "data: keep one",
+                f"cloudInit.{secret}",
+            )
+        size = len(text.encode("utf-8")) if text is not None else 0
+        if size > CLOUD_INIT_INLINE_MAX:
+            yield (
+                "cloudinit.too-large",
+                f"{where}: {inline} is {size} bytes, over the {CLOUD_INIT_INLINE_MAX} bytes "
+                f"KubeVirt accepts inline; move it into a Secret of the VM's namespace (key "
+                f"{what}data) and name it in {secret}",
+                f"cloudInit.{inline}",
+            )
+    has_user = data.userData is not None or data.userDataSecret is not None
+    has_network = data.networkData is not None or data.networkDataSecret is not None
+    if not has_user and not has_network:
+        yield (
+            "spec.invalid",
+            f"{where} is empty; give it userData or userDataSecret (and networkData or "
+            "networkDataSecret if needed), or remove it",
+            "cloudInit",
+        )
+    elif not has_user:
+        field = "networkData" if data.networkData is not None else "networkDataSecret"
+        yield (
+            "spec.invalid",
+            f"{where} has network data but no user data: cloud-init reads network-config only "
+            "beside user-data; add userData: '#cloud-config'",
+            f"cloudInit.{field}",
+        )
+
+
+def _networks(spec: WukongSpec, obj: str) -> Iterator[Problem]:
+    """KubeVirt's network admission: unique names, one pod network, masquerade on it only."""
+    seen: set[str] = set()
+    pod = None
+    for i, network in enumerate(spec.networks or ()):
+        if network.name in seen:
+            yield (
+                "spec.invalid",
+                f"VM {obj} has two networks named {network.name!r}; each network (and its "
+                "interface) needs a name of its own",
+                f"networks.{i}.name",
+            )
+        seen.add(network.name)
+        if network.network == POD_NETWORK:
+            if pod is not None:
+                yield (
+                    "spec.invalid",
+                    f"VM {obj} connects networks {pod!r} and {network.name!r} to the pod "
+                    "network; KubeVirt allows one: remove one, or give it a Multus network",
+                    f"networks.{i}.network",
+                )
+            pod = pod or network.name
+        elif network.binding == "masquerade":
+            yield (
+                "spec.invalid",
+                f"network {network.name!r} of VM {obj} binds Multus network "
+                f"{network.network!r} with masquerade, which KubeVirt implements on the pod "
+                "network only; use binding: bridge (the default for Multus)",
+                f"networks.{i}.binding",
+            )

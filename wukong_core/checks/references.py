@@ -1,0 +1,119 @@
+"""Cluster checks of what a spec names besides PVCs: Multus networks, instancetypes and
+preferences, golden-image DataSources. Pure: every read goes through `reads.Reads`.
+
+None of these is caught where a user would expect it (README, Cluster validation): KubeVirt v1.6
+admits a VM whose instancetype, preference or NetworkAttachmentDefinition is missing and the VM
+then never starts; only a missing DataSource is refused at admission, and one that is not ready
+yet leaves the disk waiting. Secrets (cloud-init data, SSH keys) are never read.
+"""
+
+from __future__ import annotations
+
+from wukong_core.checks.permissions import cross_namespace_clone
+from wukong_core.checks.reads import NADS, Context, Where, finding, matcher_list
+from wukong_core.findings import Finding
+from wukong_core.objects import Obj, dig
+from wukong_core.plan import DiskPlan, NetworkPlan, RefPlan, VmPlan
+
+
+def check_references(ctx: Context, plan: VmPlan) -> list[Finding]:
+    out: list[Finding] = []
+    for field, ref in (("instancetype", plan.instancetype), ("preference", plan.preference)):
+        if ref is not None:
+            out += _check_matcher(ctx, plan, field, ref)
+    for network in plan.networks or ():
+        if not network.pod:
+            out += _check_network(ctx, plan, network)
+    for disk in plan.disks:
+        if disk.kind == "datasource":
+            out += _check_datasource(ctx, plan, disk)
+    return out
+
+
+def _check_matcher(ctx: Context, plan: VmPlan, field: str, ref: RefPlan) -> list[Finding]:
+    resource, namespace = matcher_list(ref, plan.namespace)
+    found = ctx.reads.get(resource, namespace, Where(plan, ref.line))
+    if found is None or ctx.reads.kubevirt_missing:
+        return []  # the failed read, or cluster.kubevirt-missing, says why
+    what = f"{ref.kind} {ref.name!r} (the {field} of VM {plan.key})"
+    consequence = "KubeVirt accepts the VM but never starts it"
+    if resource in ctx.reads.not_served:
+        message = (
+            f"{what} cannot exist: the API server serves no {resource}.instancetype.kubevirt.io/"
+            f"v1beta1 (a KubeVirt older than v1.0?); {consequence}: upgrade KubeVirt, or "
+            + ("size the VM with cpu and memory" if field == "instancetype" else "remove it")
+        )
+    elif ref.name in found:
+        return []
+    else:
+        where = "cluster-wide" if namespace is None else f"in namespace {namespace}"
+        message = (
+            f"{what} does not exist {where}: {consequence}; correct {field}.name or "
+            f"{field}.kind (`kubectl get {resource}"
+            + ("" if namespace is None else f" -n {namespace}")
+            + "` lists those there are)"
+        )
+    return [finding(f"{field}.not-found", message, plan, ref.line)]
+
+
+def _check_network(ctx: Context, plan: VmPlan, network: NetworkPlan) -> list[Finding]:
+    found = ctx.reads.get(NADS, network.nad_namespace, Where(plan, network.line))
+    multus = NADS not in ctx.reads.not_served
+    if found is None or (multus and network.nad_name in found):
+        return []
+    what = f"network {network.name!r} of VM {plan.key}"
+    why = (
+        f"NetworkAttachmentDefinition {network.nad_namespace}/{network.nad_name} ({what}) does "
+        "not exist"
+        if multus
+        else f"{what} names Multus network {network.network!r}, but the API server does not "
+        "serve k8s.cni.cncf.io (Multus is not installed)"
+    )
+    fix = "create it, or correct the network" if multus else "install Multus, or remove the network"
+    message = f"{why}: KubeVirt accepts the VM but cannot start it; {fix}"
+    return [finding("network.not-found", message, plan, network.line)]
+
+
+def _check_datasource(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
+    found = ctx.reads.get("datasources", disk.pvc_namespace, Where(plan, disk.line))
+    if found is None or ctx.reads.cdi_missing:
+        return []  # the failed read, or cluster.cdi-missing on this disk, says why
+    ref = f'DataSource {disk.pvc_namespace}/{disk.pvc_name} (disk "{disk.name}")'
+    source = found.get(disk.pvc_name)
+    if source is None:
+        message = (
+            f"{ref} does not exist: KubeVirt refuses VM {plan.key} (dataSource "
+            f"{disk.pvc_namespace}/{disk.pvc_name} does not exist); correct dataSource, or "
+            "create it (a DataImportCron creates and refreshes one)"
+        )
+        return [finding("datasource.not-found", message, plan, disk.line)]
+    out = []
+    state = _not_ready(source)
+    if state:
+        message = (
+            f"{ref} is not ready ({state}): CDI cannot clone it yet, so the disk, and VM "
+            f"{plan.key} with it, waits until it is"
+        )
+        out.append(finding("datasource.not-ready", message, plan, disk.line))
+    # Offline, the DataSource's own namespace was named; the PVC it points to decides.
+    origin = dig(source, "spec", "source", "pvc") or dig(source, "spec", "source", "snapshot")
+    origin_namespace = (origin or {}).get("namespace") or disk.pvc_namespace
+    if origin_namespace not in (plan.namespace, disk.pvc_namespace):
+        out.append(cross_namespace_clone(plan, disk, origin_namespace))
+    return out
+
+
+def _not_ready(source: Obj) -> str:
+    """How a DataSource's Ready condition is not True ("" when it is): CDI's controller sets it
+    False with reason NoSource until its DataImportCron has imported a first image."""
+    conditions = dig(source, "status", "conditions") or []
+    ready = next((c for c in conditions if isinstance(c, dict) and c.get("type") == "Ready"), None)
+    if ready is None:
+        return "no Ready condition yet: CDI has not reconciled it"
+    if ready.get("status") == "True":
+        return ""
+    reason, detail = ready.get("reason") or "", ready.get("message") or ""
+    said = ", ".join(x for x in (f"reason {reason}" if reason else "", detail) if x)
+    cron = "; no image imported into it yet (has its DataImportCron run?)"
+    cron = cron if reason == "NoSource" else ""
+    return f"Ready is {ready.get('status') or 'unset'}" + (f": {said}" if said else "") + cron

@@ -1,0 +1,152 @@
+"""Render one push and report it: commit-back, the answer, the commit status (README).
+
+/webhook runs this inside the request, or, with WUKONG_QUEUE, /pubsub runs it for the queued
+message. A delivery Wukong handled is answered 2xx whatever it found, since the outcome is
+reported on the commit; 5xx is kept for failures a redelivery may cure:
+
+    outcome                               answer                                   status
+    committed, or nothing to change       200 {"status": "committed"|"unchanged"}  success
+    error findings                        200 {"status": "failure", findings}      failure
+    only cluster errors (forbidden, ...)  200 {"status": "error", findings}        error
+      ... the cluster was unreachable     503 {"status": "error", "retryable"}     error
+    Git failure that may pass             502 {"error", "retryable": true}         error
+    final Git failure (push declined,     200 {"status": "error", "error",         error
+      credentials refused, no repo)            "retryable": false}
+    not Wukong's to render                202 {"ignored"}                          queued: success
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from wukong_core import pipeline
+from wukong_core.caches import Caches
+from wukong_core.endpoints import statuses
+from wukong_core.endpoints.common import Config, Refusal, Reply, open_cluster, summary_fields
+from wukong_core.errors import GitError, PushIgnored, PushRejectedError, UsageError
+from wukong_core.findings import Finding
+from wukong_core.git import webhooks
+from wukong_core.git.commit import (
+    AUTHOR,
+    CommitRequest,
+    CommitResult,
+    RenderOutput,
+    SourceTree,
+    commit_manifests,
+)
+from wukong_core.report import as_dict
+
+DELIVERY_SECONDS = 60.0  # fetch, render, push and the status, all attempts included
+
+
+def ignored(reason: str, fields: dict[str, Any]) -> Reply:
+    return Reply(202, {"ignored": reason, "provider": fields["provider"]}, log=fields)
+
+
+def succeeded(reply: Reply) -> bool:
+    """Rendered and pushed, or nothing to change: an answer worth remembering per delivery id
+    (a failure is not: a redelivery after a fix must try again)."""
+    body = reply.body if isinstance(reply.body, dict) else {}
+    return reply.status == 200 and body.get("status") in ("committed", "unchanged")
+
+
+def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any],
+                caches: Caches, queued: bool = False) -> Reply:  # fmt: skip
+    """Fetch, render, commit and push `event`'s branch; answer and set the commit status.
+    `queued`: a `pending` status is on the commit, so even an ignored push must settle it."""
+    if not AUTHOR.fullmatch(config.git_author):
+        raise Refusal(503, "server misconfigured: WUKONG_GIT_AUTHOR must look like 'Name <email>'")
+    deadline = time.monotonic() + DELIVERY_SECONDS
+    cluster = open_cluster(config)
+
+    def renderer(tree: SourceTree) -> RenderOutput:
+        out = pipeline.render_repository(
+            tree, cluster, branch=event.branch, default_branch=event.default_branch, caches=caches
+        )
+        if webhooks.is_loop(event, out.output_path):
+            raise PushIgnored(f"the push only touched the output path {out.output_path}")
+        return out
+
+    commit = CommitRequest(
+        repo_url=event.repo_url,
+        branch=event.branch,
+        renderer=renderer,
+        delivery_id=event.delivery_id,
+        author=config.git_author,
+        username=config.git_username or None,
+        token=config.git_token or None,
+        max_seconds=DELIVERY_SECONDS,
+    )
+
+    def status(state: statuses.State, text: str, sha: str | None = None) -> None:
+        fields["commit_status"] = statuses.post(event, config, state, text, deadline, sha)
+
+    try:
+        result = commit_manifests(commit)
+    except PushIgnored as e:
+        if queued:
+            status("success", f"not rendered: {e}")
+        return ignored(str(e), fields)
+    except GitError as e:
+        message = config.scrub(str(e))
+        summary = e.summary if isinstance(e, PushRejectedError) and e.summary else ""
+        status("error", summary or statuses.could_not(message))
+        fields |= {"result": "error", "retryable": e.retryable}
+        body = {"error": message, "retryable": e.retryable, "repo": event.repo_name}
+        if e.retryable:
+            return Reply(502, body, log=fields)
+        return Reply(200, {"status": "error", "provider": event.provider, **body}, log=fields)
+    except UsageError as e:  # a branch name or delivery id that Git refuses
+        raise Refusal(400, config.scrub(str(e))) from e
+    # After the checks: a snapshot's label names the checks it could not serve.
+    label = cluster.source if cluster is not None else pipeline.OFFLINE
+    return _answer(result, event, label, fields, status)
+
+
+def _answer(result: CommitResult, event: webhooks.PushEvent, label: str, fields: dict[str, Any],
+            status: Any) -> Reply:  # fmt: skip
+    body: dict[str, Any] = {
+        "status": result.status,
+        "provider": event.provider,
+        "repo": event.repo_name,
+        "branch": event.branch,
+        "source_sha": result.source_sha,
+        "commit_sha": result.commit_sha,
+        "vm_count": result.vm_count,
+        "attempts": result.attempts,
+        "cluster": label,
+        **as_dict(result.findings),
+    }
+    fields |= {
+        "result": result.status,
+        "commit": result.source_sha,
+        "vms": result.vm_count,
+        "attempts": result.attempts,
+        "cluster": label,
+    } | summary_fields(result.findings)
+    if result.status == "committed":
+        assert result.commit_sha is not None
+        short = result.commit_sha[:7]
+        status("success", f"rendered {result.vm_count} VMs in {short}", result.commit_sha)
+        return Reply(200, body, log=fields)
+    if result.status == "unchanged":
+        status("success", "no change")
+        return Reply(200, body, log=fields)
+    errors = [f for f in result.findings if f.severity == "error"]
+    body["error"] = f"{len(errors)} error finding(s): nothing committed; see findings"
+    cluster = [f for f in errors if f.code.startswith("cluster.")]
+    if len(cluster) < len(errors):  # the specs need a person
+        body["status"] = fields["result"] = "failure"
+        status("failure", statuses.failure_summary(errors))
+        return Reply(200, body, log=fields)
+    body["status"] = fields["result"] = "error"
+    status("error", _cluster_summary(cluster))
+    unreachable = any(f.code == "cluster.unreachable" for f in cluster)
+    body["retryable"] = unreachable
+    return Reply(503 if unreachable else 200, body, log=fields)
+
+
+def _cluster_summary(findings: list[Finding]) -> str:
+    first = findings[0]
+    return f"could not check the cluster ({first.code}): {first.message}"

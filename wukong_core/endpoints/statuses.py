@@ -1,0 +1,84 @@
+"""The commit status `wukong/render` on a pushed commit: what each outcome says, and posting it
+without ever failing the delivery (README, Commit statuses).
+
+    pending   the delivery is queued          "render queued"
+    success   rendered, or nothing to change  "rendered 3 VMs in 1a2b3c4", "no change"
+    failure   error findings: nothing written "2 errors: spec.invalid wukong/a.yaml:4, …"
+    error     Git or cluster failures         "could not push main: …"
+
+A status that cannot be posted is logged (secrets scrubbed) and changes nothing else: the
+delivery's answer is the same with or without it. Each call is bounded by the delivery's
+deadline. The token is WUKONG_STATUS_TOKEN, else WUKONG_GIT_TOKEN; with neither, no request is
+made, and the log says so once per instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+
+from wukong_core.endpoints.common import Config, public_url
+from wukong_core.findings import Finding
+from wukong_core.git.hosts import CommitStatus, Repository, State, open_host
+from wukong_core.git.webhooks import PushEvent
+
+LIMIT = 140  # GitHub refuses a longer description (422)
+CALL_SECONDS = 10.0
+log = logging.getLogger("wukong.status")
+_told_no_token = threading.Event()  # "logged once": a log line's dedup, nothing depends on it
+
+
+def clip(text: str, limit: int = LIMIT) -> str:
+    """One line of at most `limit` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def failure_summary(findings: Iterable[Finding]) -> str:
+    """`N error(s): code file:line, code file:line, …` within the limit."""
+    errors = [f for f in findings if f.severity == "error"]
+    text = f"{len(errors)} error{'' if len(errors) == 1 else 's'}: "
+    shown = 0
+    for finding in errors:
+        where = f"{finding.file}:{finding.line}" if finding.line else finding.file or "request"
+        item = ("" if shown == 0 else ", ") + f"{finding.code} {where}"
+        if len(text) + len(item) > LIMIT - 3:
+            return text + ", …" if shown else clip(text + item)
+        text, shown = text + item, shown + 1
+    return text
+
+
+def could_not(message: str) -> str:
+    """A failure message ("failed to push main: …") as a status ("could not push main: …")."""
+    return clip(message.replace("failed to ", "could not ", 1))
+
+
+def post(event: PushEvent, config: Config, state: State, description: str, deadline: float,
+         commit: str | None = None) -> str:  # fmt: skip
+    """Set the status on `event.after`; what happened, for the request's log line."""
+    token = config.status_token or config.git_token
+    if not token:
+        if not _told_no_token.is_set():
+            _told_no_token.set()
+            log.warning("no commit statuses: set WUKONG_STATUS_TOKEN (or WUKONG_GIT_TOKEN)")
+        return "not posted: no token"
+    repo = Repository(event.provider, public_url(event.repo_url), event.repo_name,
+                      event.project_id, event.web_url)  # fmt: skip
+    deadline = min(deadline, time.monotonic() + CALL_SECONDS)
+    try:
+        host = open_host(repo, token, deadline)
+        try:
+            target = host.commit_url(commit) if commit else ""
+            host.set_status(
+                event.after, event.branch, CommitStatus(state, clip(description), target_url=target)
+            )
+        finally:
+            host.close()
+    except Exception as e:  # whatever went wrong, the delivery's answer stays what it is
+        said = config.scrub(str(e))[:300]
+        log.warning("commit status %s on %s of %s not posted: %s", state, event.after[:12],
+                    event.repo_name, said)  # fmt: skip
+        return f"not posted: {said}"
+    return state
