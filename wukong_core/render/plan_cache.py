@@ -35,14 +35,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pydantic
 import yaml
 
 from wukong_core.findings import Finding
 from wukong_core.marks import GENERATED_MARK
-from wukong_core.plan import DiskPlan, VmPlan, plan_line
+from wukong_core.plan import VmPlan, plan_line
 from wukong_core.render.manifests import RENDER_FORMAT
 
 CACHE_FILE = ".wukong-cache"
@@ -209,28 +208,11 @@ def _restore(
 
 
 def plan_from_line(line: str) -> VmPlan:
-    """The plan whose `plan_line` is `line`: its JSON, with sequences back to tuples."""
-    entry = json.loads(line)
-    disks = entry.pop("disks")
-    for name in _VM_TUPLES & entry.keys():
-        entry[name] = _tuple(entry[name])
-    return VmPlan(**entry, disks=tuple(DiskPlan(**_disk(disk)) for disk in disks))
+    """The plan whose `plan_line` is `line`. pydantic builds the frozen dataclasses (and
+    their tuples) from the JSON, strictly: a value of another type is an error."""
+    return _plans().validate_json(line, strict=True)
 
 
-def _sequences(cls: type) -> frozenset[str]:
-    """The fields a frozen plan holds as tuples (lists in its JSON)."""
-    return frozenset(f.name for f in fields(cls) if str(f.type).startswith("tuple"))
-
-
-_VM_TUPLES = _sequences(VmPlan) - {"disks"}
-_DISK_TUPLES = _sequences(DiskPlan)
-
-
-def _disk(entry: dict[str, Any]) -> dict[str, Any]:
-    for name in _DISK_TUPLES & entry.keys():
-        entry[name] = _tuple(entry[name])
-    return entry
-
-
-def _tuple(value: Any) -> Any:
-    return tuple(_tuple(v) for v in value) if isinstance(value, list) else value
+@cache
+def _plans() -> pydantic.TypeAdapter[VmPlan]:
+    return pydantic.TypeAdapter(VmPlan)
