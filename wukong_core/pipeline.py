@@ -16,19 +16,12 @@ from wukong_core.checks.safety import CODES as DATA_SAFETY
 from wukong_core.checks.safety import compare_cluster, compare_output
 from wukong_core.errors import PushIgnored, SpecError
 from wukong_core.findings import Finding, has_errors
-from wukong_core.folder import Folder, as_folder, blob_id
+from wukong_core.folder import Folder, as_folder
 from wukong_core.git.commit import RenderOutput, SourceTree
 from wukong_core.objects import ClusterView
-from wukong_core.plan import DEFAULT_NAMESPACE, VmPlan, plan_line, plan_vm
-from wukong_core.render import plan_cache
-from wukong_core.render.manifests import (
-    KUSTOMIZATION,
-    NamespaceExtras,
-    Output,
-    remember_vm_file,
-    render_output,
-)
-from wukong_core.render.plan_cache import Key, SpecFile
+from wukong_core.plan import DEFAULT_NAMESPACE, VmPlan, plan_vm
+from wukong_core.render.manifests import NamespaceExtras, render_output
+from wukong_core.render.plan_cache import Key, PlanCache, SpecFile, cache_files_kept
 from wukong_core.render.presync import DEFAULT_IMAGE, DEFAULT_JOB_NAMESPACE, presync_hooks
 from wukong_core.report import text_line
 from wukong_core.spec.load import LoadedSpec, load_bytes
@@ -127,7 +120,7 @@ def run(
     caches.new_pass()
     folder = None if previous is None else as_folder(previous)
     namespace_default = default_namespace or DEFAULT_NAMESPACE
-    reuse = _Reuse(folder, namespace_default, protect_disks, caches) if plan_cache else None
+    reuse = PlanCache(folder, namespace_default, protect_disks, caches) if plan_cache else None
     results = plan_files(sources, namespace_default, protect_disks, caches, reuse)
     plans = [plan for result in results.values() for plan in result.plans]
     findings = [finding for result in results.values() for finding in result.findings]
@@ -140,7 +133,7 @@ def run(
     if reuse is not None:
         files |= reuse.write(results, rendered)
     elif folder is not None:
-        files |= _cache_files_kept(folder, files)
+        files |= cache_files_kept(folder, files)
     if folder is not None:
         findings += compare_output(
             folder, files, plans, output, cluster, rendered.kept, caches.vm_plans.get
@@ -153,7 +146,7 @@ def plan_files(
     namespace_default: str,
     protect_disks: ProtectDisks,
     caches: Caches,
-    reuse: _Reuse | None = None,
+    reuse: PlanCache | None = None,
 ) -> dict[Key, SpecFile]:
     """What each spec file makes, by (blob id, path), in the order of `sources`.
 
@@ -188,71 +181,6 @@ def _in_memory(sources: Iterable[tuple[str, bytes | str]]) -> Folder:
                       for p, d in sources})  # fmt: skip
 
 
-class _Reuse:
-    """The plan cache files of the output folder: read once, and only when some spec file is
-    new to this instance; written for every render (`render.plan_cache`)."""
-
-    def __init__(
-        self,
-        folder: Folder | None,
-        namespace_default: str,
-        protect_disks: ProtectDisks,
-        caches: Caches,
-    ) -> None:
-        self.folder = folder or as_folder(None)
-        self.context = plan_cache.context(namespace_default, protect_disks)
-        self.caches = caches
-
-    def restore(self, wanted: set[Key]) -> dict[Key, SpecFile]:
-        """The records for `wanted` of the cache files this instance does not hold yet (an
-        instance that wrote or read them has every record they hold in `caches.specs`)."""
-        known = self.caches.plan_caches
-        paths = [
-            path
-            for path, blob in self.folder.ids.items()
-            if plan_cache.is_cache_file(path) and not known.get(blob)
-        ]
-        if not paths:
-            return {}
-        texts = self.folder.read(paths)
-        earlier = {path for _, path in wanted}  # what the changed files made before
-        restored = plan_cache.read_caches(texts.values(), self.context, wanted, earlier)
-        for plan, line in restored.lines.items():
-            self.caches.plan_lines.put(plan, line)
-        for plan, blob in restored.vm_blobs.items():
-            remember_vm_file(plan, blob, self.caches)
-        for path in paths:
-            known.put(self.folder.ids[path], True)
-        return restored.results
-
-    def write(self, results: Mapping[Key, SpecFile], rendered: Output) -> dict[str, bytes]:
-        def vm_blob(plan: VmPlan) -> str:
-            path = f"{plan.namespace}/{plan.name}.yaml"
-            known = rendered.kept.get(path) or self.caches.vm_blobs.get(plan)
-            return known or blob_id(rendered.files[path])
-
-        def line(plan: VmPlan) -> str:
-            return plan_line(plan, self.caches.plan_lines)
-
-        files = plan_cache.write_caches(results, vm_blob, self.context, line)
-        for data in files.values():
-            self.caches.plan_caches.put(blob_id(data), True)
-        return files
-
-
-def _cache_files_kept(folder: Folder, files: Mapping[str, bytes]) -> dict[str, bytes]:
-    """The plan cache files of `folder` in the folders this render keeps (the CLI keeps them as
-    they are: stale records are never used, and commit-back writes them anew)."""
-    kept: dict[str, bytes] = {}
-    for path in folder.ids:
-        directory = path.rpartition("/")[0]
-        if plan_cache.is_cache_file(path) and (
-            not directory or f"{directory}/{KUSTOMIZATION}" in files
-        ):
-            kept[path] = folder.read([path])[path]
-    return kept
-
-
 def render_repository(
     tree: SourceTree,
     cluster: ClusterView | None = None,
@@ -265,7 +193,8 @@ def render_repository(
 
     Reads `.wukong.yaml`, then every YAML file under its spec path (never a changed-file list:
     the whole spec path is rendered every time, so a cut-short list cannot lose a change), and
-    the output path, whose VM files are kept where their stamps still hold (`render_tree`).
+    the output path, whose VM files are kept where they are what their plans render to
+    (`render_output`).
     Files are judged by their Git blob ids first: only spec files that neither this instance
     nor the plan cache knows are read (`plan_files`). A broken `.wukong.yaml` is reported as a
     `spec.invalid` finding on that file, which stops the commit like any other error. With

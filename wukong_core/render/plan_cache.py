@@ -39,10 +39,12 @@ from pathlib import Path
 import pydantic
 import yaml
 
+from wukong_core.caches import Caches
 from wukong_core.findings import Finding
+from wukong_core.folder import Folder, as_folder, blob_id
 from wukong_core.marks import GENERATED_MARK
 from wukong_core.plan import VmPlan, plan_line
-from wukong_core.render.manifests import RENDER_FORMAT
+from wukong_core.render.manifests import KUSTOMIZATION, RENDER_FORMAT, Output, remember_vm_file
 
 CACHE_FILE = ".wukong-cache"
 FORMAT = 1  # the layout of a record
@@ -216,3 +218,67 @@ def plan_from_line(line: str) -> VmPlan:
 @cache
 def _plans() -> pydantic.TypeAdapter[VmPlan]:
     return pydantic.TypeAdapter(VmPlan)
+
+
+class PlanCache:
+    """The plan cache files of an output folder, as one render uses them: read once, and only
+    when some spec file is new to this instance; written for every render."""
+
+    def __init__(
+        self, folder: Folder | None, default_namespace: str, protect_disks: str, caches: Caches
+    ) -> None:
+        self.folder = as_folder(folder)
+        self.context = context(default_namespace, protect_disks)
+        self.caches = caches
+
+    def restore(self, wanted: set[Key]) -> dict[Key, SpecFile]:
+        """The records for `wanted` of the cache files this instance does not hold yet (one
+        that wrote or read them has every record they hold in `caches.specs`). What earlier
+        versions of the wanted files made is remembered too: the VM files a render replaces
+        need no reading then (`safety.compare_output`)."""
+        known = self.caches.plan_caches
+        paths = [
+            path
+            for path, blob in self.folder.ids.items()
+            if is_cache_file(path) and not known.get(blob)
+        ]
+        if not paths:
+            return {}
+        texts = self.folder.read(paths).values()
+        restored = read_caches(texts, self.context, wanted, {path for _, path in wanted})
+        for plan, line in restored.lines.items():
+            self.caches.plan_lines.put(plan, line)
+        for plan, blob in restored.vm_blobs.items():
+            remember_vm_file(plan, blob, self.caches)
+        for path in paths:
+            known.put(self.folder.ids[path], True)
+        return restored.results
+
+    def write(self, results: Mapping[Key, SpecFile], rendered: Output) -> dict[str, bytes]:
+        """The cache files of this render of `results` (`rendered`), by path."""
+
+        def vm_blob(plan: VmPlan) -> str:
+            path = f"{plan.namespace}/{plan.name}.yaml"
+            known = rendered.kept.get(path) or self.caches.vm_blobs.get(plan)
+            return known or blob_id(rendered.files[path])
+
+        def line(plan: VmPlan) -> str:
+            return plan_line(plan, self.caches.plan_lines)
+
+        files = write_caches(results, vm_blob, self.context, line)
+        for data in files.values():
+            self.caches.plan_caches.put(blob_id(data), True)
+        return files
+
+
+def cache_files_kept(folder: Folder, files: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The cache files of `folder` in the folders the render `files` keeps: the CLI keeps them
+    as they are (it never reads them; a record that no longer matches is never used, and
+    commit-back writes them anew)."""
+    paths = [
+        path
+        for path in folder.ids
+        if is_cache_file(path)
+        and (not (directory := path.rpartition("/")[0]) or f"{directory}/{KUSTOMIZATION}" in files)
+    ]
+    return folder.read(paths) if paths else {}
