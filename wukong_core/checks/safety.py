@@ -115,7 +115,7 @@ def _same_disks(old: VmPlan, new: VmPlan | None) -> bool:
 
 
 def _templates(plan: VmPlan) -> list[Obj]:
-    return [render_datavolume_template(d, plan.name) for d in plan.disks if d.kind != "attach"]
+    return [render_datavolume_template(d, plan.name) for d in plan.disks if d.new_storage]
 
 
 def compare_cluster(plans: Sequence[VmPlan], view: ClusterView) -> list[Finding]:
