@@ -174,14 +174,33 @@ def spec_path(i: int, namespaces: int) -> str:
     return f"wukong/team-{i % namespaces:02d}/vm-{i:05d}.yaml"
 
 
-def make_specs(count: int, namespaces: int, variants: dict[int, int] | None = None):
-    """[(repo path, bytes)] of `count` generated specs, one file each, sorted by path."""
+def make_specs(
+    count: int, namespaces: int, variants: dict[int, int] | None = None, per_file: int = 1
+):
+    """[(repo path, bytes)] of `count` generated specs, sorted by path: one file each, or
+    `per_file` specs of one namespace per file (`spec_files` says which)."""
     variants = variants or {}
-    sources = [
-        (spec_path(i, namespaces), spec_yaml(i, namespaces, variants.get(i, 0)))
-        for i in range(count)
-    ]
-    return sorted(sources)
+    if per_file == 1:
+        sources = [
+            (spec_path(i, namespaces), spec_yaml(i, namespaces, variants.get(i, 0)))
+            for i in range(count)
+        ]
+        return sorted(sources)
+    return sorted(
+        (path, b"---\n".join(spec_yaml(i, namespaces, variants.get(i, 0)) for i in members))
+        for path, members in spec_files(count, namespaces, per_file).items()
+    )
+
+
+def spec_files(count: int, namespaces: int, per_file: int) -> dict[str, list[int]]:
+    """Repo path -> the numbers of the specs it holds: `per_file` specs of one namespace."""
+    files: dict[str, list[int]] = {}
+    for namespace in range(namespaces):
+        members = list(range(namespace, count, namespaces))
+        for start in range(0, len(members), per_file):
+            group = members[start : start + per_file]
+            files[f"wukong/team-{namespace:02d}/group-{group[0]:05d}.yaml"] = group
+    return files
 
 
 # --- subprocesses -------------------------------------------------------------------------------

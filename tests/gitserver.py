@@ -12,6 +12,7 @@ Use it from a test module with `pytest_plugins = ["tests.gitserver"]`; the fixtu
 from __future__ import annotations
 
 import base64
+import gzip
 import hmac
 import io
 import itertools
@@ -71,6 +72,10 @@ def _read_chunked(rfile) -> bytes:  # type: ignore[no-untyped-def]
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    # http.server writes the headers and the body of an answer in two sends; with Nagle's
+    # algorithm on, the body then waits for the client's delayed ACK of the headers (40 ms on
+    # Linux) on every request. Git hosts' servers (nginx, ...) send without that stall.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output clean
@@ -103,6 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self._read_body()  # always drain, so keep-alive stays in sync
         self.server.requests.append(f"{self.command} {self.path}")
+        self._record_wants(body)
         if not self._authorized():
             self._reply(401, [("WWW-Authenticate", 'Basic realm="git"')], b"unauthorized\n")
             return
@@ -130,6 +136,19 @@ class _Handler(BaseHTTPRequestHandler):
             ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
         )
         self._reply_cgi(done.stdout)
+
+    def _record_wants(self, body: bytes) -> None:
+        """The objects a fetch asks for ("want <id>" lines), and its filter, per request."""
+        name, _, service = self.path.partition("?")[0].removeprefix("/").partition(".git/")
+        if self.command != "POST" or service != "git-upload-pack":
+            return
+        if self.headers.get("Content-Encoding", "") == "gzip":
+            body = gzip.decompress(body)
+        lines = [line.decode("ascii", "replace") for line in _pkt_lines(body)]
+        wants = {line.split()[1] for line in lines if line.startswith("want ")}
+        if wants:
+            filters = [line.split()[1] for line in lines if line.startswith("filter ")]
+            self.server.fetches.append((name, frozenset(wants), filters[0] if filters else None))
 
     def _drop_push(self) -> bool:
         """Fault injection: cut the connection of a push that `GitServer.drop_push` armed.
@@ -190,6 +209,17 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client went away; nothing to tell it
 
 
+def _pkt_lines(data: bytes) -> Iterator[bytes]:
+    """The payloads of git's pkt-line framing (flush and delimiter packets skipped)."""
+    while len(data) >= 4:
+        size = int(data[:4], 16)
+        if size < 4:
+            data = data[4:]
+            continue
+        yield data[4:size].rstrip(b"\n")
+        data = data[size:]
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -197,6 +227,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.root = root
         self.requests: list[str] = []
+        self.fetches: list[tuple[str, frozenset[str], str | None]] = []  # (repo, wants, filter)
         self.drops: dict[str, str] = {}  # repo name -> "before" | "after": the next push dies
         self.delay = 0.0  # seconds before each answer: a slow or hung Git host
         self.forge: Any = None  # a tests.forge.Forge answering the host's API paths
@@ -225,6 +256,11 @@ class GitServer:
         lines = list(_SERVERS[self.port].requests)
         return [r for r in lines if name is None or r.split(" ")[1].startswith(f"/{name}.git/")]
 
+    def fetches(self, name: str) -> list[tuple[frozenset[str], str | None]]:
+        """Every fetch of repo `name`, in order: the object ids it wanted, and its filter
+        ("blob:none" for a partial clone, None for a plain fetch)."""
+        return [(wants, spec) for repo, wants, spec in _SERVERS[self.port].fetches if repo == name]
+
     def drop_push(self, name: str, when: str = "before") -> None:
         """Cut the connection of the next push to `name`, "before" or "after" receive-pack ran."""
         assert when in ("before", "after"), when
@@ -243,13 +279,20 @@ class GitServer:
     def path(self, name: str) -> Path:
         return self.root / f"{name}.git"
 
-    def create_repo(self, name: str, files: dict[str, bytes], branch: str = "main") -> str:
-        """A bare repo whose `branch` holds one commit with `files`; returns its sha."""
+    def create_repo(
+        self, name: str, files: dict[str, bytes], branch: str = "main", filters: bool = True
+    ) -> str:
+        """A bare repo whose `branch` holds one commit with `files`; returns its sha.
+        `filters`: the server allows partial clones, as GitHub, GitLab and Gitea do."""
         bare = self.path(name)
         git("init", "--bare", "-q", "-b", branch, str(bare))
         git("config", "http.receivepack", "true", cwd=bare)
+        git("config", "uploadpack.allowFilter", "true" if filters else "false", cwd=bare)
         with tempfile.TemporaryDirectory() as work:
             git("init", "-q", "-b", branch, work)
+            # No background `gc --auto` after a large first commit: it would still be writing
+            # into the folder that is removed next.
+            git("config", "gc.auto", "0", cwd=Path(work))
             _write(Path(work), files)
             git("add", "-A", cwd=Path(work))
             git("commit", "-q", "-m", "initial specs", cwd=Path(work))
@@ -297,6 +340,10 @@ exit 1
         """Every file in `rev`'s tree."""
         listing = git("ls-tree", "-r", "--name-only", rev, cwd=self.path(name)).splitlines()
         return {p: self.read(name, rev, p) for p in listing}
+
+    def git_id(self, name: str, rev: str) -> str:
+        """The object id `rev` names (`main:path/to/file` for a file's blob id)."""
+        return git("rev-parse", rev, cwd=self.path(name))
 
     def read(self, name: str, rev: str, path: str) -> bytes:
         done = subprocess.run(

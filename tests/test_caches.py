@@ -73,16 +73,22 @@ def test_recent_answers_keep_the_newest_few() -> None:
 
 def test_an_instance_forgets_everything_at_once_and_a_one_run_process_keeps_no_files() -> None:
     caches = Caches()
-    caches.specs.put(("spec bytes", "a.yaml"), "parsed")
+    caches.specs.put(("blob id", "a.yaml", "default", "confirm"), "parsed")
     caches.strings.put("vm-1", "vm-1")
     caches.deliveries.put(("github", "id"), "answer")
     caches.clear()
     assert [len(getattr(caches, f)) for f in ("specs", "strings", "deliveries")] == [0, 0, 0]
     once = Caches.for_one_run()
-    once.specs.put(("spec bytes", "a.yaml"), "parsed")
+    once.specs.put(("blob id", "a.yaml", "default", "confirm"), "parsed")
     once.vm_files.put("plan", b"file")
+    once.vm_blobs.put("plan", "blob id")
+    once.vm_plans.put("blob id", "plan")
+    once.plan_caches.put("blob id", True)
+    once.config_files.put("blob id", b".wukong.yaml")
     once.strings.put("vm-1", "vm-1")  # reused within the run
-    assert (len(once.specs), len(once.vm_files), len(once.strings)) == (0, 0, 1)
+    later = ("specs", "vm_files", "vm_blobs", "vm_plans", "plan_caches", "config_files")
+    assert [len(getattr(once, name)) for name in later] == [0] * len(later)
+    assert len(once.strings) == 1
 
 
 def test_a_new_pass_ages_every_repository_memo() -> None:

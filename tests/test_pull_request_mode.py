@@ -32,7 +32,8 @@ def spec(name: str, cpu: int = 1) -> bytes:
 
 # `branches: ['*']` watches every branch, the bot's own included.
 CONFIG = b"mode: pull-request\nbranches: ['*']\n"
-SPECS = {"wukong/web.yaml": spec("web"), "wukong/db.yaml": spec("db"), ".wukong.yaml": CONFIG}
+SPECS = {"wukong/web.yaml": spec("web"), "wukong/db.yaml": spec("db"), "wukong/app.yaml": spec("app"),
+         ".wukong.yaml": CONFIG}  # fmt: skip
 _names = iter(range(10_000))
 app = pytest.fixture(make_app, scope="module", name="app")
 
@@ -85,8 +86,8 @@ def test_a_request_is_opened_updated_merged_and_closed_and_main_is_never_written
     assert (body["status"], body["request"]["action"]) == ("proposed", "opened")
     [request] = pulls.open(provider, key)
     assert (request.head, request.base, request.number) == (BOT, "main", 1)
-    assert request.title == f"wukong: render 2 VMs from {first[:7]}"
-    assert "- added: `vms/db`, `vms/web`" in request.body
+    assert request.title == f"wukong: render 3 VMs from {first[:7]}"
+    assert "- added: `vms/app`, `vms/db`, `vms/web`" in request.body, request.body
     assert f"Source commit: {first}" in request.body
     assert git_server.head(name) == first, "main is not written"
     assert git_server.show(name, BOT).split("\n")[0] == first, "the render sits on main's head"
@@ -118,6 +119,7 @@ def test_a_request_is_opened_updated_merged_and_closed_and_main_is_never_written
     [request] = pulls.open(provider, key)
     assert request.number == 2
     assert "- changed: `vms/web`" in request.body and "- removed: `vms/db`" in request.body
+    assert "vms/app" not in request.body, "app's file, kept by blob id, is neither read nor gone"
     assert "warning vm.removed:" in request.body
 
     # 5. A push that leaves nothing to render closes it, saying why, and deletes the branch.

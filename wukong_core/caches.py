@@ -118,10 +118,18 @@ class Recent(Generic[K, V]):
 class Caches:
     """Everything an instance remembers between requests; values are immutable results."""
 
-    # (file bytes, file name) -> the specs and findings loading it gave (spec.load)
+    # (blob id, path, settings) of a spec file -> what it made: plans, findings (pipeline)
     specs: PassMemo[Any, Any] = field(default_factory=lambda: PassMemo(SPEC_FILES))
     # plan -> the bytes of its VM file (render.manifests)
     vm_files: PassMemo[Any, bytes] = field(default_factory=lambda: PassMemo(VM_FILES))
+    # plan -> the Git blob id of its VM file, which the output folder may hold already; and
+    # back: what a VM file in the folder was made from, so its disks need no reading
+    vm_blobs: PassMemo[Any, str] = field(default_factory=lambda: PassMemo(VM_FILES))
+    vm_plans: PassMemo[str, Any] = field(default_factory=lambda: PassMemo(VM_FILES))
+    # blob ids of plan cache files whose records this instance holds (it wrote or read them)
+    plan_caches: PassMemo[str, bool] = field(default_factory=lambda: PassMemo(DELIVERIES))
+    # blob id of a repository's .wukong.yaml -> its bytes (pipeline.render_repository)
+    config_files: PassMemo[str, bytes] = field(default_factory=lambda: PassMemo(DELIVERIES))
     # plan -> its line of the PreSync validation plan (plan.plan_line)
     plan_lines: PassMemo[Any, str] = field(default_factory=lambda: PassMemo(PLAN_LINES))
     # string -> how the emitter writes it ("" when only PyYAML writes it right) (render.emit)
@@ -135,7 +143,8 @@ class Caches:
     def for_one_run(cls) -> Caches:
         """For a process that renders once (a CLI command): only the memos a run reuses within
         itself; what a later run would reuse is not kept (no cost, no memory)."""
-        return cls(specs=PassMemo(0), vm_files=PassMemo(0))
+        one_run = {"specs", "vm_files", "vm_blobs", "vm_plans", "plan_caches", "config_files"}
+        return cls(**{name: PassMemo(0) for name in one_run})  # type: ignore[arg-type]
 
     def new_pass(self) -> None:
         """A pipeline run begins: entries no recent run used make room."""

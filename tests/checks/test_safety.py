@@ -11,10 +11,12 @@ import pytest
 
 from tests.kube import datavolume, namespace, owner, pvc, storage_class, vm
 from tests.specs import as_yaml, plan_all, wukong
+from wukong_core.caches import Caches
 from wukong_core.checks import safety
 from wukong_core.findings import Finding
+from wukong_core.folder import Folder, blob_id
 from wukong_core.plan import VmPlan
-from wukong_core.render.manifests import SYNC_OPTIONS, render_tree, render_vm
+from wukong_core.render.manifests import SYNC_OPTIONS, render_output, render_tree, render_vm
 from wukong_core.render.presync import presync_hooks
 
 pytest_plugins = ["tests.kube"]
@@ -42,6 +44,34 @@ def compare(
     previous = render_tree(before, presync_hooks()) | previous_extra
     files = render_tree(after, presync_hooks(), previous)
     return safety.compare_output(previous, files, after, "rendered/", cluster)
+
+
+class Unread:
+    """An output folder whose bytes are not at hand (a partial clone): each read recorded."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.data = {blob_id(data): data for data in files.values()}
+        self.folder = Folder({path: blob_id(data) for path, data in files.items()}, self)
+        self.reads: list[str] = []
+
+    def peek(self, blob: str) -> bytes | None:
+        return None
+
+    def read_blobs(self, blobs: list[str]) -> dict[str, bytes]:
+        self.reads += blobs
+        return {blob: self.data[blob] for blob in blobs}
+
+
+def compare_unread(before: list[VmPlan], after: list[VmPlan]) -> tuple[list[Finding], int]:
+    """`compare` as a warm commit-back makes it: the folder's bytes unread, the VM files known
+    by blob id from the render that wrote them. The findings, and how many files were read."""
+    caches = Caches()
+    previous = Unread(render_tree(before, presync_hooks(), caches=caches))
+    output = render_output(after, presync_hooks(), previous.folder, caches)
+    findings = safety.compare_output(
+        previous.folder, output.files, after, "rendered/", None, output.kept, caches.vm_plans.get
+    )
+    return findings, len(previous.reads)
 
 
 def summary(findings: list[Finding]) -> list[tuple[str, str, int, str]]:
@@ -371,3 +401,24 @@ def test_the_sync_options_of_a_live_vm_are_what_argo_cd_reads() -> None:
     assert render_vm(plan)["metadata"]["annotations"][SYNC_OPTIONS] == (
         "Prune=confirm,Delete=confirm"
     )
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        [web(SYSTEM, DATA, cpu=4)],  # the same disks
+        [web(SYSTEM, {**DATA, "size": "80Gi"})],  # a disk grown
+        [web(SYSTEM)],  # a disk removed
+        [web(name="api")],  # renamed
+        [],  # removed
+    ],
+    ids=["same-disks", "grown", "disk-removed", "renamed", "removed"],
+)
+def test_a_render_that_knows_the_vm_files_it_replaces_reads_none_and_finds_the_same(
+    after: list[dict[str, Any]],
+) -> None:
+    before = plans_of(web(SYSTEM, DATA))
+    new = plans_of(*after) if after else []
+    findings, reads = compare_unread(before, new)
+    # A namespace that goes: its two PreSync hook files are read, to see they are no VMs.
+    assert (findings, reads) == (compare(before, new), 0 if after else 2)

@@ -21,6 +21,7 @@ from tests.specs import as_yaml, plan_one, wukong
 from wukong_core.cli.commands import collector_paused, main
 from wukong_core.plan import plans_to_json
 from wukong_core.render.manifests import render_vm
+from wukong_core.render.plan_cache import is_cache_file
 
 OFFLINE_NOTE = "validated offline: no cluster checks ran\n"
 EMPTY = (
@@ -405,10 +406,40 @@ def test_render_with_no_arguments_writes_what_commit_back_would_commit(clone: Pa
     committed = render_repository(SourceTree.from_files("0" * 40, files_of(clone)))
     assert main(["render", "--offline"]) == 0
     assert committed.output_path == OUT + "/"
-    assert files_of(clone / OUT) == committed.files
+    # All but the plan caches, which only commit-back writes (and the CLI never reads).
+    assert files_of(clone / OUT) == {
+        path: data for path, data in committed.files.items() if not is_cache_file(path)
+    }
     job = (clone / OUT / "team" / "wukong-presync-job.yaml").read_text()
     assert "image: registry.example.com/platform/wukong:1.0" in job
     assert "namespace: validators" in job
+
+
+def test_render_neither_reads_nor_writes_the_plan_caches_and_keeps_those_of_its_namespaces(
+    clone: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from wukong_core.git.tree import SourceTree
+    from wukong_core.pipeline import render_repository
+
+    # What commit-back committed, its plan caches included; then one forged by hand.
+    committed = render_repository(SourceTree.from_files("0" * 40, files_of(clone))).files
+    for path, data in committed.items():
+        (clone / OUT / path).parent.mkdir(parents=True, exist_ok=True)
+        (clone / OUT / path).write_bytes(data)
+    forged = committed["team/.wukong-cache"].replace(b'"cpu":1', b'"cpu":9')
+    assert forged != committed["team/.wukong-cache"]
+    (clone / OUT / "team/.wukong-cache").write_bytes(forged)
+    capsys.readouterr()
+    assert main(["render", "--check", "--offline"]) == 0, "the caches are no part of the check"
+    capsys.readouterr()
+    assert main(["diff", "--offline"]) == 0 and capsys.readouterr().out == ""
+    (clone / "vms" / "web.yaml").write_text(as_yaml(wukong("web", None, disks=BOOTABLE, cpu=3)))
+    assert main(["render", "--offline"]) == 0
+    assert b"cores: 3" in (clone / OUT / "team/web.yaml").read_bytes(), "the spec, not a cache"
+    assert (clone / OUT / "team/.wukong-cache").read_bytes() == forged, "kept as it was"
+    (clone / "vms" / "db.yaml").unlink()  # the last VM of namespace data
+    assert main(["render", "--offline"]) == 0
+    assert not (clone / OUT / "data").exists(), "its plan cache went with it"
 
 
 def test_flags_override_the_repository_config(clone: Path) -> None:

@@ -42,10 +42,21 @@ class Before:
 def vm_key(path: str, data: bytes) -> str | None:
     """`<ns>/<vm>` for a VM file Wukong wrote (`<ns>/<vm>.yaml`, its header naming its spec);
     None for anything else: kustomizations, PreSync hooks, a user's own files."""
+    key = vm_path_key(path)
+    return key if key is not None and is_vm_file(data) else None
+
+
+def is_vm_file(data: bytes) -> bool:
+    """A VM file Wukong wrote: its header names the spec it came from."""
+    return data.startswith(_VM_HEADER)
+
+
+def vm_path_key(path: str) -> str | None:
+    """`<ns>/<vm>` where `path` may be a VM file (`<ns>/<vm>.yaml`), judged by the path alone."""
     namespace, _, name = path.partition("/")
     if not name.endswith(".yaml") or "/" in name or name == KUSTOMIZATION:
         return None
-    return f"{namespace}/{name[:-5]}" if data.startswith(_VM_HEADER) else None
+    return f"{namespace}/{name[:-5]}"
 
 
 def disks_text(data: bytes) -> bytes | None:

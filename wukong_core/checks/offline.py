@@ -315,7 +315,7 @@ def _name_collisions(plans: list[VmPlan]) -> list[Finding]:
     findings = []
     for (namespace, name), users in owners.items():
         # One VM defined twice is spec.duplicate-vm already; do not report each disk again.
-        if len({p.key for p, _, _ in users}) < 2:
+        if len(users) < 2 or len({p.key for p, _, _ in users}) < 2:
             continue
         described = "; ".join(f"VM {p.name} disk {d} ({p.file}:{line})" for p, d, line in users)
         for plan, _, line in users[1:]:
@@ -340,6 +340,8 @@ def _shared_pvcs(plans: list[VmPlan]) -> list[Finding]:
                 users[(disk.pvc_namespace, disk.pvc_name)].append((plan, disk.read_only, disk.line))
     findings = []
     for (namespace, name), uses in users.items():
+        if len(uses) < 2:
+            continue
         vms = {p.key for p, _, _ in uses}
         if len(vms) < 2 or all(read_only for _, read_only, _ in uses):
             continue

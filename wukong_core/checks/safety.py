@@ -24,18 +24,28 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from wukong_core.checks.before import Before, before_of, disks_text, load_vm, vm_key
+from wukong_core.checks.before import (
+    Before,
+    before_of,
+    disks_text,
+    is_vm_file,
+    load_vm,
+    vm_key,
+    vm_path_key,
+)
 from wukong_core.checks.cdi_storage import default_class
 from wukong_core.errors import ClusterError
 from wukong_core.findings import Finding
+from wukong_core.folder import Folder, as_folder, blob_id
 from wukong_core.objects import ClusterView, Obj, dig, obj_labels, obj_name
 from wukong_core.plan import DiskPlan, VmPlan
 from wukong_core.render.manifests import (
     MANAGED_BY,
     render_datavolume_template,
+    render_vm,
 )
 from wukong_core.spec.quantity import parse_quantity
 
@@ -43,28 +53,53 @@ CODES = ("vm.removed", "vm.renamed", "disk.change-ignored")  # what a render doe
 
 
 def compare_output(
-    previous: Mapping[str, bytes],
+    previous: Folder | Mapping[str, bytes],
     files: Mapping[str, bytes],
     plans: Sequence[VmPlan],
     output: str = "",
     cluster: ClusterView | None = None,
+    kept: Mapping[str, str] | None = None,
+    made_from: Callable[[str], VmPlan | None] | None = None,
 ) -> list[Finding]:
     """Findings for replacing `previous` (what the output folder holds, by relative path) with
-    `files` (this render of `plans`). `output` is the folder as the user names it ("rendered/"):
-    a vm.removed finding points at line 1 of the removed manifest, `<output><ns>/<vm>.yaml`,
-    whose header names the spec it came from, since no spec holds that VM any more.
-    `cluster`, when given, is asked whether a changed disk exists yet and may grow.
+    `files` (this render of `plans`; `kept`: the VM files it keeps by blob id, unread).
+    `output` is the folder as the user names it ("rendered/"): a vm.removed finding points at
+    line 1 of the removed manifest, `<output><ns>/<vm>.yaml`, whose header names the spec it
+    came from, since no spec holds that VM any more. `cluster`, when given, is asked whether a
+    changed disk exists yet and may grow. A changed VM file that `made_from` knows (blob id ->
+    the plan it was rendered from) is that plan's manifest, unread; the others are read in one
+    go.
     """
-    befores: list[Before] = []
+    folder = as_folder(previous)
+    kept = kept or {}
+    by_key = {plan.key: plan for plan in plans}
     keys: set[str] = set()
-    for path, old in previous.items():
+    befores: list[Before] = []
+    changed: list[str] = []
+    for path, blob in folder.ids.items():
+        key = vm_path_key(path)
+        if key is None:
+            continue
+        new = files.get(path)
+        if new is not None and not is_vm_file(new):
+            continue  # written now as a PreSync hook: its old bytes are never read for that
+        old = folder.peek(path)
+        if path in kept or (new is not None and new == old):
+            keys.add(key)  # kept, or written again byte for byte: the same VM
+        elif old is None and new is not None and blob_id(new) == blob:
+            keys.add(key)
+        elif (plan := made_from(blob) if made_from and old is None else None) is not None:
+            keys.add(key)
+            if not _same_disks(plan, by_key.get(key)):
+                befores.append(before_of(key, render_vm(plan), f"{output}{path}", 1))
+        else:
+            changed.append(path)
+    for path, old in folder.read(changed).items():
         key = vm_key(path, old)
         if key is None:
             continue
         keys.add(key)
         new = files.get(path)
-        if new == old:
-            continue  # written again byte for byte: the same VM
         disks = disks_text(old)
         if new is not None and disks is not None and disks == disks_text(new):
             continue  # another CPU count, a new Wukong release: the same disks
@@ -72,6 +107,15 @@ def compare_output(
         if manifest is not None:
             befores.append(before_of(key, manifest, f"{output}{path}", 1))
     return _compare(befores, keys, plans, _Cluster(cluster) if cluster else None)
+
+
+def _same_disks(old: VmPlan, new: VmPlan | None) -> bool:
+    """The VM keeps its name and the very dataVolumeTemplates (the disks it owns)."""
+    return new is not None and _templates(old) == _templates(new)
+
+
+def _templates(plan: VmPlan) -> list[Obj]:
+    return [render_datavolume_template(d, plan.name) for d in plan.disks if d.new_storage]
 
 
 def compare_cluster(plans: Sequence[VmPlan], view: ClusterView) -> list[Finding]:

@@ -4,7 +4,8 @@ One call, `commit_manifests(request)`, does fetch -> render -> commit -> push wi
 git (dulwich), on an in-memory object store and never a checkout:
 
 1. shallow-fetch (depth 1) the branch's current head;
-2. hand a read-only `SourceTree` of it to the caller's renderer;
+2. hand a read-only `SourceTree` of it to the caller's renderer (a partial clone where the
+   server allows: trees first, file contents fetched as the renderer reads them);
 3. stop with "failed-checks" on any error finding, before anything is written;
 4. replace the output subtree (rendered files in, stale generated files out, user files kept);
 5. stop with "unchanged" when the tree equals the parent's (idempotency lives in Git);
@@ -24,7 +25,7 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -65,6 +66,8 @@ class RenderOutput:
     # Lines for the commit message's body, one each: what the commit does to data.
     summary: tuple[str, ...] = ()
     mode: str = "push"  # or "pull-request": propose the render (.wukong.yaml mode)
+    # Files kept exactly as the output folder holds them: path -> Git blob id (no bytes).
+    kept: dict[str, str] = field(default_factory=dict)
 
 
 Renderer = Callable[[SourceTree], RenderOutput]
@@ -164,11 +167,14 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
             heads[branch] = remote.fetch(repo, branch, required=False)
         return heads[branch]
 
+    def fetch_blobs(blobs: list[bytes]) -> None:
+        remote.fetch_blobs(repo, blobs)
+
     def tree_of(branch: str) -> SourceTree | None:
         sha = head(branch)
         if sha is None:
             return None
-        return SourceTree(sha, repo.object_store, repo[git_bytes(sha)].tree, tree_of)
+        return SourceTree(sha, repo.object_store, repo[git_bytes(sha)].tree, tree_of, fetch_blobs)
 
     source = tree_of(request.branch)
     assert source is not None
@@ -187,14 +193,16 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
     parent = target_head or source_sha  # a new output branch starts from the source commit
     parent_tree = repo[git_bytes(parent)].tree
     with step("build tree", remote.secrets):
-        tree = replace_output(repo.object_store, parent_tree, out.output_path, out.files)
+        tree = replace_output(
+            repo.object_store, parent_tree, out.output_path, out.files, out.kept, fetch_blobs
+        )
     if out.mode == "pull-request":
 
         def write() -> str:
             return _write_commit(repo, request, source_sha, tree, parent, out)
 
         done = propose(Draft(remote, repo, request.host, request.branch, source_sha, target,
-                             target_head, tree, out.output_path, out.files, out.vm_count,
+                             target_head, tree, out.output_path, out.vm_count,
                              out.findings, head, write))  # fmt: skip
         if done is None:
             return None  # a ref moved: render the new head

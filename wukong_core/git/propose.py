@@ -72,7 +72,6 @@ class Draft:
     target_head: str | None  # None: T does not exist
     tree: bytes  # T's tree with the output folder replaced by the render
     output_path: str
-    files: dict[str, bytes]  # the render, relative to output_path
     vm_count: int
     findings: list[Finding]
     fetch: Callable[[str], str | None]  # another branch's head, fetched into `repo`
@@ -158,6 +157,28 @@ def _holds(d: Draft, bot_head: str | None) -> bool:
     )
 
 
+def _differing(d: Draft, output: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """The output folder's files that differ between T's head and the render (before, after):
+    found by blob id, so the files a render kept as they were (never fetched into a partial
+    clone) are neither read nor taken for removed."""
+    assert d.target_head is not None
+
+    def fetch(blobs: list[bytes]) -> None:
+        d.remote.fetch_blobs(d.repo, blobs)
+
+    store = d.repo.object_store
+    before = SourceTree(d.target_head, store, _tree(d, d.target_head), _fetch=fetch)
+    after = SourceTree(d.source_sha, store, d.tree, _fetch=fetch)
+    old, new = before.ids_under(output), after.ids_under(output)
+    moved = {path for path in old.keys() | new.keys() if old.get(path) != new.get(path)}
+
+    def read(ids: dict[str, str], tree: SourceTree) -> dict[str, bytes]:
+        data = tree.read_blobs([ids[p] for p in moved if p in ids])
+        return {p.removeprefix(output): data[ids[p]] for p in moved if p in ids}
+
+    return read(old, before), read(new, after)
+
+
 def _text(body: str) -> str:
     """A body as compared: hosts may store line breaks as CRLF."""
     return body.replace("\r\n", "\n").strip()
@@ -188,7 +209,7 @@ def _undone(d: Draft, e: HostError, bot: str, new: str | None, back: str | None)
     what = f"{bot} was reset to the render its open request shows" if back else \
         f"{bot} was deleted again, so no branch is left without its request"  # fmt: skip
     try:
-        if not d.remote.push(d.repo, bot, new, back, {}):
+        if not d.remote.push(d.repo, bot, new, back, {}, held=True):
             what = f"{bot} had moved on (a newer delivery), so it was left as it is"
     except GitError as undo:
         what = f"{bot} could not be {'reset' if back else 'deleted'} ({undo}): delete it by hand"
@@ -205,10 +226,8 @@ def _proposal(d: Draft, host: GitHost, action: Action, bot: str,
 def _body(d: Draft, host: GitHost, bot: str) -> str:
     """What merging changes (VMs added, changed, removed), every warning, the source commit."""
     assert d.target_head is not None
-    current = SourceTree(d.target_head, d.repo.object_store, _tree(d, d.target_head))
     output = d.output_path.strip("/") + "/"
-    held = {p.removeprefix(output): data for p, data in current.files_under(output).items()}
-    vms = vm_summary(changes(held, d.files))
+    vms = vm_summary(changes(*_differing(d, output)))
     lines = [
         f"Wukong rendered `{d.branch}` at [`{d.source_sha[:7]}`]({host.commit_url(d.source_sha)})"
         f" into `{output}`. Merging this request is how the manifests reach `{d.target}`.",

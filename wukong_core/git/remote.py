@@ -32,15 +32,24 @@ class Remote:
         self.secrets = secrets
 
     def fetch(self, repo: MemoryRepo, branch: str, required: bool) -> str | None:
-        """Shallow-fetch the branch head into `repo`; its sha, or None when absent."""
+        """Shallow-fetch the branch head into `repo`; its sha, or None when absent.
+
+        Without its blobs where the server can filter (a partial clone, `blob:none`: GitHub,
+        GitLab and Gitea can; git protocol v2 only): a render needs the trees and a few files,
+        and `fetch_blobs` brings those. A server that cannot filter sends every blob."""
         ref = git_bytes(f"refs/heads/{branch}")
 
         def wants(refs: dict[bytes, bytes], depth: int | None = None) -> list[bytes]:
             return [refs[ref]] if ref in refs else []
 
-        with step(f"fetch {branch}", self.secrets):
+        with step(f"fetch {branch}", self.secrets), _quiet_filter_warning():
             result = self.client.fetch(
-                self.path, repo, determine_wants=wants, depth=1, ref_prefix=[ref]
+                self.path,
+                repo,
+                determine_wants=wants,
+                depth=1,
+                ref_prefix=[ref],
+                filter_spec=b"blob:none",
             )
         sha = result.refs.get(ref)
         if sha is None and required:
@@ -55,11 +64,38 @@ class Remote:
         return {b: (now[r].decode() if now.get(r) else None)
                 for b, r in zip(branches, refs, strict=True)}  # fmt: skip
 
+    def fetch_blobs(self, repo: MemoryRepo, blobs: list[bytes]) -> None:
+        """Bring these blobs, which a filtered fetch left out, into `repo`: one request.
+
+        Only ever needed after a filtered fetch, so the server speaks protocol v2, where a
+        fetch may want any object by id (gitprotocol-v2: "Wants can be anything and are not
+        limited to advertised objects"). No "have" lines: the server would walk every tree
+        of the commit they name just to leave out objects that a blob never contains.
+        """
+        from io import BytesIO
+
+        pack = BytesIO()
+        with step("fetch files", self.secrets):
+            self.client.fetch_pack(
+                self.path,
+                lambda refs, depth=None: blobs,
+                _NoHaves(),
+                pack.write,
+                ref_prefix=[b"HEAD"],
+            )
+            repo.object_store.add_thin_pack(BytesIO(pack.getvalue()).read, None)  # type: ignore[attr-defined]
+        missing = [blob for blob in blobs if blob not in repo.object_store]
+        if missing:
+            raise GitError(f"failed to fetch files: the server sent no {missing[0].decode()}")
+
     def push(self, repo: MemoryRepo, branch: str, old: str | None, new: str | None,
-             expect: dict[str, str], fix: tuple[str, str] = ("", "")) -> bool:  # fmt: skip
+             expect: dict[str, str], fix: tuple[str, str] = ("", ""),
+             held: bool = False) -> bool:  # fmt: skip
         """Move the branch from `old` to `new` (None: delete it) iff it (and `expect`) still
         hold; False if moved. `fix`: what to change when the server declines it for good, in
-        a sentence and in a few words."""
+        a sentence and in a few words. `held`: the server holds every object of `new` (a
+        branch put back where it just was), so none is sent: a partial clone lacks the blobs
+        of a commit it never read, and git's connectivity check proves them there."""
         ref, messages = git_bytes(f"refs/heads/{branch}"), bytearray()
         # What the refs must still be: the branch at `old` (absent: ZERO_SHA), and `expect`.
         wanted = {ref: git_bytes(old) if old else ZERO_SHA}
@@ -76,8 +112,9 @@ class Remote:
         try:
             with step(f"push {branch}", self.secrets):
                 result = self.client.send_pack(
-                    self.path, update_refs, repo.generate_pack_data, progress=messages.extend
-                )
+                    self.path, update_refs, _nothing if held else repo.generate_pack_data,
+                    progress=messages.extend,
+                )  # fmt: skip
         except RefMoved:
             return False
         reason = (result.ref_status or {}).get(ref)
@@ -109,6 +146,40 @@ class Remote:
 
 class RefMoved(Exception):
     """The remote ref is no longer the parent we built on (raised inside update_refs)."""
+
+
+class _NoHaves:
+    """A graph walker with nothing to offer: the blobs wanted are all we lack."""
+
+    shallow: set[bytes] = set()
+
+    def next(self) -> None:
+        return None
+
+    __next__ = next
+
+    def ack(self, sha: bytes) -> None:
+        pass
+
+    def nak(self) -> None:
+        pass
+
+
+@contextmanager
+def _quiet_filter_warning() -> Iterator[None]:
+    """dulwich logs a warning on every fetch from a server that cannot filter; such a server
+    simply sends everything, which is fine, so one warning per delivery would only be noise."""
+    import logging
+
+    def not_filtering(record: logging.LogRecord) -> bool:
+        return "object filtering not recognized" not in record.getMessage()
+
+    logger = logging.getLogger("dulwich.client")
+    logger.addFilter(not_filtering)
+    try:
+        yield
+    finally:
+        logger.removeFilter(not_filtering)
 
 
 @contextmanager
@@ -167,3 +238,8 @@ def _tracking_pools() -> tuple[type, type]:
     pool = type("TrackingPoolManager", (Tracking, urllib3.PoolManager), {})
     proxy = type("TrackingProxyManager", (Tracking, urllib3.ProxyManager), {})
     return pool, proxy
+
+
+def _nothing(have: Any, want: Any, **kwargs: Any) -> tuple[int, Iterator[Any]]:
+    """An empty pack: what `push(held=True)` sends."""
+    return 0, iter(())

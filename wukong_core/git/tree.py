@@ -12,7 +12,7 @@ file there (a user's notes, patches) is kept.
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,6 +36,9 @@ class SourceTree:
     _branches: Callable[[str], SourceTree | None] | None = field(
         default=None, repr=False, compare=False
     )
+    # Brings blobs a partial clone left out into the store (git.commit sets this); without it,
+    # every blob is there already.
+    _fetch: Callable[[list[bytes]], None] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_files(cls, sha: str, files: dict[str, bytes]) -> SourceTree:
@@ -56,6 +59,11 @@ class SourceTree:
 
     def read(self, path: str) -> bytes | None:
         """The file's bytes, or None when there is no regular file at `path`."""
+        blob = self.id_of(path)
+        return None if blob is None else self.read_blobs([blob])[blob]
+
+    def id_of(self, path: str) -> str | None:
+        """The Git blob id of the regular file at `path`, or None when there is none."""
         from dulwich.errors import NotTreeError
         from dulwich.object_store import tree_lookup_path
 
@@ -65,28 +73,67 @@ class SourceTree:
             )
         except (KeyError, NotTreeError):
             return None
-        return self._store[sha].data if stat.S_ISREG(mode) else None  # type: ignore[attr-defined]
+        return sha.decode() if stat.S_ISREG(mode) else None
 
-    def files_under(self, prefix: str) -> dict[str, bytes]:
-        """Every regular file below the folder `prefix` ("" = the whole tree), by path."""
+    def ids_under(self, prefix: str) -> dict[str, str]:
+        """The Git blob id of every regular file below the folder `prefix` ("" = the whole
+        tree), by path: read off the trees, no blob needed."""
         base = prefix.strip("/")
         return {
-            f"{base}/{rel}" if base else rel: self._store[sha].data  # type: ignore[attr-defined]
+            f"{base}/{rel}" if base else rel: sha.decode()
             for rel, (mode, sha) in _entries_under(self._store, self._tree, base).items()
             if stat.S_ISREG(mode)
         }
 
+    def files_under(self, prefix: str) -> dict[str, bytes]:
+        """Every regular file below the folder `prefix` ("" = the whole tree), by path."""
+        ids = self.ids_under(prefix)
+        data = self.read_blobs(list(ids.values()))
+        return {path: data[blob] for path, blob in ids.items()}
+
+    def peek(self, blob: str) -> bytes | None:
+        """A blob's bytes if the store holds them already (`folder.Blobs`)."""
+        sha = blob.encode()
+        return self._store[sha].data if sha in self._store else None  # type: ignore[attr-defined]
+
+    def read_blobs(self, blobs: list[str]) -> dict[str, bytes]:
+        """The bytes of these blobs by id; those a partial clone left out are fetched in one
+        request (`folder.Blobs`)."""
+        shas = [blob.encode() for blob in blobs]
+        missing = [sha for sha in dict.fromkeys(shas) if sha not in self._store]
+        if missing and self._fetch is not None:
+            self._fetch(missing)
+        return {sha.decode(): self._store[sha].data for sha in shas}  # type: ignore[attr-defined]
+
 
 def replace_output(store: BaseObjectStore, root: bytes, output_path: str,
-                    files: dict[str, bytes]) -> bytes:  # fmt: skip
-    """The root tree with the output subtree rebuilt: rendered files in, stale generated out."""
+                   files: dict[str, bytes], kept: Mapping[str, str] | None = None,
+                   fetch: Callable[[list[bytes]], None] | None = None) -> bytes:  # fmt: skip
+    """The root tree with the output subtree rebuilt: rendered files in, stale generated out.
+
+    `kept` names files the render keeps exactly as the output folder holds them, by blob id:
+    they go in without their bytes, which a partial clone may never have fetched. Whether
+    another file there is Wukong's is read off its first line, so those blobs are fetched
+    (`fetch`) where the clone left them out: the user's files and Wukong's stale ones, few.
+    """
     base = _safe_path(output_path.strip("/"), "output path")
     mark = GENERATED_MARK.encode()
-    entries = {
+    kept = kept or {}
+    others = {
         rel: (mode, sha)
         for rel, (mode, sha) in _entries_under(store, root, base).items()
-        if rel not in files and not (stat.S_ISREG(mode) and store[sha].data.startswith(mark))  # type: ignore[attr-defined]
+        if rel not in files and rel not in kept
     }
+    missing = [sha for mode, sha in others.values() if stat.S_ISREG(mode) and sha not in store]
+    if missing and fetch is not None:
+        fetch(missing)
+    entries = {
+        rel: (mode, sha)
+        for rel, (mode, sha) in others.items()
+        if not (stat.S_ISREG(mode) and store[sha].data.startswith(mark))  # type: ignore[attr-defined]
+    }
+    for rel, blob in kept.items():
+        entries[_safe_path(rel, "rendered file")] = (_FILE_MODE, blob.encode())
     for rel, data in files.items():
         entries[_safe_path(rel, "rendered file")] = (_FILE_MODE, _blob(store, data))
     return _splice(store, root, base.split("/"), _build_tree(store, entries))

@@ -9,11 +9,13 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from wukong_core.caches import Caches
+from wukong_core.folder import Folder, as_folder, blob_id
 from wukong_core.marks import GENERATED_MARK
 from wukong_core.plan import CLOUD_INIT_DISK, CloudInitPlan, DiskPlan, VmPlan, plan_line
 from wukong_core.render.emit import dump
@@ -280,39 +282,81 @@ def render_vm_file(plan: VmPlan, caches: Caches | None = None) -> bytes:
     return data
 
 
-def render_tree(
+def remember_vm_file(plan: VmPlan, blob: str, caches: Caches) -> None:
+    """`blob` is the VM file `plan` renders to (`render_vm_file`), in this instance's memory."""
+    caches.vm_blobs.put(plan, blob)
+    caches.vm_plans.put(blob, plan)
+
+
+@dataclass(frozen=True)
+class Output:
+    """A render of the output folder: `files` by path, and `kept`, the VM files it keeps
+    exactly as the folder holds them, by path and Git blob id, whose bytes were not at hand."""
+
+    files: dict[str, bytes]
+    kept: dict[str, str]
+
+
+def render_output(
     plans: Iterable[VmPlan],
     extras: NamespaceExtras | None = None,
-    previous: Mapping[str, bytes] | None = None,
+    previous: Folder | Mapping[str, bytes] | None = None,
     caches: Caches | None = None,
-) -> dict[str, bytes]:
+) -> Output:
     """The output tree, relative to the output directory: `<ns>/<vm>.yaml`, kustomizations.
 
     Names are validated DNS-1123 labels, so every path stays inside the output directory.
-    `previous` is what the output directory holds now: a VM file there whose stamp vouches for
-    it under the VM's current plan is kept rather than written again (on a fresh instance, a
-    commit-back of 2,000 VMs then writes only those that changed). Anything else there — a hand
-    edit, another format's output — is replaced; the result is the same bytes either way.
+    `previous` is what the output directory holds now. A VM file there is kept rather than
+    written again when its blob id is that of the file this plan rendered to before
+    (`caches.vm_blobs`: nothing needs reading), or its stamp vouches for it under the VM's
+    current plan (when its bytes are at hand). So a commit-back of 2,000 VMs writes only those
+    that changed. Anything else there — a hand edit, another format's output — is replaced;
+    the result is the same bytes either way.
     """
     caches = caches or Caches.for_one_run()
+    folder = as_folder(previous)
     by_namespace: dict[str, list[VmPlan]] = defaultdict(list)
     for plan in plans:
         by_namespace[plan.namespace].append(plan)
     files: dict[str, bytes] = {}
-    previous = previous or {}
+    kept: dict[str, str] = {}
     for namespace, members in sorted(by_namespace.items()):
         members.sort(key=lambda p: p.name)
         names = []
         for plan in members:
             names.append(f"{plan.name}.yaml")
             path = f"{namespace}/{plan.name}.yaml"
-            old = previous.get(path)
-            kept = old is not None and _vouched_for(old, plan, caches)
-            files[path] = old if kept and old is not None else render_vm_file(plan, caches)
+            blob = folder.ids.get(path)
+            old = None if blob is None else folder.peek(path)
+            if blob is not None and blob == caches.vm_blobs.get(plan):
+                caches.vm_plans.get(blob)  # in use: a later render may replace this file
+                if old is None:
+                    kept[path] = blob
+                else:
+                    files[path] = old
+            elif old is not None and _vouched_for(old, plan, caches):
+                files[path] = old
+                remember_vm_file(plan, blob, caches)  # type: ignore[arg-type]
+            else:
+                files[path] = render_vm_file(plan, caches)
+                if caches.vm_blobs.capacity:
+                    remember_vm_file(plan, blob_id(files[path]), caches)
         for name, obj in (extras(namespace, members, caches) if extras else {}).items():
             names.append(name)
             text = f"{GENERATED_MARK}; do not edit\n" + dump(obj, caches)
             files[f"{namespace}/{name}"] = text.encode()
         files[f"{namespace}/{KUSTOMIZATION}"] = _kustomization(names, caches).encode()
     files[KUSTOMIZATION] = _kustomization(by_namespace, caches).encode()
-    return files
+    return Output(files, kept)
+
+
+def render_tree(
+    plans: Iterable[VmPlan],
+    extras: NamespaceExtras | None = None,
+    previous: Folder | Mapping[str, bytes] | None = None,
+    caches: Caches | None = None,
+) -> dict[str, bytes]:
+    """`render_output` as bytes, every file of the tree: kept ones read from `previous`."""
+    folder = as_folder(previous)
+    output = render_output(plans, extras, folder, caches)
+    return output.files | folder.read(output.kept) if output.kept else output.files

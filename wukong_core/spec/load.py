@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from wukong_core.caches import Caches, PassMemo
+from wukong_core.caches import PassMemo
 from wukong_core.errors import quoted
 from wukong_core.findings import Finding
 from wukong_core.spec.models import (
@@ -313,31 +313,16 @@ def load_bytes(
     return specs, findings
 
 
-# Files larger than this are parsed afresh rather than pinning their bytes in the memo: a spec
-# file is ~1 KB, while a request body may be megabytes.
-MEMO_MAX_BYTES = 4 * 1024
-
-
 def load_many(
-    sources: Iterable[tuple[str, bytes | str]], caches: Caches | None = None
+    sources: Iterable[tuple[str, bytes | str]], tags: PassMemo[str, str] | None = None
 ) -> tuple[list[LoadedSpec], list[Finding]]:
-    """Every spec of many files: one pass over a repository (see `caches.PassMemo`).
-
-    Loading is a pure function of a file's bytes and name, and its results are frozen, so a
-    warm instance (`caches`) parses again only the files a push changed."""
-    caches = caches or Caches.for_one_run()
+    """Every spec of many files, in order (`load_bytes` of each)."""
     specs: list[LoadedSpec] = []
     findings: list[Finding] = []
     for file, data in sources:
-        key = (data, file)
-        loaded = caches.specs.get(key) if len(data) <= MEMO_MAX_BYTES else None
-        if loaded is None:
-            more_specs, more_findings = load_bytes(data, file, caches.tags)
-            loaded = tuple(more_specs), tuple(more_findings)
-            if len(data) <= MEMO_MAX_BYTES:
-                caches.specs.put(key, loaded)
-        specs += loaded[0]
-        findings += loaded[1]
+        more_specs, more_findings = load_bytes(data, file, tags)
+        specs += more_specs
+        findings += more_findings
     return specs, findings
 
 
