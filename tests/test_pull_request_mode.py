@@ -32,8 +32,7 @@ def spec(name: str, cpu: int = 1) -> bytes:
 
 # `branches: ['*']` watches every branch, the bot's own included.
 CONFIG = b"mode: pull-request\nbranches: ['*']\n"
-SPECS = {"wukong/web.yaml": spec("web"), "wukong/db.yaml": spec("db"), "wukong/app.yaml": spec("app"),
-         ".wukong.yaml": CONFIG}  # fmt: skip
+SPECS = {f"wukong/{vm}.yaml": spec(vm) for vm in ("web", "db", "app")} | {".wukong.yaml": CONFIG}
 _names = iter(range(10_000))
 app = pytest.fixture(make_app, scope="module", name="app")
 
@@ -87,7 +86,7 @@ def test_a_request_is_opened_updated_merged_and_closed_and_main_is_never_written
     [request] = pulls.open(provider, key)
     assert (request.head, request.base, request.number) == (BOT, "main", 1)
     assert request.title == f"wukong: render 3 VMs from {first[:7]}"
-    assert "- added: `vms/app`, `vms/db`, `vms/web`" in request.body, request.body
+    assert "- added: `vms/app`, `vms/db`, `vms/web`" in request.body
     assert f"Source commit: {first}" in request.body
     assert git_server.head(name) == first, "main is not written"
     assert git_server.show(name, BOT).split("\n")[0] == first, "the render sits on main's head"
