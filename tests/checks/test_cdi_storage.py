@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.kube import datavolume, populated_pvc, pvc, storage_class
+from tests.kube_storage import datavolume, populated_pvc, pvc, storage_class
 from wukong_core.checks.cdi_storage import clone_too_small, default_class, filling
 from wukong_core.plan import DiskPlan
 

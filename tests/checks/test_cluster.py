@@ -7,21 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.kube import (
-    FakeApi,
-    datavolume,
-    hotplug_pod,
-    launcher_pod,
-    namespace,
-    owner,
-    pod_using,
-    populated_pvc,
-    pvc,
-    storage_class,
-    storage_profile,
-    vm,
-    vmi,
-)
+from tests.kube import FakeApi
+from tests.kube_objects import hotplug_pod, launcher_pod, namespace, owner, pod_using, vm, vmi
+from tests.kube_storage import datavolume, populated_pvc, pvc, storage_class, storage_profile
 from wukong_core.checks.cluster import check_cluster
 from wukong_core.findings import Finding
 from wukong_core.plan import VmPlan, plan_vm

@@ -9,14 +9,9 @@ from typing import Any
 import pytest
 
 from tests.checks.test_cluster import BASE, check, codes, is_live, only, wukong
-from tests.kube import (
-    FakeApi,
-    datasource,
-    instancetype,
-    namespace,
-    network_attachment_definition,
-    preference,
-)
+from tests.kube import FakeApi
+from tests.kube_objects import instancetype, namespace, network_attachment_definition, preference
+from tests.kube_storage import datasource
 from wukong_core.checks.cluster import check_cluster
 
 pytest_plugins = ["tests.kube"]

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.kube import datavolume, namespace, owner, pvc, storage_class, vm
+from tests.kube_objects import namespace, owner, vm
+from tests.kube_storage import datavolume, pvc, storage_class
 from tests.specs import as_yaml, plan_all, wukong
 from wukong_core.checks import safety
 from wukong_core.findings import Finding

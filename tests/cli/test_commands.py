@@ -16,7 +16,9 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from tests.conftest import ROOT
-from tests.kube import namespace, storage_class, storage_profile, write_snapshot
+from tests.kube import write_snapshot
+from tests.kube_objects import namespace
+from tests.kube_storage import storage_class, storage_profile
 from tests.specs import as_yaml, plan_one, wukong
 from wukong_core.cli.commands import collector_paused, main
 from wukong_core.plan import plans_to_json

@@ -11,22 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.kube import (
-    TOKEN,
-    FakeApi,
-    closed_port,
-    datasource,
-    instancetype,
-    live_view,
-    names,
-    namespace,
-    network_attachment_definition,
-    preference,
-    pvc,
-    storage_class,
-    storage_profile,
-    write_kubeconfig,
-)
+from tests.kube import TOKEN, FakeApi, closed_port, live_view, names, write_kubeconfig
+from tests.kube_objects import instancetype, namespace, network_attachment_definition, preference
+from tests.kube_storage import datasource, pvc, storage_class, storage_profile
 from wukong_core.checks.cluster import check_cluster
 from wukong_core.errors import ClusterError
 from wukong_core.findings import Severity

@@ -12,26 +12,25 @@ import pytest
 import yaml
 
 from tests.conftest import REFERENCE, ROOT
-from tests.kube import (
-    FakeApi,
-    datasource,
-    datavolume,
+from tests.kube import FakeApi, live_view, names, write_snapshot
+from tests.kube_objects import (
     hotplug_pod,
     instancetype,
     launcher_pod,
-    live_view,
-    names,
     namespace,
     network_attachment_definition,
     pod_using,
-    populated_pvc,
     preference,
+    vm,
+    vmi,
+)
+from tests.kube_storage import (
+    datasource,
+    datavolume,
+    populated_pvc,
     pvc,
     storage_class,
     storage_profile,
-    vm,
-    vmi,
-    write_snapshot,
 )
 from tests.schemas import close
 from wukong_core.checks.cluster import check_cluster
