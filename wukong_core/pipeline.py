@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from wukong_core.caches import Caches
 from wukong_core.checks.cluster import check_cluster
 from wukong_core.checks.offline import check_plan, check_repo, check_spec
+from wukong_core.checks.reads import Reads
 from wukong_core.checks.safety import CODES as DATA_SAFETY
 from wukong_core.checks.safety import compare_cluster, compare_output
 from wukong_core.errors import PushIgnored, SpecError
@@ -70,10 +71,14 @@ def plan_specs(
     return plans, findings
 
 
-def validate_plans(plans: list[VmPlan], cluster: ClusterView | None) -> list[Finding]:
+def validate_plans(
+    plans: list[VmPlan], cluster: ClusterView | None, reads: Reads | None = None
+) -> list[Finding]:
+    """The repository's checks, and the cluster's when there is one. `reads`: the run's reads
+    of `cluster`, shared with the data-safety comparison that follows."""
     findings = check_repo(plans)
     if cluster is not None:
-        findings += check_cluster(plans, cluster)
+        findings += check_cluster(plans, cluster, reads)
     return findings
 
 
@@ -81,9 +86,10 @@ def validate_presync(plans: list[VmPlan], cluster: ClusterView | None) -> list[F
     """The PreSync Job: the plans' checks, and what syncing them does to the data of the VMs
     live in their namespaces (`safety.compare_cluster`), which its log shows while Argo CD
     waits for a prune to be confirmed (a hook is deleted only once the sync succeeded)."""
-    findings = validate_plans(plans, cluster)
-    if cluster is not None:
-        findings += compare_cluster(plans, cluster)
+    reads = Reads(cluster) if cluster is not None else None
+    findings = validate_plans(plans, cluster, reads)
+    if reads is not None:
+        findings += compare_cluster(plans, reads)
     return sorted(findings, key=Finding.sort_key)
 
 
@@ -107,13 +113,14 @@ def run(
     caches.new_pass()
     specs, findings = load_many(sources, caches)
     plans, plan_findings = plan_specs(specs, default_namespace, protect_disks)
-    findings += plan_findings + validate_plans(plans, cluster)
+    reads = Reads(cluster) if cluster is not None else None
+    findings += plan_findings + validate_plans(plans, cluster, reads)
     label = OFFLINE if cluster is None else cluster.source
     if not render or has_errors(findings):
         return Outcome(plans, sorted(findings, key=Finding.sort_key), {}, label)
     files = render_tree(plans, extras, previous, caches)
     if previous is not None:
-        findings += compare_output(previous, files, plans, output, cluster)
+        findings += compare_output(previous, files, plans, output, reads)
     return Outcome(plans, sorted(findings, key=Finding.sort_key), files, label)
 
 

@@ -13,6 +13,7 @@ from tests.kube_objects import namespace, owner, vm
 from tests.kube_storage import datavolume, pvc, storage_class
 from tests.specs import as_yaml, plan_all, wukong
 from wukong_core.checks import safety
+from wukong_core.checks.reads import Reads
 from wukong_core.findings import Finding
 from wukong_core.plan import VmPlan
 from wukong_core.render.manifests import SYNC_OPTIONS, render_tree, render_vm
@@ -42,7 +43,8 @@ def compare(
     """Render `before`, then `after` over it; the findings of the second render."""
     previous = render_tree(before, presync_hooks()) | previous_extra
     files = render_tree(after, presync_hooks(), previous)
-    return safety.compare_output(previous, files, after, "rendered/", cluster)
+    reads = Reads(cluster) if cluster is not None else None
+    return safety.compare_output(previous, files, after, "rendered/", reads)
 
 
 def summary(findings: list[Finding]) -> list[tuple[str, str, int, str]]:
@@ -344,7 +346,9 @@ def test_the_presync_job_reports_what_the_sync_prunes_and_ignores(make_view: Any
     old, db = plans_of(web()), plans_of(web(ATTACHED, name="db"), file="wukong/db.yaml")
     live = [_live(p) for p in old + db]
     stranger = vm("vms", "not-ours", dvs=("not-ours-disk",))
-    view = make_view(namespace("vms"), _expandable("ceph", True), stranger, *live, *_web_disks())
+    view = Reads(
+        make_view(namespace("vms"), _expandable("ceph", True), stranger, *live, *_web_disks())
+    )
 
     assert safety.compare_cluster(old + db, view) == []
     renamed = safety.compare_cluster(plans_of(web(name="web2")) + db, view)
@@ -362,7 +366,7 @@ def test_the_presync_job_skips_a_vm_already_being_deleted(make_view: Any) -> Non
     going = _live(plan)
     going["metadata"]["deletionTimestamp"] = "2026-11-20T11:00:00Z"
     going["metadata"]["finalizers"] = ["kubevirt.io/virtualMachineControllerFinalize"]
-    view = make_view(namespace("vms"), going)
+    view = Reads(make_view(namespace("vms"), going))
     assert safety.compare_cluster(plans_of(web(ATTACHED, name="db")), view) == []
 
 

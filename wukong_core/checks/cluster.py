@@ -29,10 +29,13 @@ SHARED_READ_MODES = {"ReadOnlyMany", "ReadWriteMany"}
 WUKONG_LABELS = ("app.kubernetes.io/managed-by", "wukong")
 
 
-def check_cluster(plans: list[VmPlan], view: ClusterView) -> list[Finding]:
-    """All cluster findings for `plans`, in a deterministic order."""
+def check_cluster(
+    plans: list[VmPlan], view: ClusterView, reads: Reads | None = None
+) -> list[Finding]:
+    """All cluster findings for `plans`, in a deterministic order. `reads`: the run's reads of
+    `view`, when the caller shares them with other checks (`safety`)."""
     view.prefetch(lists_needed(plans))
-    reads = Reads(view)
+    reads = reads or Reads(view)
     ctx = Context(reads, {p.key for p in plans})
     findings: list[Finding] = []
     for plan in sorted(plans, key=lambda p: (p.file, p.line, p.key)):

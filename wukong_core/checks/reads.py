@@ -69,20 +69,26 @@ class Where:
 
 
 class Reads:
-    """Each (resource, namespace) listed once; a failed read becomes one finding, reported where
-    it was first needed. Facts about the whole cluster (unreachable, KubeVirt or CDI missing)
-    are reported once, not once per read."""
+    """The run's cluster reads: each (resource, namespace) listed once, whoever asks (the cluster
+    checks and the data-safety comparison share one). A failed read becomes one finding,
+    reported where a check first needed it; a quiet read (no `where`) reports nothing, leaving
+    that to the checks. Facts about the whole cluster (unreachable, KubeVirt or CDI missing) are
+    reported once, not once per read."""
 
     def __init__(self, view: ClusterView) -> None:
         self.view = view
         self.results: dict[tuple[str, str | None], dict[str, Obj] | None] = {}
         self.failures: list[Finding] = []
         self.not_served: set[str] = set()  # resources whose API group is not installed
+        self._errors: dict[tuple[str, str | None], ClusterError] = {}
         self._once: set[str] = set()
 
-    def get(self, resource: str, namespace: str | None, where: Where) -> dict[str, Obj] | None:
-        """name -> object, or None when the read failed (and was reported) or the snapshot did
-        not record that kind. A kind the API does not serve has no objects: {}."""
+    def get(
+        self, resource: str, namespace: str | None, where: Where | None = None
+    ) -> dict[str, Obj] | None:
+        """name -> object, or None when the read failed or the snapshot did not record that
+        kind. A kind the API does not serve has no objects: {}. The failure is reported at
+        `where`, the first time a check that needs the list asks for it."""
         key = (resource, namespace)
         if key not in self.results:
             try:
@@ -90,7 +96,11 @@ class Reads:
                 self.results[key] = {obj_name(o): o for o in items}
             except ClusterError as e:
                 self.results[key] = {} if e.kind == "not-served" else None
-                self._report(e, where)
+                self._errors[key] = e
+                if e.kind == "not-served":
+                    self.not_served.add(resource)
+        if where is not None and key in self._errors:
+            self._report(self._errors.pop(key), where)
         return self.results[key]
 
     @property
@@ -111,7 +121,6 @@ class Reads:
         if error.kind == "not-recorded":
             return  # the view's source says which checks this skipped
         if error.kind == "not-served":
-            self.not_served.add(error.resource)
             if error.resource in KUBEVIRT_RESOURCES:
                 message = (
                     f"{error}: KubeVirt is not installed, so VM {where.plan.key} and every other "
