@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from wukong_core.checks.cdi_storage import Filling, clone_too_small, filling, storage_class_problems
+from wukong_core.checks.cdi_storage import storage_class_problems
+from wukong_core.checks.clones import check_clone_source
+from wukong_core.checks.pvc_state import (
+    binds_on_first_use,
+    cdi_filling,
+    check_state,
+    existing_pvc,
+)
 from wukong_core.checks.reads import (
     Context,
     Reads,
@@ -78,21 +85,12 @@ def _check_disk(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
         ctx.reads.report_once("cluster.cdi-missing", message, where)
     out: list[Finding] = []
     if disk.kind == "clone":
-        out += _check_clone_source(ctx, plan, disk)
+        out += check_clone_source(ctx, plan, disk)
     return out + _check_new_storage(ctx, plan, disk)
 
 
-def _existing_pvc(ctx: Context, plan: VmPlan, disk: DiskPlan) -> tuple[Obj | None, str] | None:
-    """The PVC a disk names (None if absent) and how to name it; None when it could not be
-    read, which the read's own cluster.* finding already reports."""
-    pvcs = ctx.pvcs(disk.pvc_namespace, Where(plan, disk.line))
-    if pvcs is None:
-        return None
-    return pvcs.get(disk.pvc_name), f"PersistentVolumeClaim {disk.pvc_namespace}/{disk.pvc_name}"
-
-
 def _check_attach(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
-    found = _existing_pvc(ctx, plan, disk)
+    found = existing_pvc(ctx, plan, disk)
     if found is None:
         return []
     pvc, ref = found
@@ -100,7 +98,7 @@ def _check_attach(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
         fix = "create it first, or correct existingPVC.name"
         message = f'{ref} (disk "{disk.name}") does not exist; {fix}'
         return [finding("pvc.not-found", message, plan, disk.line)]
-    out = _check_state(plan, disk, pvc, ref)
+    out = check_state(plan, disk, pvc, ref)
     if out:
         return out
     out += _check_readiness(ctx, plan, disk, pvc, ref)
@@ -118,41 +116,7 @@ def _check_attach(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
     return out
 
 
-def _check_state(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Finding]:
-    out: list[Finding] = []
-    if dig(pvc, "status", "phase") == "Lost":
-        message = (
-            f'{ref} (disk "{disk.name}") is Lost: its PersistentVolume is gone; restore the '
-            "data from a backup or use another PVC"
-        )
-        out.append(finding("pvc.lost", message, plan, disk.line))
-    if dig(pvc, "metadata", "deletionTimestamp"):
-        message = (
-            f'{ref} (disk "{disk.name}") is being deleted (deletionTimestamp is set); use '
-            "another PVC, or recreate it once it is gone"
-        )
-        out.append(finding("pvc.terminating", message, plan, disk.line))
-    return out
-
-
 # --- is the PVC ready: bound, and filled by CDI -------------------------------------------------
-
-
-def _cdi_filling(
-    ctx: Context, namespace: str, name: str, pvc: Obj | None, where: Where
-) -> Filling | None:
-    """CDI's progress on PVC `name`, judged by the DataVolume that owns or makes it."""
-    dv_name = (obj_owner(pvc, "DataVolume") if pvc else "") or name
-    return filling(pvc, (ctx.datavolumes(namespace, where) or {}).get(dv_name), namespace)
-
-
-def _binds_on_first_use(ctx: Context, pvc: Obj, where: Where) -> bool | None:
-    """Its StorageClass waits for a first consumer; None when the classes could not be read."""
-    classes = ctx.reads.get("storageclasses", None, where)
-    if classes is None:
-        return None
-    sc = classes.get(dig(pvc, "spec", "storageClassName") or "")
-    return sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer"
 
 
 def _check_readiness(
@@ -160,7 +124,7 @@ def _check_readiness(
 ) -> list[Finding]:
     where = Where(plan, disk.line)
     what = f'{ref} (disk "{disk.name}")'
-    filling = _cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
+    filling = cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
     if filling and not filling.waits:
         message = f"{what} is still being populated: {filling.state}; the VM starts once it is done"
         return [finding("pvc.populating", message, plan, disk.line)]
@@ -170,7 +134,7 @@ def _check_readiness(
             "it, when the VM starts; nothing to do before the sync"
         )
         return [finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
-    first_use = _binds_on_first_use(ctx, pvc, where)
+    first_use = binds_on_first_use(ctx, pvc, where)
     if dig(pvc, "status", "phase") != "Pending" or first_use is None:
         return []
     sc_name = dig(pvc, "spec", "storageClassName")
@@ -235,82 +199,6 @@ def _check_sharing(ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: st
     return [finding("pvc.in-use", message, plan, disk.line)]
 
 
-# --- clones -------------------------------------------------------------------------------------
-
-
-def _check_clone_source(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
-    """What CDI checks before it clones (clone.IsSourceClaimReady, planner.validateSourcePVC):
-    the source exists, is Bound and populated, no running pod writes it, the target is not
-    smaller."""
-    found = _existing_pvc(ctx, plan, disk)
-    if found is None:
-        return []
-    pvc, ref = found
-    if pvc is None:
-        message = f'disk "{disk.name}" clones {ref}, which does not exist; correct existingPVC'
-        return [finding("pvc.not-found", message, plan, disk.line)]
-    out = _check_state(plan, disk, pvc, f"clone source {ref}")
-    if out:
-        return out
-    out += _check_clone_size(plan, disk, pvc, ref)
-    where = Where(plan, disk.line)
-    filling = _cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
-    if filling and not filling.waits:
-        message = (
-            f'clone source {ref} (disk "{disk.name}") is still being populated: '
-            f"{filling.state}; CDI clones it once that is done"
-        )
-        return [*out, finding("pvc.populating", message, plan, disk.line)]
-    phase = dig(pvc, "status", "phase")
-    if phase != "Bound":
-        why = (
-            f"{filling.state}: it binds only when a pod uses it"
-            if filling
-            else "its StorageClass binds on first use (WaitForFirstConsumer), and nothing uses it"
-            if _binds_on_first_use(ctx, pvc, where)
-            else f"see `kubectl describe pvc -n {disk.pvc_namespace} {disk.pvc_name}`"
-        )
-        message = (
-            f'disk "{disk.name}" clones {ref}, which is {phase or "not bound"}, not Bound: CDI '
-            f"waits for the source to bind before it clones ({why}); bind it first, or clone "
-            "another PVC"
-        )
-        return [*out, finding("clone.source-not-ready", message, plan, disk.line)]
-    return out + _check_clone_writers(ctx, plan, disk, ref)
-
-
-def _check_clone_size(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Finding]:
-    requested = clone_too_small(pvc, disk)
-    if requested is None:
-        return []
-    message = (
-        f'disk "{disk.name}" asks for size {disk.size}, less than the {requested} that clone '
-        f"source {ref} requests: CDI refuses to clone into a smaller PVC, and the DataVolume "
-        f"never fills; set size to at least {requested}, or leave it unset to get the source's"
-    )
-    return [finding("clone.too-small", message, plan, disk.line)]
-
-
-def _check_clone_writers(ctx: Context, plan: VmPlan, disk: DiskPlan, ref: str) -> list[Finding]:
-    """CDI does not clone a PVC that a running pod writes (GetPodsUsingPVCs): it waits, with
-    a CloneSourceInUse event, until that pod stops; a running VM's virt-launcher pod counts."""
-    users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, Where(plan, disk.line), ("pods",))
-    writers = [u for u in users if u.blocks_clone]
-    if not writers:
-        return []
-    named = ", ".join(
-        f"Pod {disk.pvc_namespace}/{u.name}"
-        + (f" of VM {disk.pvc_namespace}/{u.vm}" if u.vm else "")
-        for u in writers
-    )
-    message = (
-        f'disk "{disk.name}" clones {ref}, which {named} writes: CDI waits until no running '
-        "pod writes the source (CloneSourceInUse), so the new disk stays empty until then; "
-        "stop that user, or clone a copy it does not write"
-    )
-    return [finding("clone.source-in-use", message, plan, disk.line)]
-
-
 # --- new storage: the DataVolume `<vm>-<disk>` --------------------------------------------------
 
 
@@ -343,7 +231,7 @@ def _check_new_storage(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
             f"{plan.key}; rename the disk or the VM, or remove that {holder}"
         )
         return [*out, finding("pvc.name-taken", message, plan, disk.line)]
-    filling = _cdi_filling(ctx, plan.namespace, disk.dv_name, pvc, where)
+    filling = cdi_filling(ctx, plan.namespace, disk.dv_name, pvc, where)
     if filling is None:
         return out
     what = f'PersistentVolumeClaim {plan.namespace}/{disk.dv_name} (disk "{disk.name}")'
