@@ -65,6 +65,7 @@ def plan_specs(
             namespace,
             protect_disks,
             loaded.spec_fields,
+            loaded.disk_fields,
         )
         plans.append(plan)
         findings += check_plan(plan)

@@ -9,10 +9,18 @@ import pytest
 
 from tests.kube import FakeApi
 from tests.kube_objects import hotplug_pod, launcher_pod, namespace, owner, pod_using, vm, vmi
-from tests.kube_storage import datavolume, populated_pvc, pvc, storage_class, storage_profile
+from tests.kube_storage import (
+    datasource,
+    datavolume,
+    populated_pvc,
+    pvc,
+    storage_class,
+    storage_profile,
+)
 from wukong_core.checks.cluster import check_cluster
 from wukong_core.findings import Finding
-from wukong_core.plan import VmPlan, plan_vm
+from wukong_core.pipeline import run, validate_presync
+from wukong_core.plan import VmPlan, plan_vm, plans_from_json, plans_to_json
 from wukong_core.spec.models import API_VERSION, Wukong
 
 pytest_plugins = ["tests.kube"]
@@ -571,3 +579,50 @@ def test_cluster_unreachable_is_reported_once(kube_api: FakeApi, make_view: Any)
     found = check_cluster([wukong("db", attach("a")), wukong("web", image())], view)
     assert codes(found) == ["cluster.unreachable"]
     assert "cannot reach the API server" in found[0].message
+
+
+# --- lines: every finding points at the field that is wrong -------------------------------------
+
+SPEC_WITH_FIELDS = """\
+apiVersion: vm.novasphere.dev/v1alpha1
+kind: Wukong
+metadata: {name: db, namespace: vms}
+spec:
+  cpu: 2
+  memory: 4Gi
+  disks:
+  - name: system
+    storageClass: nope
+    existingPVC:
+      name: db-backup
+      namespace: backups
+    size: 10Gi
+  - name: data
+    bus: scsi
+    existingPVC:
+      name: missing
+  - name: golden
+    dataSource:
+      namespace: vms
+      name: fedora
+"""
+
+
+def test_each_finding_points_at_the_field_that_is_wrong_in_the_cli_and_the_presync_job(
+    make_view: Any,
+) -> None:
+    view = make_view(*BASE, pvc("backups", "db-backup", size="20Gi"), datasource("vms", "other"))
+    outcome = run([("wukong/db.yaml", SPEC_WITH_FIELDS)], cluster=view, render=False)
+    line = {text.strip(): n for n, text in enumerate(SPEC_WITH_FIELDS.splitlines(), 1)}
+    expected = [
+        ("storageclass.not-found", line["storageClass: nope"]),
+        ("clone.too-small", line["size: 10Gi"]),
+        ("pvc.not-found", line["name: missing"]),
+        ("datasource.not-found", line["name: fedora"]),
+    ]
+    found = [(f.code, f.line) for f in outcome.findings if f.severity.value == "error"]
+    assert sorted(found, key=lambda c: c[1]) == expected
+    # The PreSync Job reads the plan from its ConfigMap: the same lines.
+    plans = plans_from_json(plans_to_json(outcome.plans))
+    again = [(f.code, f.line) for f in validate_presync(plans, view) if f.severity.value == "error"]
+    assert sorted(again, key=lambda c: c[1]) == expected

@@ -203,8 +203,8 @@ def test_a_renamed_vm_without_disks_of_its_own_reports_nothing() -> None:
 def test_a_larger_size_says_to_expand_the_pvc_and_what_that_needs() -> None:
     bigger = {**SYSTEM, "size": "40Gi"}
     [found] = compare(plans_of(web()), plans_of(web(bigger, DATA)))
-    disk_line = 10  # `- name: system` in the spec as_yaml writes
-    assert summary([found]) == [("disk.change-ignored", "wukong/web.yaml", disk_line, "vms/web")]
+    size_line = 11  # `size: 40Gi` of disk `system` in the spec as_yaml writes: the field changed
+    assert summary([found]) == [("disk.change-ignored", "wukong/web.yaml", size_line, "vms/web")]
     message = found.message
     assert message.startswith("disk 'system' of VM vms/web changes size 20Gi -> 40Gi")
     assert "KubeVirt creates a VM's DataVolumes only when they are missing" in message

@@ -31,14 +31,14 @@ EMPTY = (
     "boot from it)\n"
 )
 CLONE = (
-    "examples/specs/restored-vm.yaml:13: info clone.cross-namespace: disk 'system' of VM "
+    "examples/specs/restored-vm.yaml:16: info clone.cross-namespace: disk 'system' of VM "
     "vms/restored-vm clones PVC backups/web-backup-2026-11-01 into vms/restored-vm-system; "
     "CDI needs 'create' on cdi.kubevirt.io datavolumes/source in 'backups' for the VM's "
     "ServiceAccount ('default' of 'vms' unless set) and whoever applies the VM (Argo CD): a "
     "RoleBinding in 'backups'\n"
 )
 GOLDEN = (
-    "examples/specs/fedora-dev-vm.yaml:31: info clone.cross-namespace: disk 'root' of VM "
+    "examples/specs/fedora-dev-vm.yaml:35: info clone.cross-namespace: disk 'root' of VM "
     "vms/fedora-dev clones the golden image of DataSource kubevirt-os-images/fedora into "
     "vms/fedora-dev-root; CDI needs 'create' on cdi.kubevirt.io datavolumes/source in "
     "'kubevirt-os-images' for the VM's ServiceAccount ('default' of 'vms' unless set) and "
@@ -691,7 +691,7 @@ def test_render_compares_with_what_out_holds_and_still_writes(
     lines = capsys.readouterr().out.splitlines(keepends=True)
     assert lines[0] == REMOVED_DB
     assert lines[1].startswith(
-        "specs/web.yaml:10: warning disk.change-ignored: disk 'system' of VM vms/web changes "
+        "specs/web.yaml:11: warning disk.change-ignored: disk 'system' of VM vms/web changes "
         "size 20Gi -> 40Gi, but its DataVolume vms/web-system exists already"
     )
     assert lines[2:] == ["0 error(s), 2 warning(s), 0 info\n"]

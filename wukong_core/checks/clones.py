@@ -28,19 +28,19 @@ def check_clone_source(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
     pvc, ref = found
     if pvc is None:
         message = f'disk "{disk.name}" clones {ref}, which does not exist; correct existingPVC'
-        return [finding("pvc.not-found", message, plan, disk.line)]
+        return [finding("pvc.not-found", message, plan, disk.source_line)]
     out = check_state(plan, disk, pvc, f"clone source {ref}")
     if out:
         return out
     out += _check_clone_size(plan, disk, pvc, ref)
-    where = Where(plan, disk.line)
+    where = Where(plan, disk.source_line)
     filling = cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
     if filling and not filling.waits:
         message = (
             f'clone source {ref} (disk "{disk.name}") is still being populated: '
             f"{filling.state}; CDI clones it once that is done"
         )
-        return [*out, finding("pvc.populating", message, plan, disk.line)]
+        return [*out, finding("pvc.populating", message, plan, disk.source_line)]
     phase = dig(pvc, "status", "phase")
     if phase != "Bound":
         why = (
@@ -55,7 +55,7 @@ def check_clone_source(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
             f"waits for the source to bind before it clones ({why}); bind it first, or clone "
             "another PVC"
         )
-        return [*out, finding("clone.source-not-ready", message, plan, disk.line)]
+        return [*out, finding("clone.source-not-ready", message, plan, disk.source_line)]
     return out + _check_clone_writers(ctx, plan, disk, ref)
 
 
@@ -68,13 +68,15 @@ def _check_clone_size(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[
         f"source {ref} requests: CDI refuses to clone into a smaller PVC, and the DataVolume "
         f"never fills; set size to at least {requested}, or leave it unset to get the source's"
     )
-    return [finding("clone.too-small", message, plan, disk.line)]
+    return [finding("clone.too-small", message, plan, disk.field_line("size"))]
 
 
 def _check_clone_writers(ctx: Context, plan: VmPlan, disk: DiskPlan, ref: str) -> list[Finding]:
     """CDI does not clone a PVC that a running pod writes (GetPodsUsingPVCs): it waits, with
     a CloneSourceInUse event, until that pod stops; a running VM's virt-launcher pod counts."""
-    users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, Where(plan, disk.line), ("pods",))
+    users = ctx.users_of(
+        disk.pvc_namespace, disk.pvc_name, Where(plan, disk.source_line), ("pods",)
+    )
     writers = [u for u in users if u.blocks_clone]
     if not writers:
         return []
@@ -88,4 +90,4 @@ def _check_clone_writers(ctx: Context, plan: VmPlan, disk: DiskPlan, ref: str) -
         "pod writes the source (CloneSourceInUse), so the new disk stays empty until then; "
         "stop that user, or clone a copy it does not write"
     )
-    return [finding("clone.source-in-use", message, plan, disk.line)]
+    return [finding("clone.source-in-use", message, plan, disk.source_line)]

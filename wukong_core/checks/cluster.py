@@ -97,7 +97,7 @@ def _check_attach(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
     if pvc is None:
         fix = "create it first, or correct existingPVC.name"
         message = f'{ref} (disk "{disk.name}") does not exist; {fix}'
-        return [finding("pvc.not-found", message, plan, disk.line)]
+        return [finding("pvc.not-found", message, plan, disk.source_line)]
     out = check_state(plan, disk, pvc, ref)
     if out:
         return out
@@ -112,7 +112,7 @@ def _check_attach(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
             f"{plan.key} cannot live-migrate, as KubeVirt migrates only VMs whose every PVC, "
             "read-only ones included, is ReadWriteMany; use a ReadWriteMany PVC if it must"
         )
-        out.append(finding("pvc.not-migratable", message, plan, disk.line))
+        out.append(finding("pvc.not-migratable", message, plan, disk.source_line))
     return out
 
 
@@ -122,18 +122,18 @@ def _check_attach(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
 def _check_readiness(
     ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str
 ) -> list[Finding]:
-    where = Where(plan, disk.line)
+    where = Where(plan, disk.source_line)
     what = f'{ref} (disk "{disk.name}")'
     filling = cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
     if filling and not filling.waits:
         message = f"{what} is still being populated: {filling.state}; the VM starts once it is done"
-        return [finding("pvc.populating", message, plan, disk.line)]
+        return [finding("pvc.populating", message, plan, disk.source_line)]
     if filling:
         message = (
             f"{what} waits for its first consumer ({filling.state}): it binds, and CDI fills "
             "it, when the VM starts; nothing to do before the sync"
         )
-        return [finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
+        return [finding("pvc.wait-for-first-consumer", message, plan, disk.source_line)]
     first_use = binds_on_first_use(ctx, pvc, where)
     if dig(pvc, "status", "phase") != "Pending" or first_use is None:
         return []
@@ -143,7 +143,7 @@ def _check_readiness(
             f'{what} is Pending with StorageClass "{sc_name}" (WaitForFirstConsumer): it binds '
             "when the VM starts"
         )
-        return [finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
+        return [finding("pvc.wait-for-first-consumer", message, plan, disk.source_line)]
     why = (
         f'its StorageClass "{sc_name}" binds immediately, so it should be bound by now'
         if sc_name in (ctx.reads.get("storageclasses", None, where) or {})
@@ -155,7 +155,7 @@ def _check_readiness(
         f"{what} is Pending: {why}; see `kubectl describe pvc -n {disk.pvc_namespace} "
         f"{disk.pvc_name}`"
     )
-    return [finding("pvc.pending", message, plan, disk.line)]
+    return [finding("pvc.pending", message, plan, disk.source_line)]
 
 
 # --- who else uses it ---------------------------------------------------------------------------
@@ -169,8 +169,8 @@ def _check_sharing(ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: st
             f"{where} is {_mode_list(pvc)} but the disk attaches it read-write; set "
             "existingPVC.readOnly: true, or clone it (existingPVC.clone: true)"
         )
-        return [finding("pvc.access-mode", message, plan, disk.line)]
-    users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, Where(plan, disk.line))
+        return [finding("pvc.access-mode", message, plan, disk.source_line)]
+    users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, Where(plan, disk.source_line))
     others = [u for u in users if u.vm != plan.name]
     if modes == {"ReadOnlyMany"}:  # the volume itself is read-only, whatever a user asks
         others = [replace(u, read_only=True) for u in others]
@@ -182,7 +182,7 @@ def _check_sharing(ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: st
             f"{where} is ReadWriteOncePod and already in use by {named}; only one pod may "
             "mount it: stop that user first, or clone it (existingPVC.clone: true)"
         )
-        return [finding("pvc.access-mode", message, plan, disk.line)]
+        return [finding("pvc.access-mode", message, plan, disk.source_line)]
     all_read_only = disk.read_only and all(u.read_only for u in others)
     if all_read_only and modes & SHARED_READ_MODES:
         return []  # several readers are what ReadOnlyMany/ReadWriteMany are for
@@ -196,7 +196,7 @@ def _check_sharing(ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: st
         f"{where} is already used by {named}, and VM {plan.key} would use it {mine}: {why}; "
         "detach it there, or clone it (existingPVC.clone: true)"
     )
-    return [finding("pvc.in-use", message, plan, disk.line)]
+    return [finding("pvc.in-use", message, plan, disk.source_line)]
 
 
 # --- new storage: the DataVolume `<vm>-<disk>` --------------------------------------------------
@@ -214,7 +214,7 @@ def _check_new_storage(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
             else ctx.reads.get("storageprofiles", None, where)
         )
         out += [
-            finding(code, message, plan, disk.line)
+            finding(code, message, plan, disk.field_line(_class_field(code, disk)))
             for code, message in storage_class_problems(disk, plan.key, classes, profiles)
         ]
     pvcs = ctx.pvcs(plan.namespace, where)
@@ -230,7 +230,7 @@ def _check_new_storage(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
             f"{disk.dv_name}, but a {holder} of that name exists and does not belong to VM "
             f"{plan.key}; rename the disk or the VM, or remove that {holder}"
         )
-        return [*out, finding("pvc.name-taken", message, plan, disk.line)]
+        return [*out, finding("pvc.name-taken", message, plan, disk.field_line("name"))]
     filling = cdi_filling(ctx, plan.namespace, disk.dv_name, pvc, where)
     if filling is None:
         return out
@@ -243,6 +243,14 @@ def _check_new_storage(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
         return [*out, finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
     message = f"{what} is still being populated: {filling.state}; the VM starts once it is done"
     return [*out, finding("pvc.populating", message, plan, disk.line)]
+
+
+def _class_field(code: str, disk: DiskPlan) -> str:
+    """The field a StorageClass finding points at: the class named; for a profile that cannot
+    fill the access mode, the volumeMode it has no set for; a missing default, the disk."""
+    if code == "storageclass.incomplete-profile" and disk.volume_mode:
+        return "volumeMode"
+    return "storageClass" if code != "storageclass.no-default" else "name"
 
 
 def _name_holder(

@@ -210,7 +210,7 @@ def check_plan(plan: VmPlan) -> list[Finding]:
                     f"generated name {disk.dv_name!r} (VM {plan.name!r} + disk {disk.name!r}) "
                     f"is {len(disk.dv_name)} characters, over {MAX_NAME}; shorten either name",
                     plan.file,
-                    disk.line,
+                    disk.field_line("name"),
                     plan.key,
                 )
             )
@@ -311,7 +311,9 @@ def _name_collisions(plans: list[VmPlan]) -> list[Finding]:
     for plan in plans:
         for disk in plan.disks:
             if disk.dv_name:
-                owners[(plan.namespace, disk.dv_name)].append((plan, disk.name, disk.line))
+                owners[(plan.namespace, disk.dv_name)].append(
+                    (plan, disk.name, disk.field_line("name"))
+                )
     findings = []
     for (namespace, name), users in owners.items():
         # One VM defined twice is spec.duplicate-vm already; do not report each disk again.
@@ -337,7 +339,9 @@ def _shared_pvcs(plans: list[VmPlan]) -> list[Finding]:
     for plan in plans:
         for disk in plan.disks:
             if disk.kind == "attach":
-                users[(disk.pvc_namespace, disk.pvc_name)].append((plan, disk.read_only, disk.line))
+                users[(disk.pvc_namespace, disk.pvc_name)].append(
+                    (plan, disk.read_only, disk.source_line)
+                )
     findings = []
     for (namespace, name), uses in users.items():
         vms = {p.key for p, _, _ in uses}

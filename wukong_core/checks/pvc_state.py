@@ -15,7 +15,7 @@ from wukong_core.plan import DiskPlan, VmPlan
 def existing_pvc(ctx: Context, plan: VmPlan, disk: DiskPlan) -> tuple[Obj | None, str] | None:
     """The PVC a disk names (None if absent) and how to name it; None when it could not be
     read, which the read's own cluster.* finding already reports."""
-    pvcs = ctx.pvcs(disk.pvc_namespace, Where(plan, disk.line))
+    pvcs = ctx.pvcs(disk.pvc_namespace, Where(plan, disk.source_line))
     if pvcs is None:
         return None
     return pvcs.get(disk.pvc_name), f"PersistentVolumeClaim {disk.pvc_namespace}/{disk.pvc_name}"
@@ -28,13 +28,13 @@ def check_state(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Findin
             f'{ref} (disk "{disk.name}") is Lost: its PersistentVolume is gone; restore the '
             "data from a backup or use another PVC"
         )
-        out.append(finding("pvc.lost", message, plan, disk.line))
+        out.append(finding("pvc.lost", message, plan, disk.source_line))
     if dig(pvc, "metadata", "deletionTimestamp"):
         message = (
             f'{ref} (disk "{disk.name}") is being deleted (deletionTimestamp is set); use '
             "another PVC, or recreate it once it is gone"
         )
-        out.append(finding("pvc.terminating", message, plan, disk.line))
+        out.append(finding("pvc.terminating", message, plan, disk.source_line))
     return out
 
 

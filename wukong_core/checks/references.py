@@ -75,7 +75,7 @@ def _check_network(ctx: Context, plan: VmPlan, network: NetworkPlan) -> list[Fin
 
 
 def _check_datasource(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
-    found = ctx.reads.get("datasources", disk.pvc_namespace, Where(plan, disk.line))
+    found = ctx.reads.get("datasources", disk.pvc_namespace, Where(plan, disk.source_line))
     if found is None or ctx.reads.cdi_missing:
         return []  # the failed read, or cluster.cdi-missing on this disk, says why
     ref = f'DataSource {disk.pvc_namespace}/{disk.pvc_name} (disk "{disk.name}")'
@@ -86,7 +86,7 @@ def _check_datasource(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findin
             f"{disk.pvc_namespace}/{disk.pvc_name} does not exist); correct dataSource, or "
             "create it (a DataImportCron creates and refreshes one)"
         )
-        return [finding("datasource.not-found", message, plan, disk.line)]
+        return [finding("datasource.not-found", message, plan, disk.source_line)]
     out = []
     state = _not_ready(source)
     if state:
@@ -94,7 +94,7 @@ def _check_datasource(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findin
             f"{ref} is not ready ({state}): CDI cannot clone it yet, so the disk, and VM "
             f"{plan.key} with it, waits until it is"
         )
-        out.append(finding("datasource.not-ready", message, plan, disk.line))
+        out.append(finding("datasource.not-ready", message, plan, disk.source_line))
     # Offline, the DataSource's own namespace was named; the PVC it points to decides.
     origin = dig(source, "spec", "source", "pvc") or dig(source, "spec", "source", "snapshot")
     origin_namespace = (origin or {}).get("namespace") or disk.pvc_namespace

@@ -196,7 +196,9 @@ def _changed_disks(before: Before, plan: VmPlan, cluster: Reads | None) -> list[
             f"a VM's DataVolumes only when they are missing: the change will not take effect. "
             f"{fixes}"
         )
-        findings.append(Finding("disk.change-ignored", message, plan.file, disk.line, plan.key))
+        first = next(iter(changes))  # the first change, at the line of its field
+        line = disk.source_line if first == "source" else disk.field_line(first)
+        findings.append(Finding("disk.change-ignored", message, plan.file, line, plan.key))
     return findings
 
 
