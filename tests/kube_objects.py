@@ -53,20 +53,27 @@ def namespace(name: str) -> Obj:
 
 
 def _volumes(
-    rw: tuple[str, ...], ro: tuple[str, ...], dvs: tuple[str, ...], cdroms: tuple[str, ...]
+    rw: tuple[str, ...],
+    ro: tuple[str, ...],
+    dvs: tuple[str, ...],
+    cdroms: tuple[str, ...],
+    plain_cdroms: tuple[str, ...] = (),
 ) -> tuple[list[Obj], list[Obj]]:
     """(disks, volumes) of a VM template mounting PVCs read-write, read-only, DataVolumes, and
-    PVCs as CD-ROMs (always read-only)."""
+    PVCs as CD-ROMs (always read-only): `cdroms` as Wukong renders them (the volume says
+    readOnly too), `plain_cdroms` as a person or the UI writes them (only the disk says so)."""
     disks: list[Obj] = []
     volumes: list[Obj] = []
     plan = (
         [(c, "rw") for c in rw] + [(c, "ro") for c in ro] + [(c, "dv") for c in dvs]
-        + [(c, "cdrom") for c in cdroms]
+        + [(c, "cdrom") for c in cdroms] + [(c, "plain-cdrom") for c in plain_cdroms]
     )  # fmt: skip
     for i, (claim, how) in enumerate(plan):
         vol = f"disk{i}"
         if how == "cdrom":
             disks.append({"name": vol, "cdrom": {"bus": "sata", "readonly": True}})
+        elif how == "plain-cdrom":  # KubeVirt's default: readonly true
+            disks.append({"name": vol, "cdrom": {"bus": "sata"}})
         else:
             target = {"bus": "virtio", **({"readonly": True} if how == "ro" else {})}
             disks.append({"name": vol, "disk": target})
@@ -88,10 +95,11 @@ def vm(
     dvs: tuple[str, ...] = (),
     running: bool = False,
     cdroms: tuple[str, ...] = (),
+    plain_cdroms: tuple[str, ...] = (),
 ) -> Obj:
     """A VirtualMachine mounting PVCs `rw` read-write, `ro` read-only, DataVolumes `dvs`, and
-    PVCs `cdroms` as CD-ROMs."""
-    disks, volumes = _volumes(rw, ro, dvs, cdroms)
+    PVCs `cdroms` as CD-ROMs, `plain_cdroms` as CD-ROMs whose volume does not say readOnly."""
+    disks, volumes = _volumes(rw, ro, dvs, cdroms, plain_cdroms)
     template = {
         "domain": {"cpu": {"cores": 1}, "memory": {"guest": "1Gi"}, "devices": {"disks": disks}}
     }

@@ -127,3 +127,13 @@ def test_wukong_never_asks_cdi_for_a_permissive_clone() -> None:
     plan = wukong("restored", clone("backup-1", "backups", size="10Gi"))
     template = render_datavolume_template(plan.disks[0], plan.name)
     assert "annotations" not in template["metadata"]
+
+
+def test_a_running_vm_reading_a_plain_cd_rom_still_holds_a_clone_up(make_view: Any) -> None:
+    """CDI looks at pods only: the virt-launcher pod mounts a CD-ROM's volume read-write unless
+    the volume says readOnly, so CDI waits for it (GetPodsUsingPVCs), whatever the disk says."""
+    machine = vm("backups", "installer", plain_cdroms=("iso",), running=True)
+    instance = vmi(machine)
+    objects = [pvc("backups", "iso", ("ReadWriteMany",)), machine, instance, launcher_pod(instance)]
+    found = check(make_view, wukong("restored", clone("iso", "backups")), *objects)
+    assert codes(found) == ["clone.source-in-use"]

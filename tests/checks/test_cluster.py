@@ -302,6 +302,34 @@ def test_own_vm_vmi_launcher_and_hotplug_pods_are_not_other_users(
     assert [c for c in codes(found) if c != "pvc.not-migratable"] == []
 
 
+def test_two_vms_read_one_iso_library_the_other_one_as_a_plain_cd_rom(make_view: Any) -> None:
+    """A VM written by hand or in the UI says read-only on its CD-ROM only, not on the volume;
+    KubeVirt then gives its virt-launcher pod a read-write mount. Only the VM and its VMI speak
+    for that VM: both VMs read the ReadWriteMany ISO library, which is what it is for."""
+    other = vm("vms", "other-installer", plain_cdroms=("iso-library",), running=True)
+    instance = vmi(other)
+    launcher = launcher_pod(instance)
+    assert launcher["spec"]["volumes"][2]["persistentVolumeClaim"] == {"claimName": "iso-library"}
+    library = pvc("vms", "iso-library", ("ReadWriteMany",), size="8Gi")
+    iso = {"name": "iso", "device": "cdrom", "existingPVC": {"name": "iso-library"}}
+    plan = wukong("installer", image(bootOrder=2), iso | {"bootOrder": 1})
+    assert check(make_view, plan, library, other, instance, launcher) == []
+
+
+def test_a_vm_that_writes_the_library_still_conflicts_with_a_reader(make_view: Any) -> None:
+    writer = vm("vms", "other", rw=("iso-library",), running=True)
+    instance = vmi(writer)
+    library = pvc("vms", "iso-library", ("ReadWriteMany",))
+    iso = {"name": "iso", "device": "cdrom", "existingPVC": {"name": "iso-library"}}
+    found = check(
+        make_view, wukong("installer", iso), library, writer, instance, launcher_pod(instance)
+    )
+    f = only(found, "pvc.in-use")
+    assert "Pod " not in f.message  # the VM and its VMI say who uses it
+    assert "a disk one user writes changes under the others" in f.message
+    assert "written by two" not in f.message
+
+
 def test_a_cluster_vm_is_replaced_by_its_own_plan_but_its_running_instance_is_not(
     make_view: Any,
 ) -> None:

@@ -171,7 +171,10 @@ def _check_sharing(ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: st
         )
         return [finding("pvc.access-mode", message, plan, disk.source_line)]
     users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, Where(plan, disk.source_line))
-    others = [u for u in users if u.vm != plan.name]
+    # A VM's virt-launcher and hotplug pods mount its volumes read-write unless the volume's PVC
+    # source says readOnly, a CD-ROM's too (KubeVirt's VolumeRenderer); the VM and its VMI
+    # speak for that VM, and know what it reads. (CDI's clone rule does count them: `clones`.)
+    others = [u for u in users if u.vm != plan.name and not (u.kind == "Pod" and u.vm)]
     if modes == {"ReadOnlyMany"}:  # the volume itself is read-only, whatever a user asks
         others = [replace(u, read_only=True) for u in others]
     if not others:
@@ -187,10 +190,15 @@ def _check_sharing(ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: st
     if all_read_only and modes & SHARED_READ_MODES:
         return []  # several readers are what ReadOnlyMany/ReadWriteMany are for
     mine = "read-only" if disk.read_only else "read-write"
+    writers = len({u.vm or f"{u.kind}/{u.name}" for u in others if not u.read_only})
+    writers += not disk.read_only
     why = (
         f"its access modes ({_mode_list(pvc)}) allow no sharing between nodes"
         if all_read_only
-        else "a disk written by two VMs is corrupted"
+        else "a disk written by two users is corrupted"
+        if writers > 1
+        else "a disk one user writes changes under the others, whose view of its filesystem "
+        "then breaks"
     )
     message = (
         f"{where} is already used by {named}, and VM {plan.key} would use it {mine}: {why}; "
