@@ -155,11 +155,11 @@ def _cloud_init_source(data: CloudInitPlan) -> dict[str, Any]:
     """KubeVirt's cloudInitNoCloud: the user data Secret is `secretRef` (its Go field is
     UserDataSecretRef), the network data Secret `networkDataSecretRef`."""
     source: dict[str, Any] = {}
-    if data.user_data is not None:
+    if data.user_data:  # empty inline data is no data to KubeVirt: not written
         source["userData"] = data.user_data
     if data.user_data_secret:
         source["secretRef"] = {"name": data.user_data_secret}
-    if data.network_data is not None:
+    if data.network_data:
         source["networkData"] = data.network_data
     if data.network_data_secret:
         source["networkDataSecretRef"] = {"name": data.network_data_secret}
