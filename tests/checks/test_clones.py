@@ -63,7 +63,7 @@ def test_a_clone_source_cdi_is_filling_is_populating(make_view: Any) -> None:
     source = populated_pvc(dv, "Pending")
     found = check(make_view, wukong("restored", clone("golden", "backups")), dv, source)
     assert codes(found) == ["pvc.populating"]
-    assert "CDI clones it once that is done" in found[0].message
+    assert "CDI clones it once it is done" in found[0].message
 
 
 def test_clone_source_in_use_by_a_running_vm(make_view: Any) -> None:

@@ -185,6 +185,38 @@ def test_a_pvc_a_cdi_populator_fills_is_populating_not_pending(make_view: Any, k
     assert f"CDI fills it from {kind} my-source (13.5%)" in found[0].message
 
 
+@pytest.mark.parametrize(
+    ("annotations", "expected", "says"),
+    [
+        ({}, "pvc.wait-for-first-consumer", "it binds, and CDI fills it, when the VM starts"),
+        # A pod using it was scheduled: the populator runs now.
+        ({"volume.kubernetes.io/selected-node": "node-1"}, "pvc.populating", "once it is done"),
+    ],
+)
+def test_a_cdi_populator_pvc_of_a_wait_for_first_consumer_class_waits_for_the_vm(
+    make_view: Any, annotations: dict[str, str], expected: str, says: str
+) -> None:
+    """CDI's populators do nothing for a WaitForFirstConsumer PVC until the scheduler has picked
+    a node (populator-base handleStorageClass): the VM has to start first."""
+    source = {"apiGroup": "cdi.kubevirt.io", "kind": "VolumeImportSource", "name": "src"}
+    claim = pvc(
+        "vms", "data", ("ReadWriteMany",), phase="Pending", storage_class="standard",
+        data_source_ref=source, annotations=annotations,
+    )  # fmt: skip
+    found = check(make_view, wukong("db", attach("data")), claim)
+    assert codes(found) == [expected]
+    assert says in found[0].message
+
+
+def test_an_upload_pvc_waits_for_an_upload_not_for_cdi(make_view: Any) -> None:
+    source = {"apiGroup": "cdi.kubevirt.io", "kind": "VolumeUploadSource", "name": "up"}
+    claim = pvc("vms", "iso", ("ReadWriteMany",), phase="Pending", data_source_ref=source)
+    f = only(check(make_view, wukong("db", attach("iso")), claim), "pvc.populating")
+    assert "nothing fills it until an image is uploaded" in f.message
+    assert "virtctl image-upload pvc iso -n vms" in f.message
+    assert "once it is done" not in f.message
+
+
 def test_a_pending_pvc_of_another_populator_is_pending(make_view: Any) -> None:
     source = {"apiGroup": "example.com", "kind": "Backup", "name": "b"}
     claim = pvc("vms", "data", ("ReadWriteMany",), phase="Pending", data_source_ref=source)

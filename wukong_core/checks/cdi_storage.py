@@ -26,6 +26,10 @@ WAITING_PHASES = {"WaitForFirstConsumer", "PendingPopulation"}
 # CDI's volume populators: a PVC whose dataSourceRef names one is filled by CDI.
 CDI_POPULATORS = {"VolumeImportSource", "VolumeUploadSource", "VolumeCloneSource"}
 PROGRESS_ANNOTATION = "cdi.kubevirt.io/storage.populator.progress"
+# Set by the scheduler on a WaitForFirstConsumer PVC once a pod that uses it has a node.
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+# DataVolume phases of an upload: nothing fills the PVC until someone uploads an image.
+UPLOAD_PHASES = {"UploadScheduled", "UploadReady"}
 # CDI's DefaultGlobalOverhead: how much it grows a Filesystem PVC's request.
 FILESYSTEM_OVERHEAD = Decimal("0.06")
 
@@ -127,12 +131,27 @@ class Filling:
 
     waits: bool  # for a pod to use it (WaitForFirstConsumer) before CDI fills it
     state: str  # "DataVolume vms/x is ImportInProgress, 42.0%", for a message
+    upload: bool = False  # it waits for an upload (`virtctl image-upload`), not for CDI
+
+    def done(self, namespace: str, claim: str, then: str) -> str:
+        """What has to happen before `then` ("the VM starts"): CDI finishing, or an upload."""
+        if not self.upload:
+            return f"{then} once it is done"
+        return (
+            f"nothing fills it until an image is uploaded (`virtctl image-upload pvc {claim} "
+            f"-n {namespace} --no-create --image-path=...`); {then} after that"
+        )
 
 
-def filling(pvc: Obj | None, dv: Obj | None, namespace: str) -> Filling | None:
+def filling(
+    pvc: Obj | None, dv: Obj | None, namespace: str, binds_on_first_use: bool | None = None
+) -> Filling | None:
     """CDI is still filling the PVC (or will, once a pod uses it): `dv`, the DataVolume that
     owns or makes it, has not Succeeded (CDI's IsPopulated), or the PVC is Pending with a
-    dataSourceRef to a CDI populator. None when CDI is done with it or never had it."""
+    dataSourceRef to a CDI populator. None when CDI is done with it or never had it.
+    `binds_on_first_use`: the PVC's StorageClass is WaitForFirstConsumer; CDI's populators then
+    start only once the scheduler has picked a node for a pod that uses it (populator-base
+    handleStorageClass waits for the selected-node annotation)."""
     if dv is not None:
         phase = dig(dv, "status", "phase") or ""
         if phase == "Succeeded":
@@ -140,7 +159,7 @@ def filling(pvc: Obj | None, dv: Obj | None, namespace: str) -> Filling | None:
         progress = dig(dv, "status", "progress")
         shown = f", {progress}" if progress and progress != "N/A" else ""
         state = f"DataVolume {namespace}/{obj_name(dv)} is {phase or 'not started'}{shown}"
-        return Filling(phase in WAITING_PHASES, state)
+        return Filling(phase in WAITING_PHASES, state, phase in UPLOAD_PHASES)
     source = dig(pvc or {}, "spec", "dataSourceRef") or {}
     if (
         pvc is not None
@@ -150,7 +169,9 @@ def filling(pvc: Obj | None, dv: Obj | None, namespace: str) -> Filling | None:
     ):
         progress = _annotations(pvc).get(PROGRESS_ANNOTATION)
         shown = f" ({progress})" if progress else ""
-        return Filling(False, f"CDI fills it from {source['kind']} {source.get('name')}{shown}")
+        waits = bool(binds_on_first_use) and not _annotations(pvc).get(SELECTED_NODE)
+        state = f"CDI fills it from {source['kind']} {source.get('name')}{shown}"
+        return Filling(waits, state, source["kind"] == "VolumeUploadSource")
     return None
 
 

@@ -38,7 +38,7 @@ def check_clone_source(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
     if filling and not filling.waits:
         message = (
             f'clone source {ref} (disk "{disk.name}") is still being populated: '
-            f"{filling.state}; CDI clones it once that is done"
+            f"{filling.state}; {filling.done(disk.pvc_namespace, disk.pvc_name, 'CDI clones it')}"
         )
         return [*out, finding("pvc.populating", message, plan, disk.source_line)]
     phase = dig(pvc, "status", "phase")

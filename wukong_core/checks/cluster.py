@@ -126,7 +126,8 @@ def _check_readiness(
     what = f'{ref} (disk "{disk.name}")'
     filling = cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
     if filling and not filling.waits:
-        message = f"{what} is still being populated: {filling.state}; the VM starts once it is done"
+        done = filling.done(disk.pvc_namespace, disk.pvc_name, "the VM starts")
+        message = f"{what} is still being populated: {filling.state}; {done}"
         return [finding("pvc.populating", message, plan, disk.source_line)]
     if filling:
         message = (
@@ -249,7 +250,8 @@ def _check_new_storage(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
             "starts; nothing to do before the sync"
         )
         return [*out, finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
-    message = f"{what} is still being populated: {filling.state}; the VM starts once it is done"
+    done = filling.done(plan.namespace, disk.dv_name, "the VM starts")
+    message = f"{what} is still being populated: {filling.state}; {done}"
     return [*out, finding("pvc.populating", message, plan, disk.line)]
 
 

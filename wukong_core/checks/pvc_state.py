@@ -43,7 +43,9 @@ def cdi_filling(
 ) -> Filling | None:
     """CDI's progress on PVC `name`, judged by the DataVolume that owns or makes it."""
     dv_name = (obj_owner(pvc, "DataVolume") if pvc else "") or name
-    return filling(pvc, (ctx.datavolumes(namespace, where) or {}).get(dv_name), namespace)
+    dv = (ctx.datavolumes(namespace, where) or {}).get(dv_name)
+    first_use = binds_on_first_use(ctx, pvc, where) if pvc is not None and dv is None else None
+    return filling(pvc, dv, namespace, first_use)
 
 
 def binds_on_first_use(ctx: Context, pvc: Obj, where: Where) -> bool | None:
