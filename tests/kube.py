@@ -47,6 +47,7 @@ SERVED = {
     "datavolumes": ("cdi.kubevirt.io", "v1beta1", "DataVolume"),
     "storageprofiles": ("cdi.kubevirt.io", "v1beta1", "StorageProfile"),
     "datasources": ("cdi.kubevirt.io", "v1beta1", "DataSource"),
+    "cdiconfigs": ("cdi.kubevirt.io", "v1beta1", "CDIConfig"),
     "network-attachment-definitions": ("k8s.cni.cncf.io", "v1", "NetworkAttachmentDefinition"),
     **{
         plural: ("instancetype.kubevirt.io", "v1beta1", kind)

@@ -246,3 +246,41 @@ def datasource(ns: str, name: str, ready: bool = True, source_ns: str | None = N
         "spec": {"source": source},
         "status": {"conditions": [ready_condition], "source": source},
     }
+
+
+def cdi_config(
+    classes: tuple[Obj, ...] = (),
+    global_overhead: str = "0.06",
+    per_class: dict[str, str] | None = None,
+) -> Obj:
+    """The CDIConfig CDI keeps (cluster-scoped, always `config`, owned by the CDI resource). Its
+    config controller writes status.filesystemOverhead: the global figure (spec's, else CDI's
+    default 0.06) and one entry for every StorageClass (spec's per-class figure, else the
+    global one)."""
+    per_class = per_class or {}
+    cdi = {"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "CDI", "metadata": object_meta("cdi")}
+    labels = {"app": "containerized-data-importer", "cdi.kubevirt.io": ""}
+    spec: Obj = {"featureGates": ["HonorWaitForFirstConsumer"]}
+    if global_overhead != "0.06" or per_class:
+        spec["filesystemOverhead"] = {"global": global_overhead, "storageClass": per_class}
+    names = [c["metadata"]["name"] for c in classes]
+    return {
+        "apiVersion": "cdi.kubevirt.io/v1beta1",
+        "kind": "CDIConfig",
+        "metadata": object_meta(
+            "config", labels=labels, ownerReferences=owner(cdi), generation=1, _kind="CDIConfig"
+        ),
+        "spec": spec,
+        "status": {
+            "defaultPodResourceRequirements": {
+                "limits": {"cpu": "750m", "memory": "600M"},
+                "requests": {"cpu": "100m", "memory": "60M"},
+            },
+            "filesystemOverhead": {
+                "global": global_overhead,
+                "storageClass": {n: per_class.get(n, global_overhead) for n in names},
+            },
+            "importProxy": {"HTTPProxy": "", "HTTPSProxy": "", "noProxy": "", "trustedCAProxy": ""},
+            "scratchSpaceStorageClass": "",
+        },
+    }

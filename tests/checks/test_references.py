@@ -11,7 +11,7 @@ import pytest
 from tests.checks.test_cluster import BASE, check, codes, is_live, only, wukong
 from tests.kube import FakeApi
 from tests.kube_objects import instancetype, namespace, network_attachment_definition, preference
-from tests.kube_storage import datasource
+from tests.kube_storage import datasource, datavolume, populated_pvc
 from wukong_core.checks.cluster import check_cluster
 
 pytest_plugins = ["tests.kube"]
@@ -197,6 +197,33 @@ def test_datasource_not_ready_until_its_import_cron_has_run(make_view: Any) -> N
     assert (f.severity.value, f.line) == ("warning", 10)
     assert "Ready is False: reason NoSource, No source PVC set" in f.message
     assert "DataImportCron" in f.message and "waits" in f.message
+
+
+@pytest.mark.parametrize(
+    ("disk", "expected"),
+    [
+        ({"size": "20Gi", "volumeMode": "Filesystem"}, ["clone.too-small"]),
+        ({"size": "30Gi", "volumeMode": "Filesystem"}, []),
+        ({}, []),
+        # Into rbd's Block: CDI measures the image's virtual size and clones any disk at least
+        # that large; nobody measured it yet, so nothing is known to be wrong.
+        ({"size": "20Gi"}, []),
+    ],
+)
+def test_a_golden_image_clone_is_not_smaller_than_the_image(
+    make_view: Any, disk: dict[str, str], expected: list[str]
+) -> None:
+    """CDI resolves the DataSource into a clone of its PVC and checks the size as for any
+    clone: a 20Gi Filesystem disk from a 30Gi golden image never fills."""
+    cron = datavolume(GOLDEN, "fedora-4a5b6c7d8e9f", size="30Gi")
+    image_pvc = populated_pvc(cron)
+    plan = wukong("web", golden("fedora", **disk))
+    found = check(make_view, plan, datasource(GOLDEN, "fedora"), cron, image_pvc, base=NAMED)
+    assert codes(found) == expected
+    if expected:
+        f = found[0]
+        assert f.severity.value == "error" and "at least 30Gi" in f.message
+        assert f"PersistentVolumeClaim {GOLDEN}/fedora-4a5b6c7d8e9f (of DataSource " in f.message
 
 
 def test_a_datasource_of_the_vm_namespace_clones_nothing_across(make_view: Any) -> None:

@@ -5,7 +5,7 @@ and the target is not smaller. Pure: read through `reads.Context`.
 
 from __future__ import annotations
 
-from wukong_core.checks.cdi_storage import clone_too_small
+from wukong_core.checks.cdi_storage import clone_too_small, filesystem_overhead, target_volume_mode
 from wukong_core.checks.pvc_state import (
     binds_on_first_use,
     cdi_filling,
@@ -32,7 +32,7 @@ def check_clone_source(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
     out = check_state(plan, disk, pvc, f"clone source {ref}")
     if out:
         return out
-    out += _check_clone_size(plan, disk, pvc, ref)
+    out += check_clone_size(ctx, plan, disk, pvc, ref)
     where = Where(plan, disk.source_line)
     filling = cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
     if filling and not filling.waits:
@@ -59,16 +59,34 @@ def check_clone_source(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
     return out + _check_clone_writers(ctx, plan, disk, ref)
 
 
-def _check_clone_size(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Finding]:
-    requested = clone_too_small(pvc, disk)
-    if requested is None:
+def check_clone_size(
+    ctx: Context, plan: VmPlan, disk: DiskPlan, source: Obj, ref: str
+) -> list[Finding]:
+    """clone.too-small, for a clone of an existing PVC or of a DataSource's: the target's
+    volume mode and filesystem overhead taken as CDI takes them."""
+    if disk.size is None:
+        return []  # CDI takes the source's size
+    where = Where(plan, disk.field_line("size"))
+    classes = ctx.reads.get("storageclasses", None, where) or {}
+    profiles = None if disk.volume_mode else ctx.reads.get("storageprofiles", None, where)
+    mode = target_volume_mode(disk, classes, profiles)
+    overhead, whose = filesystem_overhead(ctx.reads.get("cdiconfigs", None, where), classes, disk)
+    least = clone_too_small(source, disk, mode, overhead)
+    if least is None:
         return []
+    minimum, what = least
+    grown = ""
+    if "Block" not in (mode, dig(source, "spec", "volumeMode")):
+        grown = (
+            f", even grown by the {overhead:.1%} filesystem overhead ({whose}) CDI adds to a "
+            "Filesystem target" + ("" if mode else " (its StorageProfile was not read)")
+        )
     message = (
-        f'disk "{disk.name}" asks for size {disk.size}, less than the {requested} that clone '
-        f"source {ref} requests: CDI refuses to clone into a smaller PVC, and the DataVolume "
-        f"never fills; set size to at least {requested}, or leave it unset to get the source's"
+        f'disk "{disk.name}" asks for size {disk.size}, less than {minimum}, {what} of clone '
+        f"source {ref}{grown}: CDI refuses to clone into a smaller PVC, and the DataVolume "
+        f"never fills; set size to at least {minimum}, or leave it unset to get the source's"
     )
-    return [finding("clone.too-small", message, plan, disk.field_line("size"))]
+    return [finding("clone.too-small", message, plan, where.line)]
 
 
 def _check_clone_writers(ctx: Context, plan: VmPlan, disk: DiskPlan, ref: str) -> list[Finding]:

@@ -18,7 +18,7 @@ from wukong_core.objects import ClusterView, Obj, obj_name
 from wukong_core.plan import RefPlan, VmPlan
 
 KUBEVIRT_RESOURCES = {"virtualmachines", "virtualmachineinstances"}
-CDI_RESOURCES = {"datavolumes", "storageprofiles", "datasources"}
+CDI_RESOURCES = {"datavolumes", "storageprofiles", "datasources", "cdiconfigs"}
 NADS = "network-attachment-definitions"
 
 
@@ -47,8 +47,12 @@ def lists_needed(plans: list[VmPlan]) -> list[tuple[str, str | None]]:
                 )
             if disk.kind == "datasource":
                 keys.add(("datasources", disk.pvc_namespace))
-            if disk.new_storage and not disk.access_mode:
+            if disk.new_storage and (not disk.access_mode or disk.size):
                 keys.add(("storageprofiles", None))
+            if disk.kind in ("clone", "datasource") and disk.size:
+                # How CDI sizes the clone: its overhead, and the source PVC of a DataSource,
+                # which lives beside it where a DataImportCron made it.
+                keys.update({("cdiconfigs", None), ("persistentvolumeclaims", disk.pvc_namespace)})
         keys.update((NADS, n.nad_namespace) for n in plan.networks or () if not n.pod)
         keys.update(
             matcher_list(ref, plan.namespace) for ref in (plan.instancetype, plan.preference) if ref

@@ -9,6 +9,7 @@ yet leaves the disk waiting. Secrets (cloud-init data, SSH keys) are never read.
 
 from __future__ import annotations
 
+from wukong_core.checks.clones import check_clone_size
 from wukong_core.checks.permissions import cross_namespace_clone
 from wukong_core.checks.reads import NADS, Context, Where, finding, matcher_list
 from wukong_core.findings import Finding
@@ -100,7 +101,26 @@ def _check_datasource(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findin
     origin_namespace = (origin or {}).get("namespace") or disk.pvc_namespace
     if origin_namespace not in (plan.namespace, disk.pvc_namespace):
         out.append(cross_namespace_clone(plan, disk, origin_namespace))
-    return out
+    return out + _check_golden_size(ctx, plan, disk, source)
+
+
+def _check_golden_size(ctx: Context, plan: VmPlan, disk: DiskPlan, source: Obj) -> list[Finding]:
+    """CDI clones a DataSource's PVC as it clones any PVC (it resolves the sourceRef into a
+    pvc source first), with the same size check: clone.too-small against that PVC. A source
+    snapshot's restore size is not read."""
+    origin = dig(source, "spec", "source", "pvc") or {}
+    if disk.size is None or not origin.get("name"):
+        return []
+    namespace = origin.get("namespace") or disk.pvc_namespace
+    pvcs = ctx.pvcs(namespace, Where(plan, disk.field_line("size")))
+    pvc = (pvcs or {}).get(origin["name"])
+    if pvc is None:
+        return []  # not there (yet): the DataSource's Ready condition says so
+    ref = (
+        f"PersistentVolumeClaim {namespace}/{origin['name']} (of DataSource "
+        f"{disk.pvc_namespace}/{disk.pvc_name})"
+    )
+    return check_clone_size(ctx, plan, disk, pvc, ref)
 
 
 def _not_ready(source: Obj) -> str:
