@@ -300,14 +300,19 @@ def instancetype(name: str, cpu: int = 1, memory: str = "4Gi", ns: str | None = 
     }
 
 
-def preference(name: str, ns: str | None = None, secure_boot: bool = True) -> Obj:
+def preference(
+    name: str, ns: str | None = None, secure_boot: bool = True, topology: str | None = None
+) -> Obj:
     """A VirtualMachineClusterPreference like the common `fedora` one (virtio devices, EFI with
-    Secure Boot and SMM, at least 1 vCPU and 2Gi), or with `ns` a VirtualMachinePreference."""
+    Secure Boot and SMM, at least 1 vCPU and 2Gi; vCPUs as sockets, KubeVirt's default
+    topology), or with `ns` a VirtualMachinePreference; `topology`: cpu.preferredCPUTopology."""
     kind = "VirtualMachineClusterPreference" if ns is None else "VirtualMachinePreference"
     spec: Obj = {
         "devices": {"preferredDiskBus": "virtio", "preferredInterfaceModel": "virtio"},
         "requirements": {"cpu": {"guest": 1}, "memory": {"guest": "2Gi"}},
     }
+    if topology:
+        spec["cpu"] = {"preferredCPUTopology": topology}
     if secure_boot:
         spec["firmware"] = {"preferredEfi": {"secureBoot": True}}
         spec["features"] = {"preferredSmm": {}}

@@ -308,3 +308,36 @@ def test_every_reference_is_listed_once_per_namespace(
         ("virtualmachineclusterpreferences", None),
         ("datasources", GOLDEN),
     } <= set(reads)
+
+
+@pytest.mark.parametrize(
+    ("sizing", "topology", "unmet"),
+    [
+        ({"cpu": 2, "memory": "4Gi"}, "cores", None),
+        ({"cpu": 1, "memory": "2Gi"}, "preferCores", None),  # the deprecated name
+        ({"cpu": 2, "memory": "1Gi"}, "cores", "2Gi of memory and gets 1Gi"),
+        # Wukong writes cores; KubeVirt counts a VM's vCPUs only as the preferred topology,
+        # sockets by default, and fills no sockets beside cores.
+        ({"cpu": 4, "memory": "4Gi"}, None, "1 vCPU and gets 0 vCPU as sockets"),
+        ({"cpu": 4, "memory": "4Gi"}, "any", "gets 0 vCPU as sockets x cores x threads"),
+        ({"cpu": 4, "memory": "4Gi"}, "spread", "gets 0 vCPU as sockets x cores"),
+        ({"instancetype": {"name": "u1.small"}}, None, None),  # 1 vCPU, 2Gi
+        ({"instancetype": {"name": "u1.nano"}}, None, "2Gi of memory and gets 512Mi"),
+    ],
+)
+def test_a_vm_below_its_preference_s_requirements_is_refused(
+    make_view: Any, sizing: dict[str, Any], topology: str | None, unmet: str | None
+) -> None:
+    """KubeVirt's VM admission checks the preference's spec.requirements (1 vCPU and 2Gi for
+    the common `fedora`) against the instancetype, or the VM's own cpu and memory."""
+    plan = wukong("web", golden("centos-stream9"), preference={"name": "fedora"}, **sizing)
+    objects = (preference("fedora", topology=topology), instancetype("u1.nano", 1, "512Mi"))
+    found = check(make_view, plan, *objects, base=NAMED)
+    if unmet is None:
+        assert found == []
+        return
+    f = only(found, "preference.requirements-unmet")
+    assert f.severity.value == "error" and unmet in f.message
+    assert "KubeVirt refuses the VM" in f.message and f.line == plan.preference.line
+    if "as sockets" in unmet:
+        assert "preferredCPUTopology is cores" in f.message

@@ -240,13 +240,14 @@ def many_plans(count: int, namespaces: list[str]) -> list[VmPlan]:
             },
         ]
         # Half sized by a cluster instancetype with a cluster preference, half by cpu and
-        # memory with their team's own preference; all on the pod network and a Multus one.
+        # memory with their team's own preference (vCPUs as cores, as Wukong writes them, and
+        # meeting its requirements); all on the pod network and a Multus one.
         sizing: dict[str, Any] = (
             {"instancetype": {"name": "u1.medium"}, "preference": {"name": "fedora"}}
             if i % 2 == 0
             else {
                 "cpu": 1,
-                "memory": "1Gi",
+                "memory": "2Gi",
                 "preference": {"name": "team", "kind": "VirtualMachinePreference"},
             }
         )
@@ -276,7 +277,7 @@ def test_100_specs_in_5_namespaces_list_each_resource_once_per_namespace(
     kube_api.add(namespace(GOLDEN), datasource(GOLDEN, "fedora"), image, populated_pvc(image))
     kube_api.add(cdi_config((fast,)))
     kube_api.add(instancetype("u1.medium"), preference("fedora"))
-    kube_api.add(*(preference("team", ns=ns) for ns in spaces))
+    kube_api.add(*(preference("team", ns=ns, topology="cores") for ns in spaces))
     kube_api.add(*(network_attachment_definition(ns, "lab") for ns in spaces))
     findings = check_cluster(many_plans(100, spaces), live_view(kubeconfig))
     assert [f for f in findings if f.severity is Severity.ERROR] == []
