@@ -89,10 +89,13 @@ def storage_class_problems(
     gap = None if profiles is None or disk.access_mode else _profile_gap(profiles, name, disk)
     if gap is None:
         return []
+    # The patch replaces the profile's list; with a volumeMode the disk needs a set of its mode.
+    mode = disk.volume_mode or "Filesystem"
     fix = (
         f"set accessMode on the disk, or give the StorageProfile claimPropertySets (`kubectl "
         f'patch storageprofile {name} --type merge -p \'{{"spec":{{"claimPropertySets":'
-        f'[{{"accessModes":["ReadWriteOnce"],"volumeMode":"Filesystem"}}]}}}}\'`)'
+        f'[{{"accessModes":["ReadWriteOnce"],"volumeMode":"{mode}"}}]}}}}\'`'
+        + (", listing the sets it has beside it)" if disk.volume_mode else ")")
     )
     return [
         (
