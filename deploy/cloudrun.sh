@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Deploy the Wukong HTTP function to Google Cloud: Cloud Functions (gen2, from source) or Cloud
 # Run (from the image deploy/Dockerfile builds). Secrets come from Secret Manager, never from the
-# command line or the environment of this script.
+# command line or the environment of this script. One exception, PUSH_AUTH=token: the push
+# token must be in the push endpoint's URL, which the subscription stores (readable with
+# pubsub.subscriptions.get) and Cloud Run's own request log records (httpRequest.requestUrl
+# holds the query); the app never logs it. So the default is PUSH_AUTH=oidc.
 set -euo pipefail
 
 usage() {
@@ -33,12 +36,19 @@ queued deliveries (all optional; without WUKONG_QUEUE none of this runs):
   WUKONG_QUEUE           pubsub:projects/<project>/topics/<topic>: /webhook publishes, /pubsub
                          renders; creates the topic, a dead-letter topic with its subscription,
                          the push subscription and the IAM bindings they need
-  PUSH_AUTH              token (default): the push endpoint carries ?token=<WUKONG_PUBSUB_TOKEN>
-                         | oidc: Pub/Sub sends an OIDC token of PUSH_SERVICE_ACCOUNT, verified
-                         by the app (WUKONG_PUBSUB_AUDIENCE, WUKONG_PUBSUB_SERVICE_ACCOUNT)
+  PUSH_AUTH              oidc (default with one service): Pub/Sub sends an OIDC token of
+                         PUSH_SERVICE_ACCOUNT, verified by the app (WUKONG_PUBSUB_AUDIENCE,
+                         WUKONG_PUBSUB_SERVICE_ACCOUNT)
+                         | token (default with WORKER_SERVICE, where Cloud Run's IAM checks the
+                         OIDC token): the push endpoint carries ?token=<WUKONG_PUBSUB_TOKEN>,
+                         which the subscription's config and Cloud Run's request log then show
   PUBSUB_TOKEN_SECRET_NAME  Secret Manager secret with the push token, default
                          wukong-pubsub-token (token mode; also maps it on a worker)
-  PUSH_SERVICE_ACCOUNT   the push subscription's service account (oidc mode, or a private worker)
+  PUSH_SERVICE_ACCOUNT   the service account Pub/Sub pushes as (required but in token mode
+                         with one service). Whoever runs this script needs
+                         iam.serviceAccounts.actAs on it (roles/iam.serviceAccountUser); in a
+                         project that enabled Pub/Sub before 2021-04-08, Pub/Sub's service agent
+                         also needs roles/iam.serviceAccountTokenCreator to sign its tokens
   PUSH_AUDIENCE          its tokens' audience; default wukong-pubsub/<PROJECT>/<SERVICE> (oidc),
                          the worker's URL (two services)
   PUSH_ENDPOINT          where Pub/Sub pushes, default <this service's URL>/pubsub; another
@@ -87,7 +97,7 @@ if [[ -n "${WUKONG_QUEUE:-}" ]]; then
     echo "WUKONG_QUEUE must be pubsub:projects/<project>/topics/<topic>" >&2; usage; }
   TOPIC_PROJECT="${BASH_REMATCH[1]}"
   TOPIC="${BASH_REMATCH[2]}"
-  PUSH_AUTH="${PUSH_AUTH:-token}"
+  if [[ -n "${WORKER_SERVICE:-}" ]]; then PUSH_AUTH="${PUSH_AUTH:-token}"; else PUSH_AUTH="${PUSH_AUTH:-oidc}"; fi
   ACK_DEADLINE="${ACK_DEADLINE:-120}"
   (( ACK_DEADLINE >= 10 && ACK_DEADLINE <= 600 )) || { echo "ACK_DEADLINE: 10 to 600" >&2; usage; }
   timeout="${ACK_DEADLINE}s"  # a push is answered once rendered: the ack deadline bounds it
@@ -98,7 +108,12 @@ if [[ -n "${WUKONG_QUEUE:-}" ]]; then
       secrets+=",WUKONG_PUBSUB_TOKEN=${PUBSUB_TOKEN_SECRET_NAME}:latest"
       ;;
     oidc)
-      [[ -n "${PUSH_SERVICE_ACCOUNT:-}" ]] || { echo "PUSH_AUTH=oidc needs PUSH_SERVICE_ACCOUNT" >&2; usage; }
+      [[ -n "${PUSH_SERVICE_ACCOUNT:-}" ]] || {
+        echo "PUSH_AUTH=oidc (the default) needs PUSH_SERVICE_ACCOUNT, the service account Pub/Sub pushes as" >&2
+        usage; }
+      [[ -z "${WORKER_SERVICE:-}" ]] || {
+        echo "PUSH_AUTH=oidc with WORKER_SERVICE: the worker's Cloud Run IAM checks the token; use PUSH_AUTH=token" >&2
+        usage; }
       ;;
     *) echo "PUSH_AUTH must be token or oidc, not '$PUSH_AUTH'" >&2; usage ;;
   esac
@@ -170,8 +185,12 @@ gcloud pubsub subscriptions describe "${dead}-sub" "${ps[@]}" >/dev/null 2>&1 ||
   gcloud pubsub subscriptions create "${dead}-sub" --topic="$dead" "${ps[@]}"
 
 if [[ "$PUSH_AUTH" == token ]]; then
+  # Through a flags file, not the command line: no process listing shows the token.
   token="$(gcloud secrets versions access latest --secret="$PUBSUB_TOKEN_SECRET_NAME" --project="$PROJECT")"
-  push=(--push-endpoint="${PUSH_ENDPOINT}?token=${token}")
+  push_file="$(mktemp)"
+  trap 'rm -f "$env_file" "$push_file"' EXIT
+  echo "--push-endpoint: $(yaml_quote "${PUSH_ENDPOINT}?token=${token}")" >"$push_file"
+  push=(--flags-file="$push_file")
   if [[ -n "${PUSH_SERVICE_ACCOUNT:-}" ]]; then  # a private worker: Cloud Run's IAM checks it
     [[ "$PUSH_ENDPOINT" =~ ^(https://[^/]+) ]]
     push+=(--push-auth-service-account="$PUSH_SERVICE_ACCOUNT"

@@ -1,9 +1,11 @@
-"""Shared fixtures: where the official reference data lives, and the project's paths."""
+"""Shared fixtures: where the official reference data lives, the project's paths, the forge."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +51,16 @@ def action_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
     runner_temp = tmp_path_factory.mktemp("runner-temp")
     install_with_the_action(runner_temp)
     return runner_temp
+
+
+@pytest.fixture
+def forge(git_server: Any) -> Iterator[Any]:
+    """The fake forge (tests/forge.py) answering the Git hosts' API paths on the test Git
+    server (tests/gitserver.py), as GitHub Enterprise Server, GitLab and Gitea serve them; it
+    takes WUKONG_GIT_TOKEN, as the API does by default."""
+    from tests.forge import Forge
+
+    forge = Forge(token=git_server.token)
+    git_server.attach_forge(forge)
+    yield forge
+    git_server.attach_forge(None)

@@ -1,5 +1,6 @@
 """A fake Git-host API on 127.0.0.1 that speaks GitHub's, GitLab's and Gitea's (Forgejo's)
-commit-status endpoints as documented, and records every request.
+commit-status and pull-request endpoints as documented, and records every request. The pull
+requests live in tests/forge_pulls.py.
 
     GitHub  POST [/api/v3]/repos/{owner}/{repo}/statuses/{sha}   Authorization: Bearer|token
     GitLab  POST /api/v4/projects/{id}/statuses/{sha}            PRIVATE-TOKEN (or Bearer)
@@ -30,6 +31,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tests.forge_pulls import ROUTES as PULL_ROUTES
+from tests.forge_pulls import Pulls
 
 TOKEN = "forge-tok-91c0d2e7aa"  # distinctive, so a leak is easy to grep for
 
@@ -63,6 +67,7 @@ class Fault:
     body: Any
     headers: dict[str, str]
     times: int
+    method: str | None
 
 
 @dataclass
@@ -73,14 +78,16 @@ class Forge:
     requests: list[Recorded] = field(default_factory=list)
     statuses: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    pulls: Pulls = field(default_factory=Pulls)
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def fail(self, path: str, status: int, body: Any = None, times: int = 1000,
-             headers: dict[str, str] | None = None) -> None:  # fmt: skip
-        """Answer requests whose path matches the regex `path` with `status` and `body`."""
-        self.faults.append(Fault(re.compile(path), status, body, headers or {}, times))
+             headers: dict[str, str] | None = None, method: str | None = None) -> None:  # fmt: skip
+        """Answer requests whose path matches the regex `path` (and `method`, when given)
+        with `status` and `body`."""
+        self.faults.append(Fault(re.compile(path), status, body, headers or {}, times, method))
 
     def calls(self, kind: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if kind is None or _kind(r.path) == kind]
@@ -103,17 +110,29 @@ class Forge:
             )
         time.sleep(self.delay)
         for fault in self.faults:
-            if fault.times > 0 and fault.pattern.search(parts.path):
+            if fault.times > 0 and fault.pattern.search(parts.path) \
+                    and fault.method in (None, method):  # fmt: skip
                 fault.times -= 1
                 return fault.status, fault.headers, fault.body
+        fields = body if isinstance(body, dict) else {}
         for kind, route in _ROUTES:
             match = route.match(parts.path)
             if match and method == "POST":
                 denied = self._denied(kind, headers)
                 if denied:
                     return 401, {}, denied
-                return getattr(self, f"_{kind}_status")(match, body if isinstance(body, dict)
-                                                         else {})  # fmt: skip
+                return getattr(self, f"_{kind}_status")(match, fields)
+        for kind, route, handlers in PULL_ROUTES:
+            match = route.match(parts.path)
+            if match and method in handlers:
+                denied = self._denied(kind, headers)
+                if denied:
+                    return 401, {}, denied
+                host = {k.lower(): v for k, v in headers.items()}.get("host", "127.0.0.1")
+                query = dict(parse_qsl(parts.query))
+                return self.pulls.answer(
+                    kind, match, handlers[method], query, fields, f"http://{host}"
+                )
         return 404, {}, {"message": "Not Found"}
 
     def _denied(self, kind: str, headers: dict[str, str]) -> dict[str, str] | None:
@@ -218,7 +237,7 @@ def _kind(path: str) -> str | None:
     for kind, route in _ROUTES:
         if route.match(path):
             return kind
-    return None
+    return next((kind for kind, route, _ in PULL_ROUTES if route.match(path)), None)
 
 
 def _github_invalid(name: str, code: str, message: str = "") -> dict[str, Any]:

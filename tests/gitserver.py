@@ -81,6 +81,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve()
 
+    do_PATCH = do_PUT = do_DELETE = do_POST  # the forge's API (attach_forge)
+
     def _authorized(self) -> bool:
         expected = "Basic " + base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
         got = self.headers.get("Authorization", "")
@@ -119,6 +121,8 @@ class _Handler(BaseHTTPRequestHandler):
             "REMOTE_USER": USER,
             "REMOTE_ADDR": "127.0.0.1",
             "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+            # Hooks see who pushes: git's CLI (a person) or dulwich (Wukong): tests/hosting.py
+            "HTTP_USER_AGENT": self.headers.get("User-Agent", ""),
             # http-backend inflates gzip request bodies itself when told
             "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
         }

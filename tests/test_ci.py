@@ -8,6 +8,7 @@ The image itself is not built here: no container engine runs on these machines.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -125,9 +126,13 @@ def test_a_version_tag_publishes_the_image_the_hooks_pull_for_both_architectures
     assert build["with"]["file"] == "deploy/Dockerfile" and build["with"]["push"] is True
     assert build["with"]["platforms"] == "linux/amd64,linux/arm64"
     assert build["with"]["tags"] == "${{ env.IMAGE }}:${{ env.VERSION }}"
-    digest = job["steps"][-1]
+    digest = next(s for s in job["steps"] if s.get("name") == "Print the digest")
     assert digest["env"]["DIGEST"] == "${{ steps.build.outputs.digest }}"
     assert "$IMAGE:$VERSION@$DIGEST" in digest["run"]
+    # A new ghcr.io package is private: the release fails until anyone can pull the image.
+    pull = job["steps"][-1]["run"].splitlines()
+    assert pull[0] == "docker logout ghcr.io"
+    assert 'if ! docker buildx imagetools inspect "$IMAGE:$VERSION"; then' in pull
 
 
 @pytest.mark.parametrize(("tag", "passes"), [("v0.1.0", True), ("v0.2.0", False)])
@@ -145,6 +150,30 @@ def test_the_release_refuses_a_tag_that_is_not_the_hooks_version(
     assert (done.returncode == 0) is passes, done.stdout
     if passes:
         assert (tmp_path / "env").read_text() == f"VERSION={presync.VERSION}\n"
+
+
+# Where the docs and drop-ins name a release: a Git ref (pip, `uses:`, GitLab's `include:
+# component`) or a source archive of one.
+_RELEASE_REFS = re.compile(
+    r"novasphere/wukong@(?P<uses>[^\s'\"]+)"
+    r"|/validate@(?P<component>[^\s'\"]+)"
+    r"|/archive/refs/tags/(?P<github_archive>[^\s'\"]+?)\.tar\.gz"
+    r"|/-/archive/(?P<gitlab_archive>[^/\s'\"]+)/"
+)
+
+
+def test_every_release_the_docs_name_is_a_tag_the_release_workflow_makes() -> None:
+    """An include or install at a ref no release makes fails for every user who copies it
+    (`validate@0.1.0` against tags named v0.1.0: "component not found")."""
+    patterns = _workflow("release.yaml")["on"]["push"]["tags"]
+    found: list[tuple[str, str, str]] = []
+    for path in ("README.md", "action.yml", "templates/validate.yml", "deploy/README.md"):
+        for match in _RELEASE_REFS.finditer((ROOT / path).read_text()):
+            found += [(path, kind, ref) for kind, ref in match.groupdict().items() if ref]
+    assert {kind for _, kind, _ in found} == set(_RELEASE_REFS.groupindex), found
+    for path, kind, ref in found:
+        assert any(fnmatch.fnmatchcase(ref, p) for p in patterns), (path, kind, ref, patterns)
+        assert ref == f"v{presync.VERSION}", (path, kind, ref)
 
 
 # -- the GitHub Action ---------------------------------------------------------------------

@@ -278,14 +278,16 @@ def test_the_dockerfile_runs_the_function_as_the_job_user():
 
 @pytest.fixture
 def fake_gcloud(tmp_path) -> Path:
-    """A `gcloud` that logs its arguments and the env-vars file it was given."""
+    """A `gcloud` that logs its arguments, the env-vars file it was given, and each line of a
+    flags file (as `FLAGS <line>`)."""
     log = tmp_path / "gcloud.log"
     script = tmp_path / "bin" / "gcloud"
     script.parent.mkdir()
     script.write_text(
         "#!/usr/bin/env bash\n"
         f'for a in "$@"; do echo "ARG $a" >> {log}; '
-        f'case "$a" in --env-vars-file=*) cat "${{a#--env-vars-file=}}" >> {log};; esac; done\n'
+        f'case "$a" in --env-vars-file=*) cat "${{a#--env-vars-file=}}" >> {log};; '
+        f'--flags-file=*) sed "s/^/FLAGS /" "${{a#--flags-file=}}" >> {log};; esac; done\n'
         # What the queue set-up asks: the deployed URL, the project number, the push token;
         # no Pub/Sub resource exists yet.
         'case "$1 $2 $3" in\n'
@@ -374,9 +376,24 @@ def test_without_a_queue_no_pub_sub_resource_is_made(fake_gcloud):
     assert "ARG --timeout=300s" in log and "ARG --allow-unauthenticated" in log
 
 
+def test_a_queue_defaults_to_oidc_and_needs_the_push_service_account(fake_gcloud):
+    """The token mode's secret ends up in the subscription and Cloud Run's request log, so
+    it is no default: OIDC is, and it needs the account Pub/Sub pushes as."""
+    env = {"PROJECT": "p", "WUKONG_ALLOWED_REPOS": "x", "WUKONG_QUEUE": QUEUE}
+    result = _deploy(env, fake_gcloud)
+    assert result.returncode == 2 and "PUSH_SERVICE_ACCOUNT" in result.stderr
+    assert not fake_gcloud.exists()  # nothing deployed
+    sa = "wukong-push@p.iam.gserviceaccount.com"
+    assert _deploy(env | {"PUSH_SERVICE_ACCOUNT": sa}, fake_gcloud).returncode == 0
+    log = fake_gcloud.read_text()
+    assert "WUKONG_PUBSUB_TOKEN" not in log and "?token=" not in log
+    assert _env_vars(log)["WUKONG_PUBSUB_SERVICE_ACCOUNT"] == sa
+
+
 def test_a_queue_makes_the_topic_dead_letters_and_a_push_subscription_with_a_token(fake_gcloud):
     env = {"PROJECT": "p", "WUKONG_ALLOWED_REPOS": "x", "TARGET": "run", "IMAGE": "r/w:1",
-           "WUKONG_QUEUE": QUEUE, "RUNTIME_SA": "wukong@p.iam.gserviceaccount.com"}  # fmt: skip
+           "WUKONG_QUEUE": QUEUE, "RUNTIME_SA": "wukong@p.iam.gserviceaccount.com",
+           "PUSH_AUTH": "token"}  # fmt: skip
     result = _deploy(env, fake_gcloud)
     assert result.returncode == 0, result.stderr
     log = fake_gcloud.read_text()
@@ -392,10 +409,12 @@ def test_a_queue_makes_the_topic_dead_letters_and_a_push_subscription_with_a_tok
     [create] = [
         c for c in calls if c.startswith("pubsub subscriptions create wukong-deliveries-push")
     ]
+    # The token reaches gcloud in a flags file: no process listing shows it.
+    assert "FLAGS --push-endpoint: 'https://wukong-x.a.run.app/pubsub?token=push-tok-77'" in log
+    assert not any("push-tok-77" in line for line in log.split("\n") if line.startswith("ARG "))
     for flag in (
         "--topic=wukong-deliveries",
         "--enable-message-ordering",
-        "--push-endpoint=https://wukong-x.a.run.app/pubsub?token=push-tok-77",
         "--ack-deadline=120",
         "--dead-letter-topic=wukong-deliveries-dead-letter",
         "--max-delivery-attempts=5",
@@ -446,7 +465,10 @@ def test_two_services_a_private_worker_and_a_public_webhook_that_queues_for_it(f
     calls = _calls(fake_gcloud.read_text())
     [create] = [c for c in calls if c[:3] == ["pubsub", "subscriptions", "create"]
                 and c[3].endswith("-push")]  # fmt: skip
-    assert "--push-endpoint=https://wukong-worker-x.a.run.app/pubsub?token=push-tok-77" in create
+    assert (
+        "FLAGS --push-endpoint: 'https://wukong-worker-x.a.run.app/pubsub?token=push-tok-77'"
+        in fake_gcloud.read_text()
+    )
     assert "--push-auth-token-audience=https://wukong-worker-x.a.run.app" in create
     assert ["run", "services", "add-iam-policy-binding", "wukong-worker", "--project=p",
             "--region=europe-west1", f"--member=serviceAccount:{sa}",

@@ -7,7 +7,7 @@
     ├── GitError           fetch, commit or push failed; `retryable` says if trying again helps
     │   └── PushRejectedError   the remote ref moved (or a hook declined); see `retryable`
     ├── WebhookError       a delivery is refused; carries the HTTP status (400, 401, 403, 413)
-    ├── HostError          a Git host's API (commit statuses) refused or failed a call
+    ├── HostError          a Git host's API (statuses, pull requests) refused or failed a call
     ├── QueueError         a delivery could not be queued (Pub/Sub); `retryable`
     └── PushIgnored        a push Wukong must not render (unwatched branch, its own output): 202
 
@@ -80,17 +80,27 @@ class PushRejectedError(GitError):
 
 
 class WebhookError(WukongError):
+    """`status` 400, 401, 403 or 413; 503 when what would check the request is missing (a
+    setting, Google's certificates for Pub/Sub's OIDC token), which a retry after a fix cures."""
+
     def __init__(self, message: str, status: int = 400) -> None:
         self.status = status
         super().__init__(message)
 
 
 class HostError(WukongError):
-    """A Git host's API call failed: `status` is its HTTP status (0: no answer came)."""
+    """A Git host's API call failed: `status` is its HTTP status (0: no answer came).
+    `summary`: what to change, in a commit status's 140 characters ("" when none is known)."""
 
-    def __init__(self, message: str, status: int = 0) -> None:
+    def __init__(self, message: str, status: int = 0, summary: str = "") -> None:
         self.status = status
+        self.summary = summary
         super().__init__(message)
+
+    @property
+    def retryable(self) -> bool:
+        """No answer, a server error or a rate limit may pass; a refusal will not."""
+        return self.status == 0 or self.status == 429 or self.status >= 500
 
 
 class QueueError(WukongError):

@@ -195,6 +195,7 @@ def render_repository(
         vm_count=len(outcome.plans),
         output_branch=config.output_branch,
         summary=tuple(text_line(f) for f in outcome.findings if f.code in DATA_SAFETY),
+        mode=config.mode,
     )
 
 

@@ -444,8 +444,8 @@ def test_a_broken_repository_config_is_a_finding_on_it(
     assert main(["render", "--offline", "--format", "github"]) == 1
     assert capsys.readouterr().out == (
         "::error file=.wukong.yaml,line=2,title=spec.invalid::ouputPath: unknown key "
-        "'ouputPath'; allowed keys: branches, hookImage, hookNamespace, namespace, outputBranch, "
-        "outputPath, presyncHooks, protectDisks, specPath\n"
+        "'ouputPath'; allowed keys: branches, hookImage, hookNamespace, mode, namespace, "
+        "outputBranch, outputPath, presyncHooks, protectDisks, specPath\n"
     )
     assert not (clone / OUT).exists()
 

@@ -12,7 +12,9 @@ already on the commit, the render commit lands and the status turns success; a w
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +26,7 @@ from tests.endpoints.test_webhook import (
     BROKEN_SPEC,
     SECRET,
     SPECS,
+    _deliver,
     _headers,
     _payload,
     _render_commits,
@@ -50,14 +53,6 @@ STATUSES = "/api/v3/repos/team/vms/statuses/"
 @pytest.fixture(scope="module")
 def app():  # type: ignore[no-untyped-def]
     return make_app()
-
-
-@pytest.fixture
-def forge(git_server: GitServer) -> Iterator[Forge]:
-    forge = Forge(token=git_server.token)
-    git_server.attach_forge(forge)
-    yield forge
-    git_server.attach_forge(None)
 
 
 @pytest.fixture
@@ -202,6 +197,84 @@ def test_pub_sub_s_oidc_token_is_checked_in_the_app(app, env, git_server) -> Non
     assert (right.status_code, right.get_json()["status"]) == (200, "committed")
 
 
+def test_an_audience_without_the_service_account_takes_no_push(app, env, git_server) -> None:  # type: ignore[no-untyped-def]
+    """Anyone with any Google service account can have Google sign a token for the audience,
+    which is no secret: without the account to compare with, /pubsub takes nothing."""
+    env.delenv("WUKONG_PUBSUB_TOKEN")
+    env.setenv("WUKONG_PUBSUB_AUDIENCE", AUDIENCE)
+    google = Signer()
+    name = _repo(git_server)
+    body = _envelope(encode_event(_event(git_server, name)))
+    stranger = google.token(email="attacker@evil-project.iam.gserviceaccount.com")
+    with serve_certs(google) as certs:
+        env.setattr(push_auth, "GOOGLE_CERTS_URL", certs)
+        response = _push(app.test_client(), body, None, Authorization=f"Bearer {stranger}")
+    assert response.status_code == 503
+    assert "WUKONG_PUBSUB_SERVICE_ACCOUNT" in response.get_json()["error"]
+    assert git_server.requests(name) == []
+
+
+def test_google_s_certificates_out_of_reach_is_503_for_a_redelivery(app, env, git_server) -> None:  # type: ignore[no-untyped-def]
+    env.delenv("WUKONG_PUBSUB_TOKEN")
+    env.setenv("WUKONG_PUBSUB_AUDIENCE", AUDIENCE)
+    env.setenv("WUKONG_PUBSUB_SERVICE_ACCOUNT", ACCOUNT)
+    env.setattr(push_auth, "GOOGLE_CERTS_URL", f"http://127.0.0.1:{_closed_port()}/certs")
+    name = _repo(git_server)
+    body = _envelope(encode_event(_event(git_server, name)))
+    response = _push(app.test_client(), body, None, Authorization=f"Bearer {Signer().token()}")
+    assert response.status_code == 503 and "certificates" in response.get_json()["error"]
+    assert git_server.requests(name) == []
+
+
+# --- /webhook with a Pub/Sub that never confirms -------------------------------------------------
+
+_topics = itertools.count()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def unreachable(env):  # type: ignore[no-untyped-def]
+    """WUKONG_QUEUE set, Pub/Sub nowhere: a publish is retried in the background, never
+    confirmed. A fresh app, so that its client is made with this address."""
+    env.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{_closed_port()}")
+    env.setenv("WUKONG_QUEUE", f"pubsub:projects/unreachable/topics/wukong-{next(_topics)}")
+    return make_app().test_client()
+
+
+def test_a_publish_pub_sub_never_confirms_is_503_and_an_error_on_the_commit(
+    unreachable, env, git_server, forge
+) -> None:  # type: ignore[no-untyped-def]
+    env.setitem(api_webhook.QUEUE_SECONDS, "github", 2.0)
+    name = _repo(git_server)
+    head = git_server.head(name)
+    response = _deliver(unreachable, "github", _payload("github", git_server.url(name), head))
+    assert response.status_code == 503, response.get_json()
+    body = response.get_json()
+    assert body["retryable"] is True and "did not confirm in time" in body["error"]
+    assert _states(forge, head) == ["pending", "error"]
+    assert git_server.requests(name) == []
+
+
+def test_gitea_and_forgejo_get_their_answer_within_their_5_s(
+    unreachable, git_server, forge
+) -> None:  # type: ignore[no-untyped-def]
+    """Their default delivery timeout is 5 s: a hung status API and a Pub/Sub that never
+    confirms still leave time for the answer."""
+    forge.delay = 6.0
+    name = _repo(git_server)
+    payload = _payload("gitea", git_server.url(name), git_server.head(name))
+    started = time.monotonic()
+    response = _deliver(unreachable, "gitea", payload)
+    assert response.status_code == 503
+    assert time.monotonic() - started < 4.8
+    forge.delay = 0
+
+
 # --- the real emulator pushing to the served function -------------------------------------------
 
 
@@ -319,8 +392,8 @@ def test_a_git_failure_is_redelivered_and_then_succeeds(
 def test_a_hung_status_api_still_lets_the_push_be_queued(
     served, subscribed, git_server, forge, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(api_webhook, "PENDING_SECONDS", 0.3)
-    monkeypatch.setattr(api_webhook, "QUEUE_SECONDS", 1.5)
+    monkeypatch.setitem(api_webhook.QUEUE_SECONDS, "github", 1.5)
+    monkeypatch.setattr(api_webhook, "PENDING_SHARE", 0.2)
     forge.delay = 2.0
     subscribed()
     name = _repo(git_server)

@@ -6,7 +6,6 @@ status that cannot be posted never changes the delivery's answer."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -28,14 +27,6 @@ API = {"github": ("/api/v3/repos/team/vms/statuses/", "team/vms"),
        "gitea": ("/api/v1/repos/team/vms/statuses/", "team/vms")}  # fmt: skip
 FAILED = {"github": "failure", "gitlab": "failed", "gitea": "failure"}
 ERROR = {"github": "error", "gitlab": "failed", "gitea": "error"}
-
-
-@pytest.fixture
-def forge(git_server: GitServer) -> Iterator[Forge]:
-    forge = Forge(token=git_server.token)  # WUKONG_GIT_TOKEN serves both, as by default
-    git_server.attach_forge(forge)
-    yield forge
-    git_server.attach_forge(None)
 
 
 @pytest.fixture(scope="module")

@@ -186,3 +186,98 @@ def test_the_web_ui_is_the_payload_s_page_else_the_clone_url() -> None:
     page = Repository("gitea", "http://h/o/r.git", "o/r", web_url="http://h/o/r/")
     assert web_url(page) == "http://h/o/r"
     assert web_url(Repository("gitea", "http://u:p@h/o/r.git", "o/r")) == "http://h/o/r"
+
+
+# --- pull requests (GitLab: merge requests) -----------------------------------------------------
+
+BOT = "wukong/render-main"
+
+
+def test_an_open_request_is_found_opened_and_then_found(host: Host) -> None:
+    client = host.client()
+    assert client.find_pull_request(BOT, "main") is None
+    opened, new = client.open_pull_request(BOT, "main", "wukong: render 2 VMs", "the body")
+    assert new and opened.number == 1 and opened.title == "wukong: render 2 VMs"
+    page = {"github": "/team/vms/pull/1", "gitlab": "/42/-/merge_requests/1",
+            "gitea": "/team/vms/pulls/1"}[host.kind]  # fmt: skip
+    assert opened.url.endswith(page)
+    assert client.find_pull_request(BOT, "main") == opened
+    assert client.find_pull_request(BOT, "release") is None
+    [create] = [c for c in host.forge.calls() if c.method == "POST"]
+    fields = {"github": ("head", "base", "body"), "gitea": ("head", "base", "body"),
+              "gitlab": ("source_branch", "target_branch", "description")}[host.kind]  # fmt: skip
+    assert [create.body[f] for f in fields] == [BOT, "main", "the body"]
+    if host.kind == "github":  # GitHub ignores a head without its owner and lists every PR
+        lookups = [c.query for c in host.forge.calls() if c.method == "GET"]
+        assert {"head": f"team:{BOT}", "base": "main", "state": "open"}.items() <= \
+            lookups[0].items()  # fmt: skip
+    if host.kind == "gitlab":  # GitLab lists merged and closed ones without a state
+        assert host.forge.calls()[0].query["state"] == "opened"
+
+
+def test_opening_one_that_is_open_already_updates_it(host: Host) -> None:
+    """GitHub 422 "already exists", GitLab 409 "!iid", Gitea 409 "issue_id": one request."""
+    client = host.client()
+    first, _ = client.open_pull_request(BOT, "main", "first", "old body")
+    again, new = client.open_pull_request(BOT, "main", "second", "new body")
+    assert not new
+    assert (again.number, again.title, again.body) == (first.number, "second", "new body")
+    assert len(host.forge.pulls.open(host.kind, host.held)) == 1
+
+
+def test_closing_says_why_then_closes(host: Host) -> None:
+    client = host.client()
+    opened, _ = client.open_pull_request(BOT, "main", "t", "b")
+    updated = client.update_pull_request(opened.number, "t2", "b2")
+    assert (updated.title, updated.body) == ("t2", "b2")
+    client.close_pull_request(opened.number, "nothing left to render")
+    assert host.forge.pulls.comments[host.kind, host.held, opened.number] == [
+        "nothing left to render"
+    ]
+    assert host.forge.pulls.open(host.kind, host.held) == []
+    assert client.find_pull_request(BOT, "main") is None
+    close = [c for c in host.forge.calls() if c.method in ("PATCH", "PUT")][-1]
+    assert close.body == ({"state_event": "close"} if host.kind == "gitlab"
+                          else {"state": "closed"})  # fmt: skip
+
+
+@pytest.mark.parametrize("base", ["main", "release/1.2"])
+def test_a_merged_request_is_not_the_open_one(host: Host, base: str) -> None:
+    """Gitea's lookup by branches may answer the merged request of the pair (and cannot take a
+    base with "/"): the open one is then found in the list."""
+    client = host.client()
+    merged, _ = client.open_pull_request(BOT, base, "merged one", "b")
+    host.forge.pulls.merged(host.kind, host.held, merged.number)
+    assert client.find_pull_request(BOT, base) is None
+    opened, new = client.open_pull_request(BOT, base, "open one", "b")
+    assert new and opened.number == merged.number + 1
+    assert client.find_pull_request(BOT, base) == opened
+
+
+def test_a_refused_pull_request_call_names_the_missing_scope(host: Host) -> None:
+    said = {"github": {"message": "Resource not accessible by personal access token"},
+            "gitlab": {"error": "insufficient_scope", "scope": "api"},
+            "gitea": {"message": "token does not have at least one of required scope(s): "
+                                 "[write:repository]"}}[host.kind]  # fmt: skip
+    host.forge.fail("/(pulls|merge_requests)$", 403, said, method="POST")
+    with pytest.raises(HostError) as caught:
+        host.client().open_pull_request(BOT, "main", "t", "b")
+    needs = {"github": '"Pull requests: write" (classic: repo)',
+             "gitlab": "the api scope and the Developer role",
+             "gitea": "the write:repository scope"}[host.kind]  # fmt: skip
+    kind = "merge request" if host.kind == "gitlab" else "pull request"
+    assert caught.value.status == 403 and not caught.value.retryable
+    assert caught.value.summary == f"could not open the {kind} (HTTP 403): the token needs {needs}"
+    assert str(caught.value).startswith(f"failed to open the {kind}: HTTP 403: ")
+    assert len(caught.value.summary) <= 140
+
+
+def test_a_refused_comment_names_its_own_scope_on_gitea(host: Host) -> None:
+    """Gitea guards /issues with write:issue, apart from the pulls' write:repository."""
+    client = host.client()
+    opened, _ = client.open_pull_request(BOT, "main", "t", "b")
+    host.forge.fail("/(comments|notes)$", 403, {"message": "no"})
+    with pytest.raises(HostError) as caught:
+        client.close_pull_request(opened.number, "why")
+    assert ("write:issue" in str(caught.value)) == (host.kind == "gitea")
+    assert host.forge.pulls.open(host.kind, host.held) != []  # not closed without its reason

@@ -231,6 +231,20 @@ def test_github_form_deliveries_are_signed_over_the_raw_form_body(path, provider
     assert err.value.status == 401
 
 
+@pytest.mark.parametrize(
+    "body", [b"payload=%ZZ", b"a=1&b=2", b"\xff" * 100, b"x=" + b"&x=" * 20],
+    ids=["bad escape", "no payload", "not ascii", "too many fields"],
+)  # fmt: skip
+def test_a_github_form_is_not_read_before_its_signature_checks_out(body):
+    """An unsigned form is a 401 whatever it holds: nothing of it is parsed first."""
+    with pytest.raises(WebhookError) as err:
+        parse_delivery(_headers("github", "push", b"other") | FORM, body, SECRET)
+    assert err.value.status == 401
+    with pytest.raises(WebhookError) as err:  # signed, it is read, and refused as malformed
+        parse_delivery(_headers("github", "push", body) | FORM, body, SECRET)
+    assert err.value.status == 400
+
+
 def test_githubs_test_vector_holds_for_a_form_body():
     """The documented vector (secret, payload -> signature), with the form as the payload."""
     vector = json.loads(_reference("webhooks/github/signature-test-vector.json"))

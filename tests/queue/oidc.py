@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import serve
 
 AUDIENCE = "https://wukong.example.run.app/pubsub"
 ACCOUNT = "wukong-push@my-project.iam.gserviceaccount.com"
@@ -69,8 +70,11 @@ class Signer:
 
 
 @contextmanager
-def serve_certs(*signers: Signer) -> Iterator[str]:
-    """The signers' certificates on 127.0.0.1; yields their URL."""
+def serve_certs(*signers: Signer, cache_control: str = "", seen: list[str] | None = None,
+                status: int = 200) -> Iterator[str]:  # fmt: skip
+    """The signers' certificates on 127.0.0.1, answered with `status` and `cache_control` (as
+    Google sends "public, max-age=19204, must-revalidate, no-transform"); yields their URL.
+    Each request's target goes to `seen` (a proxy's is the absolute URL)."""
     body = json.dumps({s.kid: s.cert.decode() for s in signers}).encode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -78,16 +82,15 @@ def serve_certs(*signers: Signer) -> Iterator[str]:
             pass
 
         def do_GET(self) -> None:
-            self.send_response(200)
+            if seen is not None:
+                seen.append(self.path)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            if cache_control:
+                self.send_header("Cache-Control", cache_control)
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/oauth2/v1/certs"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as url:
+        yield f"{url}/oauth2/v1/certs"

@@ -1,23 +1,40 @@
 """Who may push to /pubsub: the shared token, or Pub/Sub's OIDC token checked in the app with
-google-auth (signature, issuer, audience, the service account's verified email)."""
+google-auth (signature, issuer, audience, the service account's verified email), against
+Google's certificates fetched once per max-age, through the environment's proxy."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
 
 from tests.queue.oidc import ACCOUNT, AUDIENCE, Signer, serve_certs
 from wukong_core.errors import WebhookError
-from wukong_core.queue.push_auth import check_token, verify_oidc
+from wukong_core.queue.push_auth import GoogleCerts, check_token, verify_oidc
 
 GOOGLE = Signer()
+# What https://www.googleapis.com/oauth2/v1/certs answers with.
+GOOGLES_CACHE_CONTROL = "public, max-age=19204, must-revalidate, no-transform"
 
 
 @pytest.fixture(scope="module")
 def certs() -> Iterator[str]:
     with serve_certs(GOOGLE) as url:
         yield url
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_the_shared_token_is_compared_exactly() -> None:
@@ -29,8 +46,58 @@ def test_the_shared_token_is_compared_exactly() -> None:
 
 
 def test_a_token_signed_by_google_for_our_audience_and_account_passes(certs) -> None:
-    verify_oidc(GOOGLE.token(), AUDIENCE, ACCOUNT, certs_url=certs)
-    verify_oidc(GOOGLE.token(email="any@x.iam.gserviceaccount.com"), AUDIENCE, "", certs_url=certs)
+    verify_oidc(GOOGLE.token(), AUDIENCE, ACCOUNT, GoogleCerts(), certs_url=certs)
+
+
+def test_without_the_service_account_no_token_passes(certs) -> None:
+    """Anyone with any Google service account can have Google sign a token for our audience:
+    the audience alone proves nothing."""
+    for email in ("", ACCOUNT):  # the configured account missing, whoever signed
+        with pytest.raises(WebhookError, match="WUKONG_PUBSUB_SERVICE_ACCOUNT") as caught:
+            verify_oidc(GOOGLE.token(email=email or ACCOUNT), AUDIENCE, "", GoogleCerts(),
+                        certs_url=certs)  # fmt: skip
+        assert caught.value.status == 503
+    with pytest.raises(WebhookError, match="WUKONG_PUBSUB_AUDIENCE") as caught:
+        verify_oidc(GOOGLE.token(), "", ACCOUNT, GoogleCerts(), certs_url=certs)
+    assert caught.value.status == 503
+
+
+def test_google_s_certificates_are_fetched_once_per_max_age(no_proxy) -> None:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+    held = GoogleCerts()
+    with serve_certs(GOOGLE, cache_control=GOOGLES_CACHE_CONTROL, seen=seen) as url:
+        for _ in range(3):
+            verify_oidc(GOOGLE.token(), AUDIENCE, ACCOUNT, held, certs_url=url)
+    assert len(seen) == 1
+    seen.clear()
+    with serve_certs(GOOGLE, cache_control="no-cache", seen=seen) as url:
+        for _ in range(2):  # no max-age: nothing is kept
+            verify_oidc(GOOGLE.token(), AUDIENCE, ACCOUNT, held, certs_url=url)
+    assert len(seen) == 2
+
+
+def test_the_certificates_come_through_the_environment_s_proxy(no_proxy) -> None:  # type: ignore[no-untyped-def]
+    target = f"http://127.0.0.1:{_closed_port()}/oauth2/v1/certs"  # reachable only by proxy
+    seen: list[str] = []
+    with serve_certs(GOOGLE, seen=seen) as proxy:
+        no_proxy.setenv("http_proxy", proxy.removesuffix("/oauth2/v1/certs"))
+        verify_oidc(GOOGLE.token(), AUDIENCE, ACCOUNT, GoogleCerts(), certs_url=target)
+    assert seen == [target]  # a proxy is asked for the absolute URL
+
+
+@pytest.mark.parametrize("answer", ["unreachable", 500, 404])
+def test_certificates_that_cannot_be_fetched_are_503_not_401(no_proxy, answer) -> None:  # type: ignore[no-untyped-def]
+    """Google (or the way to it) failing says nothing about the token: Pub/Sub must redeliver
+    the push, which it does for a 5xx; a 401 would end up in the dead-letter topic."""
+    if answer == "unreachable":
+        url = f"http://127.0.0.1:{_closed_port()}/oauth2/v1/certs"
+        with pytest.raises(WebhookError, match="could not fetch Google's certificates") as caught:
+            verify_oidc(GOOGLE.token(), AUDIENCE, ACCOUNT, GoogleCerts(), certs_url=url)
+    else:
+        with serve_certs(GOOGLE, status=answer) as url, pytest.raises(WebhookError) as caught:
+            verify_oidc(GOOGLE.token(), AUDIENCE, ACCOUNT, GoogleCerts(), certs_url=url)
+        assert f"HTTP {answer}" in str(caught.value)
+    assert caught.value.status == 503
 
 
 @pytest.mark.parametrize(
@@ -50,5 +117,5 @@ def test_a_token_signed_by_google_for_our_audience_and_account_passes(certs) -> 
 )  # fmt: skip
 def test_any_other_token_is_401(certs, token, says) -> None:
     with pytest.raises(WebhookError, match=says) as caught:
-        verify_oidc(token(), AUDIENCE, ACCOUNT, certs_url=certs)
+        verify_oidc(token(), AUDIENCE, ACCOUNT, GoogleCerts(), certs_url=certs)
     assert caught.value.status == 401

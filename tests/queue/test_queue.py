@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from wukong_core.errors import QueueError, UsageError
-from wukong_core.queue import Queue, open_queue, topic_of
+from wukong_core.queue import Queue, Queues, topic_of
 from wukong_core.queue.envelope import parse_push
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def make_queue(request: pytest.FixtureRequest) -> Iterator[Callable[[str], Made]
 
 
 def test_messages_of_one_key_arrive_in_order_with_their_attributes(make_queue, receiver) -> None:
-    queue: Queue = open_queue(make_queue(receiver.url).spec)
+    queue: Queue = Queues().open(make_queue(receiver.url).spec)
     ids = [queue.publish(json.dumps({"n": n}).encode(), "repo main", {"delivery": f"d-{n}"}, 10)
            for n in range(3)]  # fmt: skip
     messages = receiver.wait(3)
@@ -106,7 +107,7 @@ def test_messages_of_one_key_arrive_in_order_with_their_attributes(make_queue, r
 
 def test_a_message_is_pushed_again_until_it_is_acknowledged(make_queue, receiver) -> None:
     receiver.answers = [503, 500]
-    queue = open_queue(make_queue(receiver.url).spec)
+    queue = Queues().open(make_queue(receiver.url).spec)
     sent = queue.publish(b"{}", "repo main", {}, 10)
     messages = receiver.wait(3)
     assert [m.message_id for m in messages] == [sent] * 3
@@ -116,7 +117,7 @@ def test_a_failed_publish_is_an_error_and_does_not_block_the_key(make_queue, rec
     """The topic is gone: the publish fails, pausing the ordering key; once the topic is back,
     the next message of that key goes through (resume_publish)."""
     made = make_queue(receiver.url)
-    queue = open_queue(made.spec)
+    queue = Queues().open(made.spec)
     queue.publish(b'"first"', "repo main", {}, 10)
     made.drop()
     started = time.monotonic()
@@ -126,6 +127,35 @@ def test_a_failed_publish_is_an_error_and_does_not_block_the_key(make_queue, rec
     made.restore()
     queue.publish(b'"after"', "repo main", {}, 10)
     assert [m.data for m in receiver.wait(2)] == [b'"first"', b'"after"']
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_publish_pub_sub_never_confirms_is_an_error_in_time_and_the_next_one_too(
+    monkeypatch,
+) -> None:  # type: ignore[no-untyped-def]
+    """Pub/Sub unreachable: the publish is tried again until its timeout and ends as a
+    QueueError, and so does the next one of the same ordering key (the failure paused it:
+    never a RuntimeError, never a refusal of the key). Nothing goes on in the background."""
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{_closed_port()}")
+    queue = Queues().open("pubsub:projects/my-project/topics/wukong")
+    for _ in range(2):
+        started = time.monotonic()
+        with pytest.raises(QueueError, match="did not confirm in time"):
+            queue.publish(b"{}", "https://git.example/a/b.git main", {}, 1.0)
+        assert time.monotonic() - started < 2
+    assert [t.name for t in threading.enumerate() if "Thread-CommitBatchPublisher" in t.name] == []
+
+
+def test_one_client_per_topic_and_instance() -> None:
+    queues = Queues()
+    spec = "pubsub:projects/my-project/topics/wukong"
+    assert queues.open(spec) is queues.open(f" {spec} ")
+    assert Queues().open(spec) is not queues.open(spec)  # nothing shared between instances
 
 
 def test_an_unusable_queue_setting_names_the_form() -> None:

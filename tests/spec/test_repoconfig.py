@@ -65,7 +65,8 @@ def test_bad_config_names_field_line_and_fix(data: bytes, field: str, line: int,
 
 def test_unknown_key_lists_the_allowed_keys() -> None:
     allowed = (
-        "branches, hookImage, hookNamespace, namespace, outputBranch, outputPath, presyncHooks"
+        "branches, hookImage, hookNamespace, mode, namespace, outputBranch, outputPath, "
+        "presyncHooks"
     )
     with pytest.raises(SpecError, match=f"allowed keys: {allowed}, protectDisks, specPath$"):
         parse_repo_config(b"output: x\n")
@@ -80,6 +81,13 @@ def test_not_a_mapping_or_not_yaml_is_a_spec_error(data: bytes, line: int) -> No
         parse_repo_config(data)
     assert caught.value.file == ".wukong.yaml"
     assert caught.value.line == line
+
+
+def test_mode_is_push_unless_pull_request_is_asked_for() -> None:
+    assert parse_repo_config(None).mode == "push"
+    assert parse_repo_config(b"mode: pull-request\n").mode == "pull-request"
+    with pytest.raises(SpecError, match="mode: must be push or pull-request, like pull-request"):
+        parse_repo_config(b"specPath: wukong/\nmode: pr\n")
 
 
 def test_strict_types_refuse_yaml_coercions() -> None:

@@ -29,24 +29,20 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from wukong_core.caches import Caches
-from wukong_core.endpoints.common import Config, Handler, Refusal, Reply
+from wukong_core.endpoints.common import Config, Handler, Instance, Refusal, Reply
 
 log = logging.getLogger("wukong.http")
 
 ROUTES = ("GET /healthz", "POST /render", "POST /validate", "POST /webhook", "POST /pubsub")
 
 
-class App:
+class App(Instance):
     """One instance of the HTTP function: what it remembers between requests, and the handler.
 
     The process that serves (main.py's module, `wukong serve`) keeps one for its lifetime, so a
-    warm instance re-renders only what a push changed; nothing in it is needed for a correct
-    answer (idempotency lives in Git), so any number of instances may run side by side.
+    warm instance re-renders only what a push changed and reuses its Pub/Sub clients and
+    Google's certificates; any number of instances may run side by side.
     """
-
-    def __init__(self, caches: Caches | None = None) -> None:
-        self.caches = caches or Caches()
 
     def handle(self, request: Request) -> Response:
         """One request -> one response; never raises, never answers with a traceback."""
@@ -54,7 +50,7 @@ class App:
         config = Config()
         try:
             config = Config.from_env()
-            reply = _dispatch(request, config, self.caches)
+            reply = _dispatch(request, config, self)
         except Refusal as e:
             reply = Reply(e.status, {"error": config.scrub(e.message), **e.extra})
         except Exception as e:  # a bug: details to the server log, none to the caller
@@ -64,7 +60,7 @@ class App:
         return _response(reply)
 
 
-def healthz(request: Request, config: Config, caches: Caches) -> Reply:
+def healthz(request: Request, config: Config, kept: Instance) -> Reply:
     return Reply(200, {"status": "ok"})
 
 
@@ -86,7 +82,7 @@ def _endpoint(path: str) -> tuple[tuple[str, ...], Handler] | None:
     return None
 
 
-def _dispatch(request: Request, config: Config, caches: Caches) -> Reply:
+def _dispatch(request: Request, config: Config, kept: Instance) -> Reply:
     path = request.path.rstrip("/") or "/"
     endpoint = _endpoint(path)
     if endpoint is None:
@@ -98,7 +94,7 @@ def _dispatch(request: Request, config: Config, caches: Caches) -> Reply:
             f"{path} takes {' or '.join(methods)}, not {request.method[:20]}",
             allow=list(methods),
         )
-    return handler(request, config, caches)
+    return handler(request, config, kept)
 
 
 def _response(reply: Reply) -> Response:

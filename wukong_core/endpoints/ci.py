@@ -18,6 +18,7 @@ from wukong_core.caches import Caches
 from wukong_core.endpoints.common import (
     JSON,
     Config,
+    Instance,
     Refusal,
     Reply,
     authorize_ci,
@@ -49,12 +50,12 @@ _NO_SPECS = (
 )
 
 
-def render(request: Request, config: Config, caches: Caches) -> Reply:
-    return _run(request, config, True, caches)
+def render(request: Request, config: Config, kept: Instance) -> Reply:
+    return _run(request, config, True, kept.caches)
 
 
-def validate(request: Request, config: Config, caches: Caches) -> Reply:
-    return _run(request, config, False, caches)
+def validate(request: Request, config: Config, kept: Instance) -> Reply:
+    return _run(request, config, False, kept.caches)
 
 
 def _run(request: Request, config: Config, render: bool, caches: Caches) -> Reply:

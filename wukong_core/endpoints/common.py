@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request
 
+from wukong_core.caches import Caches
 from wukong_core.errors import WukongError
 from wukong_core.git.failures import without_userinfo
-from wukong_core.spec.models import is_dns_label
+from wukong_core.names import is_dns_label
+from wukong_core.queue import Queues
+from wukong_core.queue.push_auth import GoogleCerts
 
 if TYPE_CHECKING:
-    from wukong_core.caches import Caches
     from wukong_core.findings import Finding
     from wukong_core.objects import ClusterView
 
@@ -107,7 +109,18 @@ class Reply:
     log: dict[str, Any] = field(default_factory=dict)  # fields for the request's log line
 
 
-Handler = Callable[[Request, Config, "Caches"], Reply]
+@dataclass(eq=False)
+class Instance:
+    """What one instance of the function keeps between requests, handed to every handler: the
+    render memos, its Pub/Sub publishers, Google's certificates. Nothing in it is needed for a
+    correct answer (idempotency lives in Git), and nothing is global: a test makes its own."""
+
+    caches: Caches = field(default_factory=Caches)
+    queues: Queues = field(default_factory=Queues)  # /webhook publishes (WUKONG_QUEUE)
+    google_certs: GoogleCerts = field(default_factory=GoogleCerts)  # /pubsub's OIDC check
+
+
+Handler = Callable[[Request, Config, Instance], Reply]
 
 
 def authorize_ci(request: Request, config: Config) -> None:

@@ -6,25 +6,28 @@ reported on the commit; 5xx is kept for failures a redelivery may cure:
 
     outcome                               answer                                   status
     committed, or nothing to change       200 {"status": "committed"|"unchanged"}  success
+    proposed (pull-request mode)          200 {"status": "proposed", "request"}    success
     error findings                        200 {"status": "failure", findings}      failure
     only cluster errors (forbidden, ...)  200 {"status": "error", findings}        error
       ... the cluster was unreachable     503 {"status": "error", "retryable"}     error
-    Git failure that may pass             502 {"error", "retryable": true}         error
+    Git or host API failure that may pass 502 {"error", "retryable": true}         error
     final Git failure (push declined,     200 {"status": "error", "error",         error
-      credentials refused, no repo)            "retryable": false}
+      credentials refused, no repo), or        "retryable": false}
+      the host's API refused a request
     not Wukong's to render                202 {"ignored"}                          queued: success
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any
 
 from wukong_core import pipeline
 from wukong_core.caches import Caches
 from wukong_core.endpoints import statuses
 from wukong_core.endpoints.common import Config, Refusal, Reply, open_cluster, summary_fields
-from wukong_core.errors import GitError, PushIgnored, PushRejectedError, UsageError
+from wukong_core.errors import GitError, HostError, PushIgnored, PushRejectedError, UsageError
 from wukong_core.findings import Finding
 from wukong_core.git import webhooks
 from wukong_core.git.commit import (
@@ -35,6 +38,8 @@ from wukong_core.git.commit import (
     SourceTree,
     commit_manifests,
 )
+from wukong_core.git.hosts import open_host
+from wukong_core.git.propose import BOT_PREFIX
 from wukong_core.report import as_dict
 
 DELIVERY_SECONDS = 60.0  # fetch, render, push and the status, all attempts included
@@ -45,10 +50,10 @@ def ignored(reason: str, fields: dict[str, Any]) -> Reply:
 
 
 def succeeded(reply: Reply) -> bool:
-    """Rendered and pushed, or nothing to change: an answer worth remembering per delivery id
-    (a failure is not: a redelivery after a fix must try again)."""
+    """Rendered and pushed (or proposed), or nothing to change: an answer worth remembering per
+    delivery id (a failure is not: a redelivery after a fix must try again)."""
     body = reply.body if isinstance(reply.body, dict) else {}
-    return reply.status == 200 and body.get("status") in ("committed", "unchanged")
+    return reply.status == 200 and body.get("status") in ("committed", "proposed", "unchanged")
 
 
 def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any],
@@ -61,6 +66,8 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
     cluster = open_cluster(config)
 
     def renderer(tree: SourceTree) -> RenderOutput:
+        if event.branch.startswith(BOT_PREFIX):  # whatever `branches` matches
+            raise PushIgnored(f"{event.branch} holds Wukong's own proposal; it is not rendered")
         out = pipeline.render_repository(
             tree, cluster, branch=event.branch, default_branch=event.default_branch, caches=caches
         )
@@ -68,6 +75,9 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
             raise PushIgnored(f"the push only touched the output path {out.output_path}")
         return out
 
+    # Pull-request mode needs the host's API; the client costs nothing until it is called.
+    token = config.status_token or config.git_token
+    host = open_host(statuses.repository(event), token, deadline) if token else None
     commit = CommitRequest(
         repo_url=event.repo_url,
         branch=event.branch,
@@ -77,10 +87,11 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
         username=config.git_username or None,
         token=config.git_token or None,
         max_seconds=DELIVERY_SECONDS,
+        host=host,
     )
 
-    def status(state: statuses.State, text: str, sha: str | None = None) -> None:
-        fields["commit_status"] = statuses.post(event, config, state, text, deadline, sha)
+    def status(state: statuses.State, text: str, sha: str | None = None, link: str = "") -> None:
+        fields["commit_status"] = statuses.post(event, config, state, text, deadline, sha, link)
 
     try:
         result = commit_manifests(commit)
@@ -88,9 +99,9 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
         if queued:
             status("success", f"not rendered: {e}")
         return ignored(str(e), fields)
-    except GitError as e:
+    except (GitError, HostError) as e:
         message = config.scrub(str(e))
-        summary = e.summary if isinstance(e, PushRejectedError) and e.summary else ""
+        summary = e.summary if isinstance(e, PushRejectedError | HostError) else ""
         status("error", summary or statuses.could_not(message))
         fields |= {"result": "error", "retryable": e.retryable}
         body = {"error": message, "retryable": e.retryable, "repo": event.repo_name}
@@ -99,6 +110,9 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
         return Reply(200, {"status": "error", "provider": event.provider, **body}, log=fields)
     except UsageError as e:  # a branch name or delivery id that Git refuses
         raise Refusal(400, config.scrub(str(e))) from e
+    finally:
+        if host is not None:
+            host.close()
     # After the checks: a snapshot's label names the checks it could not serve.
     label = cluster.source if cluster is not None else pipeline.OFFLINE
     return _answer(result, event, label, fields, status)
@@ -130,8 +144,20 @@ def _answer(result: CommitResult, event: webhooks.PushEvent, label: str, fields:
         short = result.commit_sha[:7]
         status("success", f"rendered {result.vm_count} VMs in {short}", result.commit_sha)
         return Reply(200, body, log=fields)
+    proposal = result.proposal
+    if proposal is not None:
+        body["request"] = asdict(proposal)
+        fields["request"] = proposal.action
+    if result.status == "proposed":
+        assert proposal is not None
+        text = f"render proposed in {proposal.url}"
+        if len(text) > statuses.LIMIT:
+            text = f"render of {result.vm_count} VMs proposed in {proposal.ref}"
+        status("success", text, link=proposal.url)
+        return Reply(200, body, log=fields)
     if result.status == "unchanged":
-        status("success", "no change")
+        closed = proposal.ref if proposal is not None and proposal.action == "closed" else ""
+        status("success", f"no change; closed {closed}" if closed else "no change")
         return Reply(200, body, log=fields)
     errors = [f for f in result.findings if f.severity == "error"]
     body["error"] = f"{len(errors)} error finding(s): nothing committed; see findings"

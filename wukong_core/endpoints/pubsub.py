@@ -3,8 +3,11 @@ would have (README, Queued deliveries).
 
 Order of the gates, each before anything costlier:
     neither WUKONG_PUBSUB_TOKEN nor WUKONG_PUBSUB_AUDIENCE   503   no push can be authenticated
+    WUKONG_PUBSUB_AUDIENCE without                           503   any Google account's token
+      WUKONG_PUBSUB_SERVICE_ACCOUNT                                would pass
     body over the limit                                      413
     wrong ?token=, or an OIDC token that does not verify     401   nothing of the body is read
+    Google's certificates cannot be fetched                  503   Pub/Sub redelivers
     malformed envelope or message                            400   never renders; Pub/Sub
                                                                    redelivers it until its
                                                                    dead-letter topic takes it
@@ -25,24 +28,30 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from wukong_core.caches import Caches
 from wukong_core.endpoints import delivery
-from wukong_core.endpoints.common import Config, Refusal, Reply, public_url, read_body
+from wukong_core.endpoints.common import Config, Instance, Refusal, Reply, public_url, read_body
 from wukong_core.errors import WebhookError
 from wukong_core.git import webhooks
 from wukong_core.git.queued import decode_event
 from wukong_core.queue import envelope, push_auth
 
 
-def pubsub(request: Request, config: Config, caches: Caches) -> Reply:
+def pubsub(request: Request, config: Config, kept: Instance) -> Reply:
     if not config.pubsub_token and not config.pubsub_audience:
         raise Refusal(
             503,
             "server misconfigured: set WUKONG_PUBSUB_TOKEN or WUKONG_PUBSUB_AUDIENCE, so that "
             "pushes from Pub/Sub can be authenticated",
         )
+    if config.pubsub_audience and not config.pubsub_service_account:
+        raise Refusal(
+            503,
+            "server misconfigured: WUKONG_PUBSUB_AUDIENCE is set without "
+            "WUKONG_PUBSUB_SERVICE_ACCOUNT: set it to the push subscription's service account "
+            "(any Google account can get a token for an audience)",
+        )
     try:
-        _authenticate(request, config)
+        _authenticate(request, config, kept.google_certs)
         message = envelope.parse_push(read_body(request, config.max_body_bytes))
         event = decode_event(message.data)
     except WebhookError as e:
@@ -58,7 +67,7 @@ def pubsub(request: Request, config: Config, caches: Caches) -> Reply:
     if event.deleted:  # the webhook drops these; a message of anyone else's may not
         return Reply(200, {"ignored": f"branch {event.branch} was deleted"}, log=fields)
     try:
-        reply = delivery.render_push(event, config, fields, caches, queued=True)
+        reply = delivery.render_push(event, config, fields, kept.caches, queued=True)
     except Refusal as e:
         if e.status >= 500:  # the server's settings: a redelivery after the fix will do
             raise
@@ -69,14 +78,14 @@ def pubsub(request: Request, config: Config, caches: Caches) -> Reply:
     return reply
 
 
-def _authenticate(request: Request, config: Config) -> None:
+def _authenticate(request: Request, config: Config, certs: push_auth.GoogleCerts) -> None:
     sent = request.args.get("token")
     scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
     if config.pubsub_token and sent is not None:
         push_auth.check_token(sent, config.pubsub_token)
     elif config.pubsub_audience and scheme.lower() == "bearer" and bearer.strip():
         push_auth.verify_oidc(
-            bearer.strip(), config.pubsub_audience, config.pubsub_service_account,
+            bearer.strip(), config.pubsub_audience, config.pubsub_service_account, certs,
             certs_url=push_auth.GOOGLE_CERTS_URL,  # read per call: tests serve their own
         )  # fmt: skip
     else:

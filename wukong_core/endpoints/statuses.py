@@ -3,6 +3,7 @@ without ever failing the delivery (README, Commit statuses).
 
     pending   the delivery is queued          "render queued"
     success   rendered, or nothing to change  "rendered 3 VMs in 1a2b3c4", "no change"
+              proposed (pull-request mode)    "render proposed in https://…/pull/12"
     failure   error findings: nothing written "2 errors: spec.invalid wukong/a.yaml:4, …"
     error     Git or cluster failures         "could not push main: …"
 
@@ -55,22 +56,27 @@ def could_not(message: str) -> str:
     return clip(message.replace("failed to ", "could not ", 1))
 
 
+def repository(event: PushEvent) -> Repository:
+    """The pushed repository as its host's API knows it."""
+    return Repository(event.provider, public_url(event.repo_url), event.repo_name,
+                      event.project_id, event.web_url)  # fmt: skip
+
+
 def post(event: PushEvent, config: Config, state: State, description: str, deadline: float,
-         commit: str | None = None) -> str:  # fmt: skip
-    """Set the status on `event.after`; what happened, for the request's log line."""
+         commit: str | None = None, link: str = "") -> str:  # fmt: skip
+    """Set the status on `event.after`, linking to `link` or else to `commit`; what happened,
+    for the request's log line."""
     token = config.status_token or config.git_token
     if not token:
         if not _told_no_token.is_set():
             _told_no_token.set()
             log.warning("no commit statuses: set WUKONG_STATUS_TOKEN (or WUKONG_GIT_TOKEN)")
         return "not posted: no token"
-    repo = Repository(event.provider, public_url(event.repo_url), event.repo_name,
-                      event.project_id, event.web_url)  # fmt: skip
     deadline = min(deadline, time.monotonic() + CALL_SECONDS)
     try:
-        host = open_host(repo, token, deadline)
+        host = open_host(repository(event), token, deadline)
         try:
-            target = host.commit_url(commit) if commit else ""
+            target = link or (host.commit_url(commit) if commit else "")
             host.set_status(
                 event.after, event.branch, CommitStatus(state, clip(description), target_url=target)
             )

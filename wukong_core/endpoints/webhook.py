@@ -11,7 +11,8 @@ Order of the gates, each before anything costlier:
     Wukong's own commit       202   (trailer; the output-path half of the loop guard runs once
                                      `.wukong.yaml` is read, since the output path lives there)
     WUKONG_QUEUE set          202   {"queued": id} once Pub/Sub holds it and the commit shows
-                                     `pending`; 503 when it cannot be published
+                                     `pending`; 503 when it cannot be published, all within
+                                     what the sender waits (QUEUE_SECONDS)
     render + commit           200   committed | unchanged | failure | error (delivery.py), 5xx
                                      only when a redelivery may help
 
@@ -29,19 +30,23 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from wukong_core.caches import Caches
-from wukong_core.endpoints import delivery, statuses
-from wukong_core.endpoints.common import Config, Refusal, Reply, public_url, read_body
+from wukong_core.endpoints import statuses
+from wukong_core.endpoints.common import Config, Instance, Refusal, Reply, public_url, read_body
 from wukong_core.errors import QueueError, UsageError, WebhookError
 from wukong_core.git import webhooks
 from wukong_core.git.queued import encode_event, ordering_key
-from wukong_core.queue import open_queue
 
-QUEUE_SECONDS = 8.0  # the pending status and the publish, within GitHub's 10 s
-PENDING_SECONDS = 3.0
+# The pending status and the publish, within what each sender waits for an answer by default:
+# GitHub and GitLab 10 s, Gitea and Forgejo 5 s ([webhook] DELIVER_TIMEOUT).
+QUEUE_SECONDS = {"github": 8.0, "gitlab": 8.0, "gitea": 4.0, "forgejo": 4.0}
+# How that time is shared: `pending` may take the first 30 % (a slow status API must not leave
+# the publish without time), the publish must end by 80 %, and the rest is kept for the `error`
+# status of a publish that failed.
+PENDING_SHARE = 0.3
+PUBLISH_SHARE = 0.8
 
 
-def webhook(request: Request, config: Config, caches: Caches) -> Reply:
+def webhook(request: Request, config: Config, kept: Instance) -> Reply:
     if not config.webhook_secret:
         # 503, not 401: no sender can get in until the operator sets the secret, and a 401
         # would send the repository owner hunting for a wrong secret on their side.
@@ -59,7 +64,7 @@ def webhook(request: Request, config: Config, caches: Caches) -> Reply:
     if isinstance(event, webhooks.PingEvent):
         return Reply(200, {"status": "pong", "provider": event.provider}, log=fields)
     if isinstance(event, webhooks.IgnoredEvent):
-        return delivery.ignored(event.reason, fields | {"event": event.event})
+        return _ignored(event.reason, fields | {"event": event.event})
     fields |= {"repo": event.repo_name, "branch": event.branch, "commit": event.after}
     if not webhooks.repo_allowed(event.repo_url, config.allowed_repos):
         raise Refusal(
@@ -69,40 +74,52 @@ def webhook(request: Request, config: Config, caches: Caches) -> Reply:
             repo=event.repo_name,
         )
     if event.deleted:
-        return delivery.ignored(f"branch {event.branch} was deleted; nothing to render", fields)
+        return _ignored(f"branch {event.branch} was deleted; nothing to render", fields)
     if webhooks.is_loop(event, ""):  # "" = the trailer test only; see the module docstring
-        return delivery.ignored("the head commit is Wukong's own render", fields)
+        return _ignored("the head commit is Wukong's own render", fields)
     if config.queue:
-        return _enqueue(event, config, fields)
+        return _enqueue(event, config, fields, kept)
+    # The pipeline (and the spec models) load only for a push rendered here, never to queue one.
+    from wukong_core.endpoints import delivery
+
     key = (event.provider, event.delivery_id, event.repo_url, event.branch)
-    seen = caches.deliveries.get(key) if event.delivery_id else None
+    seen = kept.caches.deliveries.get(key) if event.delivery_id else None
     if seen is not None:
         status, answer = seen
         return Reply(status, {**answer, "redelivery": True}, log=fields | {"redelivery": True})
-    reply = delivery.render_push(event, config, fields, caches)
-    if event.delivery_id and delivery.succeeded(reply):
-        assert isinstance(reply.body, dict)
-        caches.deliveries.put(key, (reply.status, reply.body))
+    reply = delivery.render_push(event, config, fields, kept.caches)
+    if event.delivery_id and delivery.succeeded(reply) and isinstance(reply.body, dict):
+        kept.caches.deliveries.put(key, (reply.status, reply.body))
     return reply
 
 
-def _enqueue(event: webhooks.PushEvent, config: Config, fields: dict[str, Any]) -> Reply:
+def _ignored(reason: str, fields: dict[str, Any]) -> Reply:
+    from wukong_core.endpoints import delivery  # lazily: see webhook()
+
+    return delivery.ignored(reason, fields)
+
+
+def _enqueue(
+    event: webhooks.PushEvent, config: Config, fields: dict[str, Any], kept: Instance
+) -> Reply:
     """`pending` on the commit, then the message on the queue, then 202: all before the
-    answer, since Cloud Run throttles an instance's CPU once it has answered. `pending` goes
-    first so that it can never land after the worker's own status."""
+    answer, since Cloud Run throttles an instance's CPU once it has answered, and all within
+    what the sender waits. `pending` goes first so that it can never land after the worker's
+    own status."""
+    started = time.monotonic()
+    seconds = QUEUE_SECONDS.get(event.provider, min(QUEUE_SECONDS.values()))
+    deadline = started + seconds
     try:
-        queue = open_queue(config.queue)
+        queue = kept.queues.open(config.queue)
     except UsageError as e:  # a malformed WUKONG_QUEUE, or the queue extra not installed
         raise Refusal(503, f"server misconfigured: {e}") from e
-    deadline = time.monotonic() + QUEUE_SECONDS
-    # A slow status API must not leave the publish without time: it gets a part only.
-    pending = min(deadline, time.monotonic() + PENDING_SECONDS)
+    pending = started + seconds * PENDING_SHARE
     fields["commit_status"] = statuses.post(event, config, "pending", "render queued", pending)
     attributes = {"provider": event.provider, "delivery": event.delivery_id}
     try:
         queued = queue.publish(
-            encode_event(event), ordering_key(event),
-            {k: v for k, v in attributes.items() if v}, deadline - time.monotonic(),
+            encode_event(event), ordering_key(event), {k: v for k, v in attributes.items() if v},
+            started + seconds * PUBLISH_SHARE - time.monotonic(),
         )  # fmt: skip
     except QueueError as e:
         message = config.scrub(str(e))

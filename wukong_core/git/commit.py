@@ -10,6 +10,9 @@ git (dulwich), on an in-memory object store and never a checkout:
 5. stop with "unchanged" when the tree equals the parent's (idempotency lives in Git);
 6. push as a compare-and-swap on the remote ref; when the ref moved, start again from 1.
 
+In pull-request mode (`RenderOutput.mode`), step 6 proposes the render instead: the bot branch
+and one pull request, never a write to the branch itself (propose.py).
+
 dulwich is imported inside functions so that importing this module stays cheap for the CLI and
 for cold starts that never touch Git. Nothing from dulwich or urllib3 escapes: failures become
 `GitError("failed to <step>: <cause>")` with credentials scrubbed.
@@ -28,9 +31,11 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from wukong_core.errors import PushRejectedError, UsageError
 from wukong_core.findings import Finding, has_errors
 from wukong_core.git.failures import step
+from wukong_core.git.hosts import GitHost
+from wukong_core.git.propose import Draft, Proposal, propose
 from wukong_core.git.remote import Remote, open_remote
 from wukong_core.git.tree import SourceTree, git_bytes, replace_output
-from wukong_core.marks import DELIVERY_TRAILER, SOURCE_TRAILER
+from wukong_core.marks import DELIVERY_TRAILER, SOURCE_TRAILER, render_title
 
 if TYPE_CHECKING:
     from dulwich.repo import MemoryRepo
@@ -59,6 +64,7 @@ class RenderOutput:
     output_branch: str | None = None  # None = the branch that was pushed
     # Lines for the commit message's body, one each: what the commit does to data.
     summary: tuple[str, ...] = ()
+    mode: str = "push"  # or "pull-request": propose the render (.wukong.yaml mode)
 
 
 Renderer = Callable[[SourceTree], RenderOutput]
@@ -77,16 +83,18 @@ class CommitRequest:
     # The whole delivery, every attempt and HTTP call included: a slow or hung Git host must
     # not hold a serverless instance until the platform kills it without a JSON answer.
     max_seconds: float = 60.0
+    host: GitHost | None = None  # the host's API, which pull-request mode needs
 
 
 @dataclass(frozen=True)
 class CommitResult:
-    status: Literal["committed", "unchanged", "failed-checks"]
+    status: Literal["committed", "proposed", "unchanged", "failed-checks"]
     source_sha: str  # the head that was rendered (the last attempt's)
-    commit_sha: str | None  # the commit pushed, if any
+    commit_sha: str | None  # the commit pushed (pull-request mode: to the bot branch), if any
     findings: list[Finding]
     attempts: int
     vm_count: int
+    proposal: Proposal | None = None  # pull-request mode: what became of its request
 
 
 def commit_manifests(request: CommitRequest) -> CommitResult:
@@ -166,8 +174,10 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
     assert source is not None
     out = request.renderer(source)
 
-    def result(status: Any, commit: str | None = None) -> CommitResult:
-        return CommitResult(status, source_sha, commit, list(out.findings), attempt, out.vm_count)
+    def result(status: Any, commit: str | None = None, proposal: Proposal | None = None
+               ) -> CommitResult:  # fmt: skip
+        return CommitResult(status, source_sha, commit, list(out.findings), attempt,
+                            out.vm_count, proposal)  # fmt: skip
 
     if has_errors(out.findings):
         return result("failed-checks")
@@ -178,6 +188,19 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
     parent_tree = repo[git_bytes(parent)].tree
     with step("build tree", remote.secrets):
         tree = replace_output(repo.object_store, parent_tree, out.output_path, out.files)
+    if out.mode == "pull-request":
+
+        def write() -> str:
+            return _write_commit(repo, request, source_sha, tree, parent, out)
+
+        done = propose(Draft(remote, repo, request.host, request.branch, source_sha, target,
+                             target_head, tree, out.output_path, out.files, out.vm_count,
+                             out.findings, head, write))  # fmt: skip
+        if done is None:
+            return None  # a ref moved: render the new head
+        commit, proposal = done
+        proposed = proposal.action not in ("closed", "none")
+        return result("proposed" if proposed else "unchanged", commit, proposal)
     if tree == parent_tree and target_head is not None:
         return result("unchanged")
     new = _write_commit(repo, request, source_sha, tree, parent, out)
@@ -211,8 +234,7 @@ def _message(
     trailers = [f"{SOURCE_TRAILER}: {source_sha}"]
     if delivery_id:
         trailers.append(f"{DELIVERY_TRAILER}: {delivery_id}")
-    # Exactly the README's form, "1 VMs" included: CI scripts match on it.
-    head = f"wukong: render {vm_count} VMs from {source_sha[:7]}"
+    head = render_title(vm_count, source_sha)
     # One line each, so `git log` lists them and no line break can start a paragraph.
     body = "".join(" ".join(line.splitlines()) + "\n" for line in summary if line.strip())
     return head + "\n\n" + (body + "\n" if body else "") + "\n".join(trailers) + "\n"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from wukong_core.errors import GitError, PushRejectedError
 from wukong_core.git.failures import scrub, step
 from wukong_core.git.tree import git_bytes
+from wukong_core.outbound import read_by
 
 if TYPE_CHECKING:
     from dulwich.client import GitClient
@@ -46,9 +47,19 @@ class Remote:
             raise GitError(f"failed to fetch {branch}: no such branch on the remote")
         return sha.decode() if sha else None
 
-    def push(self, repo: MemoryRepo, branch: str, old: str | None, new: str,
-             expect: dict[str, str]) -> bool:  # fmt: skip
-        """Move the branch from `old` to `new` iff it (and `expect`) still hold; False if moved."""
+    def heads(self, branches: list[str]) -> dict[str, str | None]:
+        """Where each branch is now (None: absent), read in one request."""
+        refs = [git_bytes(f"refs/heads/{b}") for b in branches]
+        with step("read " + ", ".join(branches), self.secrets):
+            now = self.client.get_refs(self.path, ref_prefix=refs).refs
+        return {b: (now[r].decode() if now.get(r) else None)
+                for b, r in zip(branches, refs, strict=True)}  # fmt: skip
+
+    def push(self, repo: MemoryRepo, branch: str, old: str | None, new: str | None,
+             expect: dict[str, str], fix: tuple[str, str] = ("", "")) -> bool:  # fmt: skip
+        """Move the branch from `old` to `new` (None: delete it) iff it (and `expect`) still
+        hold; False if moved. `fix`: what to change when the server declines it for good, in
+        a sentence and in a few words."""
         ref, messages = git_bytes(f"refs/heads/{branch}"), bytearray()
         # What the refs must still be: the branch at `old` (absent: ZERO_SHA), and `expect`.
         wanted = {ref: git_bytes(old) if old else ZERO_SHA}
@@ -60,7 +71,7 @@ class Remote:
             # between this advertisement and our POST.
             if any(refs.get(r, ZERO_SHA) != sha for r, sha in wanted.items()):
                 raise RefMoved
-            return {ref: git_bytes(new)}
+            return {ref: git_bytes(new) if new else ZERO_SHA}
 
         try:
             with step(f"push {branch}", self.secrets):
@@ -79,16 +90,20 @@ class Remote:
         if any(now.get(r, ZERO_SHA) != sha for r, sha in wanted.items()):
             return False
         said = scrub(messages.decode("utf-8", "replace").strip(), self.secrets)[-1000:]
+        told, short = fix
+        if not told:
+            told = (
+                f"let the token push to {branch}, or set outputBranch in .wukong.yaml to a branch "
+                "it may write, or set mode: pull-request to propose renders instead"
+            )
+            short = "allow the token to push, or set outputBranch"
         raise PushRejectedError(
             f"failed to push {branch}: the server declined the push ({reason}) while {branch} "
             "stayed where it was, so trying again cannot help"
             + (f"; the server said: {said}" if said else "")
-            + f". {branch} is protected or a server hook refuses Wukong's commits: let the "
-            f"token push to {branch}, or set outputBranch in .wukong.yaml to a branch it may "
-            "write",
+            + f". {branch} is protected or a server hook refuses Wukong's commits: {told}",
             retryable=False,
-            summary=f"push to {branch} declined (protected branch or hook): allow the token to "
-            "push, or set outputBranch",
+            summary=f"push to {branch} declined (protected branch or hook): {short}",
         )
 
 
@@ -132,12 +147,15 @@ def _tracking_pools() -> tuple[type, type]:
 
     class Tracking:
         def urlopen(self, *args: Any, **kwargs: Any) -> Any:
-            # No call may outlast the delivery's deadline, however many came before it.
-            left = min(HTTP_TIMEOUT_S, self.__dict__.get("deadline", math.inf) - time.monotonic())
+            # No call may outlast the delivery's deadline, however many came before it, nor
+            # its answer, however slowly a server sends it (dulwich reads with `read`).
+            deadline = self.__dict__.get("deadline", math.inf)
+            left = min(HTTP_TIMEOUT_S, deadline - time.monotonic())
             if left <= 0:
                 raise urllib3.exceptions.TimeoutError("the delivery ran out of time")
             kwargs["timeout"] = urllib3.Timeout(connect=left, read=left)
             response = super().urlopen(*args, **kwargs)  # type: ignore[misc]
+            response.read = read_by(response, deadline)
             self.__dict__.setdefault("opened", []).append(response)
             return response
 

@@ -111,10 +111,15 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str | None) 
     sender = _detect(h)
     body = bytes(body)
     form = h.get("content-type", "").partition(";")[0].strip().lower() == _FORM
-    payload = _form_payload(body) if form else body
-    # What the sender signed: GitHub the bytes it sent, Gitea and Forgejo the JSON itself.
-    signed = payload if sender.provider in ("gitea", "forgejo") else body
-    _authenticate(sender, h, signed, secret)  # before the JSON is parsed
+    # What the sender signed: GitHub the bytes it sent, so nothing of them is read before the
+    # signature checks out; Gitea and Forgejo the JSON itself, which a form carries in its
+    # `payload` field and a bounded parse splits off first. GitLab sends its token.
+    if sender.provider in ("gitea", "forgejo"):
+        payload = _form_payload(body) if form else body
+        _authenticate(sender, h, payload, secret)
+    else:
+        _authenticate(sender, h, body, secret)
+        payload = _form_payload(body) if form else body
     delivery_id = _delivery_id(sender, h)
     event = h[sender.event_header.lower()]
     if event == sender.ping_event:

@@ -41,17 +41,21 @@ def topic_of(spec: str) -> str:
     return match[1]
 
 
-_queues: dict[str, Queue] = {}
-_lock = threading.Lock()
+class Queues:
+    """The queues one instance publishes to, by WUKONG_QUEUE. A field of the instance (the
+    HTTP app), not of the process: a test or a second app makes its own."""
 
+    def __init__(self) -> None:
+        self._open: dict[str, Queue] = {}
+        self._lock = threading.Lock()
 
-def open_queue(spec: str) -> Queue:
-    """The queue WUKONG_QUEUE names. One client per process and topic: making one opens a
-    gRPC channel, which each delivery would otherwise pay for."""
-    topic = topic_of(spec)
-    with _lock:
-        if topic not in _queues:
-            from wukong_core.queue.pubsub import PubSubQueue
+    def open(self, spec: str) -> Queue:
+        """The queue `spec` names. One client per topic: making one opens a gRPC channel,
+        which each delivery would otherwise pay for."""
+        topic = topic_of(spec)
+        with self._lock:
+            if topic not in self._open:
+                from wukong_core.queue.pubsub import PubSubQueue
 
-            _queues[topic] = PubSubQueue(topic)
-        return _queues[topic]
+                self._open[topic] = PubSubQueue(topic)
+            return self._open[topic]

@@ -18,9 +18,9 @@ import json
 from typing import Any
 
 from wukong_core.caches import Caches
+from wukong_core.names import is_dns_label
 from wukong_core.plan import VmPlan, plan_line, plans_to_json
 from wukong_core.render.manifests import MANAGED_BY, NamespaceExtras
-from wukong_core.spec.models import is_dns_label
 
 VERSION = "0.1.0"  # the package version (pyproject.toml); a test keeps the two equal
 IMAGE_REPOSITORY = "ghcr.io/novasphere/wukong"

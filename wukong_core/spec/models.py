@@ -22,24 +22,14 @@ from pydantic import (
 from pydantic_core import InitErrorDetails
 
 from wukong_core.errors import quoted
+from wukong_core.names import DNS_LABEL, DNS_SUBDOMAIN
 from wukong_core.spec.quantity import PATTERN as QUANTITY_PATTERN
 from wukong_core.spec.quantity import parse_quantity
 
 API_VERSION = "vm.novasphere.dev/v1alpha1"
 KIND = "Wukong"
 
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-_DNS_LABEL = re.compile(DNS_LABEL)
-DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-
 DnsLabel = Annotated[str, StringConstraints(max_length=63, pattern=DNS_LABEL)]
-
-
-def is_dns_label(text: str) -> bool:
-    """A Kubernetes name of a namespace, a label-like name: DNS-1123, at most 63 characters."""
-    return len(text) <= 63 and _DNS_LABEL.match(text) is not None
-
-
 DnsSubdomain = Annotated[str, StringConstraints(max_length=253, pattern=DNS_SUBDOMAIN)]
 
 

@@ -4,6 +4,7 @@
     specPath: wukong/          # folder searched for Wukong specs
     outputPath: rendered/      # folder Wukong writes; never the root, never inside specPath
     outputBranch: deploy       # default: the branch that was pushed
+    mode: push                 # push (default): push the render; pull-request: propose it
     namespace: vms             # default namespace for specs that set none
     presyncHooks: true         # write the Argo CD PreSync validation hook per namespace
     hookImage: ghcr.io/novasphere/wukong:0.1.0   # the hook Job's image (default: this release)
@@ -20,19 +21,21 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wukong_core.errors import SpecError
-from wukong_core.spec.models import PROTECT_DISKS, ProtectDisks, is_dns_label
+from wukong_core.names import is_dns_label
+from wukong_core.spec.models import PROTECT_DISKS, ProtectDisks
 
 CONFIG_FILE = ".wukong.yaml"
 _KEYS = (
     "branches",
     "hookImage",
     "hookNamespace",
+    "mode",
     "namespace",
     "outputBranch",
     "outputPath",
@@ -40,6 +43,8 @@ _KEYS = (
     "protectDisks",
     "specPath",
 )
+Mode = Literal["push", "pull-request"]
+MODES: tuple[str, ...] = get_args(Mode)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # git check-ref-format, the parts a branch name can break: no "..", "@{", control characters,
 # spaces or ~^:?*[\ anywhere; no leading "-" or "/", no trailing "/", "." or ".lock".
@@ -57,6 +62,7 @@ class RepoConfig:
     hook_namespace: str | None = None
     branches: tuple[str, ...] = ()  # empty: only the repository's default branch
     protect_disks: ProtectDisks = "confirm"
+    mode: Mode = "push"
 
     def watches(self, branch: str, default_branch: str) -> bool:
         """Is a push to `branch` rendered? Feature branches must never write the output."""
@@ -77,6 +83,7 @@ class _Model(BaseModel):
     hook_namespace: str | None = Field(None, alias="hookNamespace")
     branches: list[str] = Field(default_factory=list, alias="branches")
     protect_disks: ProtectDisks = Field("confirm", alias="protectDisks")
+    mode: Mode = Field("push", alias="mode")
 
     @field_validator("protect_disks", mode="before")
     @classmethod
@@ -120,6 +127,7 @@ def parse_repo_config(data: bytes | None) -> RepoConfig:
         model.hook_namespace,
         tuple(model.branches),
         model.protect_disks,
+        model.mode,
     )
 
 
@@ -151,6 +159,7 @@ def _explain(e: ValidationError, lines: dict[str, int]) -> SpecError:
         "presyncHooks": "true or false",
         "branches": "a list of branch names",
         "protectDisks": f"{', '.join(PROTECT_DISKS[:-1])} or {PROTECT_DISKS[-1]}",
+        "mode": " or ".join(MODES),
     }.get(key, "a string")
     return _error(key, lines, f"must be {kind}, like {_example(key)}")
 
@@ -166,6 +175,7 @@ def _example(key: str) -> str:
         "hookImage": "'ghcr.io/novasphere/wukong:0.1.0'",
         "hookNamespace": "'wukong-system'",
         "protectDisks": "confirm",
+        "mode": "pull-request",
     }.get(key, "'text'")
 
 

@@ -4,6 +4,11 @@
     GitLab          gitlab.py   <root>/api/v4, the project by id (or its URL-encoded path)
     Gitea, Forgejo  gitea.py    <root>/api/v1
 
+Two jobs: the commit status on a pushed commit, and, in pull-request mode, the one open
+pull request (GitLab: merge request) from Wukong's bot branch: find it, open it (or update the
+one the host says is open already), update its title and body, comment on it, close it.
+GitHub's shape is the default here; Gitea keeps GitHub's paths, GitLab has its own.
+
 The API's address is derived from the repository's clone URL, the one WUKONG_ALLOWED_REPOS
 admitted, never from other URLs in a payload: the token goes only to the host Wukong already
 fetches from. `<root>` is the clone URL without `/<owner>/<name>.git`, so a GitLab or Gitea
@@ -14,7 +19,7 @@ one connection pool, and bounds every call by the delivery's deadline (http.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from wukong_core.errors import UsageError
@@ -42,15 +47,48 @@ class CommitStatus:
     target_url: str = ""
 
 
+@dataclass(frozen=True)
+class PullRequest:
+    """An open pull request (GitLab: merge request), as Wukong reads and writes it."""
+
+    number: int  # GitHub's and Gitea's number, GitLab's iid: what the API's paths take
+    url: str  # its page in the web UI
+    title: str = ""
+    body: str = ""
+
+
 class GitHost(Protocol):
-    """What Wukong asks of a Git host; every method is one documented API call (or two)."""
+    """What Wukong asks of a Git host; every method is one documented API call (or two).
+    Each raises HostError when the host refuses or does not answer."""
 
     def set_status(self, sha: str, ref: str, status: CommitStatus) -> None:
-        """Set `status` on commit `sha` of branch `ref`; HostError when the host refuses."""
+        """Set `status` on commit `sha` of branch `ref`."""
         ...
 
     def commit_url(self, sha: str) -> str:
         """The commit's page in the host's web UI."""
+        ...
+
+    def find_pull_request(self, head: str, base: str) -> PullRequest | None:
+        """The open request from branch `head` into `base`, or None."""
+        ...
+
+    def open_pull_request(self, head: str, base: str, title: str, body: str
+                          ) -> tuple[PullRequest, bool]:  # fmt: skip
+        """Open `head` -> `base`; when the host answers that one is open already, update that
+        one instead. The request, and whether it is new."""
+        ...
+
+    def update_pull_request(self, number: int, title: str, body: str) -> PullRequest: ...
+
+    def comment(self, number: int, text: str) -> None: ...
+
+    def close_pull_request(self, number: int, comment: str) -> None:
+        """Say why on the request, then close it."""
+        ...
+
+    def ref(self, number: int) -> str:
+        """How the web UI names a request: #12 (GitLab: !12)."""
         ...
 
     def close(self) -> None: ...
@@ -88,8 +126,98 @@ class HostClient:
     def commit_url(self, sha: str) -> str:
         return f"{web_url(self.repo)}{self.COMMIT_PATH}{sha}"
 
+    # --- pull requests, as GitHub shapes them (Gitea keeps the shape) ------------------------
+
+    KIND = "pull request"  # GitLab: merge request
+    PULLS = "pulls"  # the collection's path
+    NUMBER, URL, BODY = "number", "html_url", "body"  # a request's fields
+    PULLS_NEED = ""  # what a token needs to open, update and close a request
+    COMMENT_NEEDS = ""  # ... and to comment on one ("": the same)
+    UPDATE_METHOD = "PATCH"
+    CLOSING = {"state": "closed"}
+
+    def find_pull_request(self, head: str, base: str) -> PullRequest | None:
+        owner = self.repo.name.split("/", 1)[0]
+        # `head` must be owner:branch: GitHub ignores a bare branch name and lists every PR.
+        query = {"state": "open", "head": f"{owner}:{head}", "base": base, "per_page": "100"}
+        return self._find(query, head, base)
+
+    def _find(self, query: dict[str, str], head: str, base: str) -> PullRequest | None:
+        answer = self.api.call("GET", f"{self.path}/{self.PULLS}", query=query)
+        if not answer.ok:
+            raise refused(f"look up the open {self.KIND}", answer, self.PULLS_NEED)
+        listed = answer.body if isinstance(answer.body, list) else []
+        found = [p for p in listed if isinstance(p, dict) and self.pair(p) == (head, base)]
+        return self.pull_request(found[0]) if found else None
+
+    def pair(self, pull: dict[str, Any]) -> tuple[str, str]:
+        """A listed request's (head, base) branches."""
+        return pull_branch(pull, "head"), pull_branch(pull, "base")
+
+    def open_pull_request(self, head: str, base: str, title: str, body: str
+                          ) -> tuple[PullRequest, bool]:  # fmt: skip
+        fields = self.new_pull(head, base) | {"title": title, self.BODY: body}
+        answer = self.api.call("POST", f"{self.path}/{self.PULLS}", fields)
+        if answer.ok:
+            return self.pull_request(answer.body), True
+        number = self.already_open(answer)
+        if number == 0:  # the host said so without naming it
+            found = self.find_pull_request(head, base)
+            number = found.number if found else None
+        if number is None:
+            raise refused(f"open the {self.KIND}", answer, self.PULLS_NEED)
+        return self.update_pull_request(number, title, body), False
+
+    def new_pull(self, head: str, base: str) -> dict[str, str]:
+        return {"head": head, "base": base}
+
+    def already_open(self, answer: Answer) -> int | None:
+        """Does this refusal say the request is open already? Its number (0: not named), or
+        None when it says something else. GitHub: 422 "A pull request already exists for
+        owner:branch." (in `errors`), naming no number."""
+        return 0 if answer.status == 422 and "already exists" in answer.message() else None
+
+    def update_pull_request(self, number: int, title: str, body: str) -> PullRequest:
+        answer = self._edit(number, {"title": title, self.BODY: body})
+        if not answer.ok:
+            raise refused(f"update {self.KIND} {self.ref(number)}", answer, self.PULLS_NEED)
+        return self.pull_request(answer.body)
+
+    def comment(self, number: int, text: str) -> None:
+        answer = self.api.call("POST", self.comments_path(number), {"body": text})
+        if not answer.ok:
+            needs = self.COMMENT_NEEDS or self.PULLS_NEED
+            raise refused(f"comment on {self.KIND} {self.ref(number)}", answer, needs)
+
+    def close_pull_request(self, number: int, comment: str) -> None:
+        self.comment(number, comment)
+        answer = self._edit(number, self.CLOSING)
+        if not answer.ok:
+            raise refused(f"close {self.KIND} {self.ref(number)}", answer, self.PULLS_NEED)
+
+    def _edit(self, number: int, fields: dict[str, str]) -> Answer:
+        return self.api.call(self.UPDATE_METHOD, f"{self.path}/{self.PULLS}/{number}", fields)
+
+    def comments_path(self, number: int) -> str:
+        return f"{self.path}/issues/{number}/comments"  # a pull request is an issue with code
+
+    def pull_request(self, data: Any) -> PullRequest:
+        got = data if isinstance(data, dict) else {}
+        number, url = got.get(self.NUMBER), got.get(self.URL)
+        return PullRequest(number if isinstance(number, int) else 0, str(url or ""),
+                           str(got.get("title") or ""), str(got.get(self.BODY) or ""))  # fmt: skip
+
+    def ref(self, number: int) -> str:
+        return f"#{number}"
+
     def close(self) -> None:
         self.api.close()
+
+
+def pull_branch(pull: dict[str, Any], side: str) -> str:
+    """The branch of a GitHub-shaped request's `head` or `base`."""
+    branch = pull.get(side)
+    return str(branch.get("ref") or "") if isinstance(branch, dict) else ""
 
 
 def open_host(repo: Repository, token: str, deadline: float) -> GitHost:

@@ -4,6 +4,11 @@ and GitHub Enterprise Server.
 Commit statuses: `POST {api}/repos/{owner}/{repo}/statuses/{sha}` with `state`, `description`
 (at most 140 characters: GitHub answers 422 beyond), `context`, `target_url`; 201. The token
 needs "Commit statuses: write" (fine-grained, GitHub App) or `repo:status` (classic).
+
+Pull requests (the shared client's default shape): `GET …/pulls?state=open&head=<owner>:<branch>
+&base=…`, `POST …/pulls` (422 "A pull request already exists for …" when one is open),
+`PATCH …/pulls/{n}`, comments on `POST …/issues/{n}/comments`. The token needs "Pull requests:
+write" (fine-grained, GitHub App; it covers the comments too) or `repo` (classic).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ def api_base(repo: Repository) -> str:
 
 class GitHub(HostClient):
     STATUS_NEEDS = '"Commit statuses: write" (repo:status)'
+    PULLS_NEED = '"Pull requests: write" (classic: repo)'
 
     def __init__(self, repo: Repository, token: str, deadline: float) -> None:
         headers = {

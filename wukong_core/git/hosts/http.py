@@ -1,21 +1,22 @@
 """The one small HTTP client of the Git hosts' APIs: JSON in, JSON out, over urllib3.
 
-Every call is bounded by the delivery's deadline, follows no redirect (a token header must not
-travel to another host), retries nothing (the caller decides what a failure means), and turns
-transport failures into `HostError` with no URL, proxy address or token in its text.
+Every call ends by the delivery's deadline, reading its answer included (outbound.py), follows
+no redirect (a token header must not travel to another host), retries nothing (the caller
+decides what a failure means), and turns transport failures into `HostError` with no URL,
+proxy address or token in its text.
 """
 
 from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from wukong_core.errors import HostError
+from wukong_core.outbound import pool_for, read_by
 
 CALL_TIMEOUT_S = 10.0  # one API call; the delivery's deadline may cut it shorter
 USER_AGENT = "wukong"
@@ -59,7 +60,8 @@ class Api:
         """One request; the answer whatever its status. HostError only when none came."""
         import urllib3
 
-        left = min(CALL_TIMEOUT_S, self.deadline - time.monotonic())
+        ends = min(time.monotonic() + CALL_TIMEOUT_S, self.deadline)
+        left = ends - time.monotonic()
         if left <= 0:
             raise HostError(f"{method} {path}: the delivery ran out of time before the call")
         url = self.base + path + (f"?{urlencode(query)}" if query else "")
@@ -68,26 +70,22 @@ class Api:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        if self._pool is None:
+            self._pool = pool_for(url)
         try:
-            response = self._pool_for(url).request(
+            response = self._pool.request(
                 method, url, body=data, headers=headers, redirect=False, retries=False,
-                timeout=urllib3.Timeout(connect=left, read=left),
+                timeout=urllib3.Timeout(connect=left, read=left), preload_content=False,
             )  # fmt: skip
+            try:  # the whole answer within the call's time, however slowly it arrives
+                text = read_by(response, ends)()
+            except BaseException:
+                response.close()  # half read: the connection cannot serve another call
+                raise
+            response.release_conn()
         except urllib3.exceptions.HTTPError as e:
             raise HostError(f"{method} {path}: {_cause(e)}") from e
-        return Answer(response.status, _json(response.data), dict(response.headers))
-
-    def _pool_for(self, url: str) -> Any:
-        if self._pool is None:
-            import urllib3
-
-            parts = urlsplit(url)
-            proxy = urllib.request.getproxies().get(parts.scheme)
-            bypass = urllib.request.proxy_bypass(parts.hostname or "")
-            self._pool = (
-                urllib3.ProxyManager(proxy) if proxy and not bypass else urllib3.PoolManager()
-            )
-        return self._pool
+        return Answer(response.status, _json(text), dict(response.headers))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -114,12 +112,14 @@ def _cause(e: BaseException) -> str:
 
 
 def refused(what: str, answer: Answer, needs: str) -> HostError:
-    """A refused call as HostError: what failed, the host's words, and for 401/403/404 the
-    token's missing right (`needs`), which is what the reader has to change."""
-    text = f"{what}: HTTP {answer.status}: {answer.message()}"
+    """A refused call as HostError("failed to <what>: ..."): the host's words, and for
+    401/403/404 the token's missing right (`needs`), which is what the reader has to change."""
+    text = f"failed to {what}: HTTP {answer.status}: {answer.message()}"
+    summary = ""
     if answer.status in (401, 403, 404):
         text += f"; the token needs {needs}"
+        summary = f"could not {what} (HTTP {answer.status}): the token needs {needs}"
         accepted = answer.headers.get("X-Accepted-GitHub-Permissions")
         if accepted:  # GitHub names the fine-grained permission the call needs
             text += f" (GitHub accepts: {accepted[:100]})"
-    return HostError(text, answer.status)
+    return HostError(text, answer.status, summary)
