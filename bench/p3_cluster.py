@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, Figure, child_env, interleave, make_specs, runs_for
-from tests import kube
+from tests import kube, kube_objects, kube_storage
 from wukong_core import pipeline
 from wukong_core.cluster import open_cluster
 
@@ -123,26 +123,28 @@ def with_references(sources: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]
 
 
 def fleet() -> list[dict[str, Any]]:
-    objects = [kube.namespace(f"team-{n:02d}") for n in range(NAMESPACES)]
-    fast = kube.storage_class("fast", default=True)  # the scratch disks name no class
-    objects += [fast, kube.storage_profile(fast)]
-    objects += [kube.namespace(GOLDEN), kube.datasource(GOLDEN, "fedora")]
-    objects += [kube.instancetype("u1.medium"), kube.preference("fedora")]
+    objects = [kube_objects.namespace(f"team-{n:02d}") for n in range(NAMESPACES)]
+    fast = kube_storage.storage_class("fast", default=True)  # the scratch disks name no class
+    objects += [fast, kube_storage.storage_profile(fast)]
+    objects += [kube_objects.namespace(GOLDEN), kube_storage.datasource(GOLDEN, "fedora")]
+    objects += [kube_objects.instancetype("u1.medium"), kube_objects.preference("fedora")]
     objects += [
-        kube.network_attachment_definition(f"team-{n:02d}", "lab-vlan100")
+        kube_objects.network_attachment_definition(f"team-{n:02d}", "lab-vlan100")
         for n in range(NAMESPACES)
     ]
     for i in range(COUNT):
         ns, name = f"team-{i % NAMESPACES:02d}", f"vm-{i:05d}"
-        objects.append(kube.pvc(ns, f"data-{i:05d}", modes=("ReadWriteMany",)))
+        objects.append(kube_storage.pvc(ns, f"data-{i:05d}", modes=("ReadWriteMany",)))
         if i % 2:
             continue
-        machine = kube.vm(ns, name, rw=(f"data-{i:05d}",), dvs=(f"{name}-system",))
+        machine = kube_objects.vm(ns, name, rw=(f"data-{i:05d}",), dvs=(f"{name}-system",))
         objects.append(machine)
         own = {"app.kubernetes.io/managed-by": "wukong", "app.kubernetes.io/name": name}
         for disk in ("system", "scratch"):
-            objects.append(kube.datavolume(ns, f"{name}-{disk}", owners=kube.owner(machine)))
-            objects.append(kube.pvc(ns, f"{name}-{disk}", labels=own))
+            objects.append(
+                kube_storage.datavolume(ns, f"{name}-{disk}", owners=kube_objects.owner(machine))
+            )
+            objects.append(kube_storage.pvc(ns, f"{name}-{disk}", labels=own))
     return objects
 
 

@@ -44,6 +44,7 @@ def plan_one(document: dict, default_namespace: str = DEFAULT_NAMESPACE) -> VmPl
         loaded.disk_lines,
         default_namespace,
         spec_lines=loaded.spec_fields,
+        disk_fields=loaded.disk_fields,
     )
 
 

@@ -30,7 +30,9 @@ from tests.hardening import (
     render_commits_by_source,
     webhook_env,
 )
-from tests.kube import FakeApi, namespace, pvc, write_kubeconfig
+from tests.kube import FakeApi, write_kubeconfig
+from tests.kube_objects import namespace
+from tests.kube_storage import pvc
 from wukong_core import pipeline
 from wukong_core.cluster import open_cluster
 from wukong_core.cluster.live import LiveCluster, RetryPolicy

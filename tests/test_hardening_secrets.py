@@ -24,7 +24,9 @@ import pytest
 import yaml
 
 from tests.hardening import SECRET, deliver, make_app, new_repo, webhook_env
-from tests.kube import FakeApi, closed_port, namespace, pvc
+from tests.kube import FakeApi, closed_port
+from tests.kube_objects import namespace
+from tests.kube_storage import pvc
 from tests.test_hardening_faults import ATTACHES_PVC
 
 if TYPE_CHECKING:

@@ -327,6 +327,40 @@ def test_a_plan_written_before_boot_order_still_loads() -> None:
     assert [(d.name, d.kind, d.pvc_name, d.device, d.bus) for d in plan.disks] == [
         ("system", "attach", "os", "disk", "virtio")
     ]
+    # Written before plans kept field lines: its findings point at the disk, as they did.
+    assert plan.disks[0].fields == () and plan.disks[0].source_line == 8
+
+
+def test_a_plan_keeps_the_lines_of_the_fields_findings_point_at() -> None:
+    """The PreSync Job's findings point at the field that is wrong, as the CLI's do: the plan
+    carries the lines of a disk's fields (those off the disk's own line), compactly."""
+    text = as_yaml(wukong(disks=[{"name": "system", **CLONE_FIELDS}, BLANK]))
+    lines = {line.strip(): n for n, line in enumerate(text.splitlines(), 1)}
+    plan = plan_one(wukong(disks=[{"name": "system", **CLONE_FIELDS}, BLANK]))
+    system, blank = plan.disks
+    assert system.source_line == lines["name: backup-1"]  # existingPVC.name
+    assert system.field_line("existingPVC.namespace") == lines["namespace: backups"]
+    assert (system.field_line("size"), system.field_line("storageClass")) == (
+        lines["size: 10Gi"],
+        lines["storageClass: fast"],
+    )
+    assert system.field_line("volumeMode") == system.line  # not written: the disk's line
+    [entry] = json.loads(plans_to_json([plan]))
+    assert entry["disks"][0]["fields"] == {
+        "existingPVC.name": lines["name: backup-1"],
+        "existingPVC.namespace": lines["namespace: backups"],
+        "size": lines["size: 10Gi"],
+        "storageClass": lines["storageClass: fast"],
+    }
+    assert plans_from_json(plans_to_json([plan])) == [plan]
+    assert blank.fields == (("size", blank.line + 1),)
+
+
+CLONE_FIELDS = {
+    "existingPVC": {"name": "backup-1", "namespace": "backups"},
+    "size": "10Gi",
+    "storageClass": "fast",
+}
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,7 @@ CODES: dict[str, Severity] = {
     "network.not-found": Severity.ERROR,
     "instancetype.not-found": Severity.ERROR,
     "preference.not-found": Severity.ERROR,
+    "preference.requirements-unmet": Severity.ERROR,
     "datasource.not-found": Severity.ERROR,
     "datasource.not-ready": Severity.WARNING,
     # Data safety: what a render does to the disks of the VMs it replaces (`safety`).

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from wukong_core.caches import Caches
 from wukong_core.checks.cluster import check_cluster
 from wukong_core.checks.offline import check_plan, check_repo, check_spec
+from wukong_core.checks.reads import Reads
 from wukong_core.checks.safety import CODES as DATA_SAFETY
 from wukong_core.checks.safety import compare_cluster, compare_output
 from wukong_core.errors import PushIgnored, SpecError
@@ -68,16 +69,21 @@ def plan_specs(
             namespace,
             protect_disks,
             loaded.spec_fields,
+            loaded.disk_fields,
         )
         plans.append(plan)
         findings += check_plan(plan)
     return plans, findings
 
 
-def validate_plans(plans: list[VmPlan], cluster: ClusterView | None) -> list[Finding]:
+def validate_plans(
+    plans: list[VmPlan], cluster: ClusterView | None, reads: Reads | None = None
+) -> list[Finding]:
+    """The repository's checks, and the cluster's when there is one. `reads`: the run's reads
+    of `cluster`, shared with the data-safety comparison that follows."""
     findings = check_repo(plans)
     if cluster is not None:
-        findings += check_cluster(plans, cluster)
+        findings += check_cluster(plans, cluster, reads)
     return findings
 
 
@@ -85,9 +91,10 @@ def validate_presync(plans: list[VmPlan], cluster: ClusterView | None) -> list[F
     """The PreSync Job: the plans' checks, and what syncing them does to the data of the VMs
     live in their namespaces (`safety.compare_cluster`), which its log shows while Argo CD
     waits for a prune to be confirmed (a hook is deleted only once the sync succeeded)."""
-    findings = validate_plans(plans, cluster)
-    if cluster is not None:
-        findings += compare_cluster(plans, cluster)
+    reads = Reads(cluster) if cluster is not None else None
+    findings = validate_plans(plans, cluster, reads)
+    if reads is not None:
+        findings += compare_cluster(plans, reads)
     return sorted(findings, key=Finding.sort_key)
 
 
@@ -124,7 +131,8 @@ def run(
     results = plan_files(sources, namespace_default, protect_disks, caches, reuse)
     plans = [plan for result in results.values() for plan in result.plans]
     findings = [finding for result in results.values() for finding in result.findings]
-    findings += validate_plans(plans, cluster)
+    reads = Reads(cluster) if cluster is not None else None
+    findings += validate_plans(plans, cluster, reads)
     label = OFFLINE if cluster is None else cluster.source
     if not render or has_errors(findings):
         return Outcome(plans, sorted(findings, key=Finding.sort_key), {}, label)
@@ -136,7 +144,7 @@ def run(
         files |= cache_files_kept(folder, files)
     if folder is not None:
         findings += compare_output(
-            folder, files, plans, output, cluster, rendered.kept, caches.vm_plans.get
+            folder, files, plans, output, reads, rendered.kept, caches.vm_plans.get
         )
     return Outcome(plans, sorted(findings, key=Finding.sort_key), files, label, rendered.kept)
 

@@ -10,7 +10,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator
 
 from wukong_core.caches import PassMemo
 from wukong_core.spec.models import POD_NETWORK, Device, Disk, Network, ProtectDisks, Wukong
@@ -26,6 +28,31 @@ MAX_NAME = 63
 # The disk and volume that carry cloud-init's NoCloud data. Disk names are DNS labels, so no
 # name is out of a user's reach: a user disk of this name, beside cloudInit, is an error.
 CLOUD_INIT_DISK = "cloudinitdisk"
+# The fields of a disk that findings point at. A plan keeps their lines (where they differ from
+# the disk's own), so the PreSync Job's findings point at the same lines as the CLI's.
+LINED_FIELDS = (
+    "name",
+    "size",
+    "image",
+    "storageClass",
+    "accessMode",
+    "volumeMode",
+    "existingPVC.name",
+    "existingPVC.namespace",
+    "existingPVC.readOnly",
+    "dataSource.name",
+    "dataSource.namespace",
+)
+SOURCE_FIELDS = {"attach": "existingPVC.name", "clone": "existingPVC.name", "import": "image"}
+SOURCE_FIELDS["datasource"] = "dataSource.name"
+
+
+def _field_lines(value: object) -> object:
+    """A plan file writes a disk's field lines as {field: line}; the plan holds sorted pairs."""
+    return tuple(sorted(value.items())) if isinstance(value, dict) else value
+
+
+FieldLines = Annotated[tuple[tuple[str, int], ...], BeforeValidator(_field_lines)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +74,20 @@ class DiskPlan:
     pvc_name: str = ""
     pvc_namespace: str = ""
     read_only: bool = False  # the VM mounts it read-only (a CD-ROM always does)
+    fields: FieldLines = ()  # (field, line) of LINED_FIELDS written off the disk's line, sorted
+
+    def field_line(self, field: str) -> int:
+        """The line of one of the disk's LINED_FIELDS, else of the disk."""
+        for name, line in self.fields:
+            if name == field:
+                return line
+        return self.line
+
+    @property
+    def source_line(self) -> int:
+        """The line of the field that names what the disk is made from (its PVC, image or
+        DataSource), where findings about that source point; a blank disk's own line."""
+        return self.field_line(SOURCE_FIELDS.get(self.kind, "name"))
 
     @property
     def os_source(self) -> bool:
@@ -168,12 +209,22 @@ def boot_orders(disks: list[Disk]) -> list[int]:
     return [1 if d.name == "system" and d.boot is None else 0 for d in disks]
 
 
-def plan_disk(disk: Disk, vm: str, namespace: str, boot_order: int, line: int) -> DiskPlan:
-    """One disk; the spec checks have passed (one source, a size where one is needed)."""
+def plan_disk(
+    disk: Disk,
+    vm: str,
+    namespace: str,
+    boot_order: int,
+    line: int,
+    field_lines: Mapping[str, int] | None = None,
+) -> DiskPlan:
+    """One disk; the spec checks have passed (one source, a size where one is needed).
+    `field_lines`: where the disk's fields are written (`LoadedSpec.disk_fields`)."""
     cdrom = disk.device == "cdrom"
+    lines = field_lines or {}
     common = {
         "name": disk.name,
         "line": line,
+        "fields": tuple((f, lines[f]) for f in sorted(LINED_FIELDS) if lines.get(f, line) != line),
         "device": disk.device,
         "bus": disk.bus or DEFAULT_BUS[disk.device],
         "boot_order": boot_order,
@@ -223,15 +274,24 @@ def plan_vm(
     default_namespace: str = DEFAULT_NAMESPACE,
     protect_disks: ProtectDisks = "confirm",
     spec_lines: Mapping[str, int] | None = None,
+    disk_fields: Sequence[Mapping[str, int]] = (),
 ) -> VmPlan:
     """Plan one VM. The spec must have passed the spec checks (one source per disk, one boot).
-    `spec_lines`: the lines of spec fields (`LoadedSpec.spec_fields`), else the document's."""
+    `spec_lines`: the lines of spec fields (`LoadedSpec.spec_fields`), else the document's;
+    `disk_fields`: each disk's (`LoadedSpec.disk_fields`), else the disk's."""
     meta, body = spec.metadata, spec.spec
     namespace = meta.namespace or default_namespace or DEFAULT_NAMESPACE
     lines = spec_lines or {}
     orders = boot_orders(body.disks)
     disks = tuple(
-        plan_disk(d, meta.name, namespace, orders[i], disk_lines[i])
+        plan_disk(
+            d,
+            meta.name,
+            namespace,
+            orders[i],
+            disk_lines[i],
+            disk_fields[i] if disk_fields else None,
+        )
         for i, d in enumerate(body.disks)
     )
     networks = None
@@ -314,6 +374,9 @@ def plan_line(plan: VmPlan, memo: PassMemo[VmPlan, str] | None = None) -> str:
     if line is None:
         entry = _compact_vm(plan)
         entry["disks"] = [_compact_disk(d) for d in plan.disks]
+        for disk in entry["disks"]:
+            if "fields" in disk:  # {field: line}: what a reader expects, and shorter
+                disk["fields"] = dict(disk["fields"])  # type: ignore[call-overload]
         if plan.networks is not None:
             entry["networks"] = [_compact_network(n) for n in plan.networks]
         for name, compact in _compact_nested.items():

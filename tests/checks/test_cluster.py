@@ -7,25 +7,20 @@ from typing import Any
 
 import pytest
 
-from tests.kube import (
-    FakeApi,
+from tests.kube import FakeApi
+from tests.kube_objects import hotplug_pod, launcher_pod, namespace, owner, pod_using, vm, vmi
+from tests.kube_storage import (
+    datasource,
     datavolume,
-    hotplug_pod,
-    launcher_pod,
-    namespace,
-    owner,
-    pod_using,
     populated_pvc,
     pvc,
     storage_class,
     storage_profile,
-    vm,
-    vmi,
 )
 from wukong_core.checks.cluster import check_cluster
 from wukong_core.findings import Finding
-from wukong_core.plan import VmPlan, plan_vm
-from wukong_core.render.manifests import render_datavolume_template
+from wukong_core.pipeline import run, validate_presync
+from wukong_core.plan import VmPlan, plan_vm, plans_from_json, plans_to_json
 from wukong_core.spec.models import API_VERSION, Wukong
 
 pytest_plugins = ["tests.kube"]
@@ -190,6 +185,38 @@ def test_a_pvc_a_cdi_populator_fills_is_populating_not_pending(make_view: Any, k
     assert f"CDI fills it from {kind} my-source (13.5%)" in found[0].message
 
 
+@pytest.mark.parametrize(
+    ("annotations", "expected", "says"),
+    [
+        ({}, "pvc.wait-for-first-consumer", "it binds, and CDI fills it, when the VM starts"),
+        # A pod using it was scheduled: the populator runs now.
+        ({"volume.kubernetes.io/selected-node": "node-1"}, "pvc.populating", "once it is done"),
+    ],
+)
+def test_a_cdi_populator_pvc_of_a_wait_for_first_consumer_class_waits_for_the_vm(
+    make_view: Any, annotations: dict[str, str], expected: str, says: str
+) -> None:
+    """CDI's populators do nothing for a WaitForFirstConsumer PVC until the scheduler has picked
+    a node (populator-base handleStorageClass): the VM has to start first."""
+    source = {"apiGroup": "cdi.kubevirt.io", "kind": "VolumeImportSource", "name": "src"}
+    claim = pvc(
+        "vms", "data", ("ReadWriteMany",), phase="Pending", storage_class="standard",
+        data_source_ref=source, annotations=annotations,
+    )  # fmt: skip
+    found = check(make_view, wukong("db", attach("data")), claim)
+    assert codes(found) == [expected]
+    assert says in found[0].message
+
+
+def test_an_upload_pvc_waits_for_an_upload_not_for_cdi(make_view: Any) -> None:
+    source = {"apiGroup": "cdi.kubevirt.io", "kind": "VolumeUploadSource", "name": "up"}
+    claim = pvc("vms", "iso", ("ReadWriteMany",), phase="Pending", data_source_ref=source)
+    f = only(check(make_view, wukong("db", attach("iso")), claim), "pvc.populating")
+    assert "nothing fills it until an image is uploaded" in f.message
+    assert "virtctl image-upload pvc iso -n vms" in f.message
+    assert "once it is done" not in f.message
+
+
 def test_a_pending_pvc_of_another_populator_is_pending(make_view: Any) -> None:
     source = {"apiGroup": "example.com", "kind": "Backup", "name": "b"}
     claim = pvc("vms", "data", ("ReadWriteMany",), phase="Pending", data_source_ref=source)
@@ -307,6 +334,34 @@ def test_own_vm_vmi_launcher_and_hotplug_pods_are_not_other_users(
     assert [c for c in codes(found) if c != "pvc.not-migratable"] == []
 
 
+def test_two_vms_read_one_iso_library_the_other_one_as_a_plain_cd_rom(make_view: Any) -> None:
+    """A VM written by hand or in the UI says read-only on its CD-ROM only, not on the volume;
+    KubeVirt then gives its virt-launcher pod a read-write mount. Only the VM and its VMI speak
+    for that VM: both VMs read the ReadWriteMany ISO library, which is what it is for."""
+    other = vm("vms", "other-installer", plain_cdroms=("iso-library",), running=True)
+    instance = vmi(other)
+    launcher = launcher_pod(instance)
+    assert launcher["spec"]["volumes"][2]["persistentVolumeClaim"] == {"claimName": "iso-library"}
+    library = pvc("vms", "iso-library", ("ReadWriteMany",), size="8Gi")
+    iso = {"name": "iso", "device": "cdrom", "existingPVC": {"name": "iso-library"}}
+    plan = wukong("installer", image(bootOrder=2), iso | {"bootOrder": 1})
+    assert check(make_view, plan, library, other, instance, launcher) == []
+
+
+def test_a_vm_that_writes_the_library_still_conflicts_with_a_reader(make_view: Any) -> None:
+    writer = vm("vms", "other", rw=("iso-library",), running=True)
+    instance = vmi(writer)
+    library = pvc("vms", "iso-library", ("ReadWriteMany",))
+    iso = {"name": "iso", "device": "cdrom", "existingPVC": {"name": "iso-library"}}
+    found = check(
+        make_view, wukong("installer", iso), library, writer, instance, launcher_pod(instance)
+    )
+    f = only(found, "pvc.in-use")
+    assert "Pod " not in f.message  # the VM and its VMI say who uses it
+    assert "a disk one user writes changes under the others" in f.message
+    assert "written by two" not in f.message
+
+
 def test_a_cluster_vm_is_replaced_by_its_own_plan_but_its_running_instance_is_not(
     make_view: Any,
 ) -> None:
@@ -413,120 +468,6 @@ def test_namespace_not_found(make_view: Any) -> None:
     found = check(make_view, wukong("web", image("system"), ns="new-team"))
     f = only(found, "namespace.not-found")
     assert (f.severity.value, f.line, f.object) == ("warning", 1, "new-team/web")
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
-        (None, "pvc.not-found"),
-        ({"phase": "Lost"}, "pvc.lost"),
-        ({"deleting": True}, "pvc.terminating"),
-    ],
-)
-def test_clone_source_must_exist(
-    make_view: Any, source: dict[str, Any] | None, expected: str
-) -> None:
-    objects = [] if source is None else [pvc("backups", "backup-1", **source)]
-    found = check(make_view, wukong("restored", clone("backup-1", "backups")), *objects)
-    assert codes(found) == [expected]
-    assert "backups/backup-1" in found[0].message
-
-
-@pytest.mark.parametrize(
-    ("source", "why"),
-    [
-        (pvc("backups", "backup-1", phase="Pending", storage_class="fast"), "kubectl describe"),
-        (
-            pvc("backups", "backup-1", phase="Pending", storage_class="standard"),
-            "binds on first use",
-        ),
-    ],
-)
-def test_clone_source_not_ready(make_view: Any, source: dict[str, Any], why: str) -> None:
-    found = check(make_view, wukong("restored", clone("backup-1", "backups")), source)
-    f = only(found, "clone.source-not-ready")
-    assert codes(found) == ["clone.source-not-ready"] and f.severity.value == "error"
-    assert "backups/backup-1, which is Pending, not Bound" in f.message and why in f.message
-
-
-def test_a_clone_source_waiting_for_its_first_consumer_is_not_ready(make_view: Any) -> None:
-    """CDI clones only a Bound source, and nothing will consume this one."""
-    dv = datavolume("backups", "golden", "PendingPopulation")
-    source = populated_pvc(dv, "Pending", storage_class="standard")
-    found = check(make_view, wukong("restored", clone("golden", "backups")), dv, source)
-    assert codes(found) == ["clone.source-not-ready"]
-    assert "DataVolume backups/golden is PendingPopulation" in found[0].message
-
-
-def test_a_clone_source_cdi_is_filling_is_populating(make_view: Any) -> None:
-    dv = datavolume("backups", "golden", "ImportInProgress")
-    source = populated_pvc(dv, "Pending")
-    found = check(make_view, wukong("restored", clone("golden", "backups")), dv, source)
-    assert codes(found) == ["pvc.populating"]
-    assert "CDI clones it once that is done" in found[0].message
-
-
-def test_clone_source_in_use_by_a_running_vm(make_view: Any) -> None:
-    """The source's VM runs: its virt-launcher pod mounts the PVC read-write, and CDI waits."""
-    machine = vm("backups", "web", rw=("web-disk",), running=True)
-    instance = vmi(machine)
-    launcher = launcher_pod(instance)
-    objects = [pvc("backups", "web-disk"), machine, instance, launcher]
-    found = check(make_view, wukong("restored", clone("web-disk", "backups")), *objects)
-    f = only(found, "clone.source-in-use")
-    assert codes(found) == ["clone.source-in-use"] and f.severity.value == "warning"
-    assert f"Pod backups/{launcher['metadata']['name']} of VM backups/web" in f.message
-
-
-def test_clone_source_in_use_by_a_block_consumer(make_view: Any) -> None:
-    writer = pod_using("backups", "db-0", "web-disk", mount="block")
-    found = check(
-        make_view, wukong("restored", clone("web-disk", "backups")), pvc("backups", "web-disk"),
-        writer,
-    )  # fmt: skip
-    assert "Pod backups/db-0 writes" in only(found, "clone.source-in-use").message
-
-
-def test_a_clone_source_that_is_only_read_or_not_running_is_free(make_view: Any) -> None:
-    """CDI's rule: only pods that are not Succeeded or Failed and whose containers mount the
-    PVC without readOnly hold a clone up; a stopped VM holds nothing."""
-    objects = [
-        pvc("backups", "iso", ("ReadWriteMany",)),
-        vm("backups", "installer", cdroms=("iso",)),  # stopped
-        pod_using("backups", "reader", "iso", mount="ro"),
-        pod_using("backups", "volume-ro", "iso", read_only=True),
-        pod_using("backups", "done", "iso", phase="Succeeded"),
-        pod_using("backups", "seed", "iso", mount="ro", init_mount="rw"),  # init containers done
-    ]
-    assert check(make_view, wukong("restored", clone("iso", "backups")), *objects) == []
-
-
-@pytest.mark.parametrize(
-    ("source_mode", "disk", "expected"),
-    [
-        ("Filesystem", {"size": "10Gi"}, ["clone.too-small"]),
-        ("Filesystem", {"size": "19.5Gi"}, []),  # CDI adds 6 % filesystem overhead first
-        ("Filesystem", {"size": "19.5Gi", "volumeMode": "Block"}, ["clone.too-small"]),
-        ("Block", {"size": "19.5Gi"}, ["clone.too-small"]),  # compared as written
-        ("Block", {"size": "20Gi"}, []),
-        ("Block", {}, []),  # no size: the source's
-    ],
-)
-def test_clone_too_small(
-    make_view: Any, source_mode: str, disk: dict[str, Any], expected: list[str]
-) -> None:
-    source = pvc("backups", "backup-1", size="20Gi", volume_mode=source_mode)
-    found = check(make_view, wukong("restored", clone("backup-1", "backups", **disk)), source)
-    assert codes(found) == expected
-    if expected:
-        assert found[0].severity.value == "error" and "at least 20Gi" in found[0].message
-
-
-def test_wukong_never_asks_cdi_for_a_permissive_clone() -> None:
-    """`cdi.kubevirt.io/permissiveClone` on the DataVolume would skip CDI's size check."""
-    plan = wukong("restored", clone("backup-1", "backups", size="10Gi"))
-    template = render_datavolume_template(plan.disks[0], plan.name)
-    assert "annotations" not in template["metadata"]
 
 
 # --- new disks: which StorageClass, and does its StorageProfile fill the access mode -------------
@@ -698,3 +639,50 @@ def test_cluster_unreachable_is_reported_once(kube_api: FakeApi, make_view: Any)
     found = check_cluster([wukong("db", attach("a")), wukong("web", image())], view)
     assert codes(found) == ["cluster.unreachable"]
     assert "cannot reach the API server" in found[0].message
+
+
+# --- lines: every finding points at the field that is wrong -------------------------------------
+
+SPEC_WITH_FIELDS = """\
+apiVersion: vm.novasphere.dev/v1alpha1
+kind: Wukong
+metadata: {name: db, namespace: vms}
+spec:
+  cpu: 2
+  memory: 4Gi
+  disks:
+  - name: system
+    storageClass: nope
+    existingPVC:
+      name: db-backup
+      namespace: backups
+    size: 10Gi
+  - name: data
+    bus: scsi
+    existingPVC:
+      name: missing
+  - name: golden
+    dataSource:
+      namespace: vms
+      name: fedora
+"""
+
+
+def test_each_finding_points_at_the_field_that_is_wrong_in_the_cli_and_the_presync_job(
+    make_view: Any,
+) -> None:
+    view = make_view(*BASE, pvc("backups", "db-backup", size="20Gi"), datasource("vms", "other"))
+    outcome = run([("wukong/db.yaml", SPEC_WITH_FIELDS)], cluster=view, render=False)
+    line = {text.strip(): n for n, text in enumerate(SPEC_WITH_FIELDS.splitlines(), 1)}
+    expected = [
+        ("storageclass.not-found", line["storageClass: nope"]),
+        ("clone.too-small", line["size: 10Gi"]),
+        ("pvc.not-found", line["name: missing"]),
+        ("datasource.not-found", line["name: fedora"]),
+    ]
+    found = [(f.code, f.line) for f in outcome.findings if f.severity.value == "error"]
+    assert sorted(found, key=lambda c: c[1]) == expected
+    # The PreSync Job reads the plan from its ConfigMap: the same lines.
+    plans = plans_from_json(plans_to_json(outcome.plans))
+    again = [(f.code, f.line) for f in validate_presync(plans, view) if f.severity.value == "error"]
+    assert sorted(again, key=lambda c: c[1]) == expected

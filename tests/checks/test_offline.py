@@ -490,13 +490,19 @@ RESTORED = {"name": "restored", "existingPVC": {"name": "b", "namespace": "backu
         ([{**SCRATCH, "bootOrder": 1}, {**ISO, "bootOrder": 2}], None, ()),  # an ISO install
         ([{**DATA, "name": "system"}], None, ()),  # an attached system disk: the spec's word
         ([{**DATA, "boot": True}], None, ()),
-        # Empty VMs: no disk KubeVirt tries brings an OS.
+        # Disks with a bootOrder are the only ones KubeVirt tries: an OS disk without one is
+        # never booted (not an empty VM: it has an OS, on a disk that is not tried).
+        ([ROOT, {**SCRATCH, "bootOrder": 2}], "boot.missing",
+         ("boots only from the disks with a bootOrder: 'scratch' (bootOrder 2)",
+          "'root', which imports", "give 'root' a bootOrder")),
+        ([{**SCRATCH, "name": "system"}, ROOT], "boot.missing",
+         ("'system' (bootOrder 1)", "give 'root' a bootOrder")),
+        ([{**SCRATCH, "boot": True}, ISO], "boot.missing",
+         ("KubeVirt never tries it", "give 'installer' a bootOrder")),
+        # Empty VMs: no disk brings an OS.
         ([], "vm.empty", ("VM vms/web has no boot disk", "boot: true", "name it system")),
         ([SCRATCH], "vm.empty", ("starts without one", "mark a disk boot: true")),
-        ([{**SCRATCH, "name": "system"}, ROOT], "vm.empty", ("starts without one",)),
-        ([{**SCRATCH, "boot": True}, ISO], "vm.empty",
-         ("KubeVirt tries no disk without a bootOrder once another disk has one",
-          "give disk 'installer' a bootOrder")),
+        ([{**SCRATCH, "bootOrder": 1}, {**SCRATCH, "name": "data"}], "vm.empty", ()),
         ([DATA, SCRATCH], "vm.empty",
          ("unless PVC vms/d of disk 'data' holds one", "mark that disk boot: true")),
     ],
@@ -511,7 +517,8 @@ def test_boot_missing_and_empty_say_what_kubevirt_will_boot(
     for fragment in says:
         assert fragment in found[0].message
     if code == "boot.missing":  # it points at the disk to mark, which it names
-        to_mark = found[0].message.split("mark '")[1].split("'")[0]
+        to_mark = found[0].message.split("mark '" if "mark '" in found[0].message else "give '")
+        to_mark = to_mark[1].split("'")[0]
         assert found[0].line == 8 + [d["name"] for d in disks].index(to_mark)
 
 

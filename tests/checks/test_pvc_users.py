@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.kube import hotplug_pod, launcher_pod, owner, pod, pod_using, vm, vmi
+from tests.kube_objects import hotplug_pod, launcher_pod, owner, pod, pod_using, vm, vmi
 from wukong_core.checks.pvc_users import PvcUser, index_users
 
 

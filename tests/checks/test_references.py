@@ -9,14 +9,9 @@ from typing import Any
 import pytest
 
 from tests.checks.test_cluster import BASE, check, codes, is_live, only, wukong
-from tests.kube import (
-    FakeApi,
-    datasource,
-    instancetype,
-    namespace,
-    network_attachment_definition,
-    preference,
-)
+from tests.kube import FakeApi
+from tests.kube_objects import instancetype, namespace, network_attachment_definition, preference
+from tests.kube_storage import datasource, datavolume, populated_pvc
 from wukong_core.checks.cluster import check_cluster
 
 pytest_plugins = ["tests.kube"]
@@ -204,6 +199,33 @@ def test_datasource_not_ready_until_its_import_cron_has_run(make_view: Any) -> N
     assert "DataImportCron" in f.message and "waits" in f.message
 
 
+@pytest.mark.parametrize(
+    ("disk", "expected"),
+    [
+        ({"size": "20Gi", "volumeMode": "Filesystem"}, ["clone.too-small"]),
+        ({"size": "30Gi", "volumeMode": "Filesystem"}, []),
+        ({}, []),
+        # Into rbd's Block: CDI measures the image's virtual size and clones any disk at least
+        # that large; nobody measured it yet, so nothing is known to be wrong.
+        ({"size": "20Gi"}, []),
+    ],
+)
+def test_a_golden_image_clone_is_not_smaller_than_the_image(
+    make_view: Any, disk: dict[str, str], expected: list[str]
+) -> None:
+    """CDI resolves the DataSource into a clone of its PVC and checks the size as for any
+    clone: a 20Gi Filesystem disk from a 30Gi golden image never fills."""
+    cron = datavolume(GOLDEN, "fedora-4a5b6c7d8e9f", size="30Gi")
+    image_pvc = populated_pvc(cron)
+    plan = wukong("web", golden("fedora", **disk))
+    found = check(make_view, plan, datasource(GOLDEN, "fedora"), cron, image_pvc, base=NAMED)
+    assert codes(found) == expected
+    if expected:
+        f = found[0]
+        assert f.severity.value == "error" and "at least 30Gi" in f.message
+        assert f"PersistentVolumeClaim {GOLDEN}/fedora-4a5b6c7d8e9f (of DataSource " in f.message
+
+
 def test_a_datasource_of_the_vm_namespace_clones_nothing_across(make_view: Any) -> None:
     plan = wukong("web", golden("fedora", ns=None))
     assert check(make_view, plan, datasource("vms", "fedora"), base=NAMED) == []
@@ -286,3 +308,36 @@ def test_every_reference_is_listed_once_per_namespace(
         ("virtualmachineclusterpreferences", None),
         ("datasources", GOLDEN),
     } <= set(reads)
+
+
+@pytest.mark.parametrize(
+    ("sizing", "topology", "unmet"),
+    [
+        ({"cpu": 2, "memory": "4Gi"}, "cores", None),
+        ({"cpu": 1, "memory": "2Gi"}, "preferCores", None),  # the deprecated name
+        ({"cpu": 2, "memory": "1Gi"}, "cores", "2Gi of memory and gets 1Gi"),
+        # Wukong writes cores; KubeVirt counts a VM's vCPUs only as the preferred topology,
+        # sockets by default, and fills no sockets beside cores.
+        ({"cpu": 4, "memory": "4Gi"}, None, "1 vCPU and gets 0 vCPU as sockets"),
+        ({"cpu": 4, "memory": "4Gi"}, "any", "gets 0 vCPU as sockets x cores x threads"),
+        ({"cpu": 4, "memory": "4Gi"}, "spread", "gets 0 vCPU as sockets x cores"),
+        ({"instancetype": {"name": "u1.small"}}, None, None),  # 1 vCPU, 2Gi
+        ({"instancetype": {"name": "u1.nano"}}, None, "2Gi of memory and gets 512Mi"),
+    ],
+)
+def test_a_vm_below_its_preference_s_requirements_is_refused(
+    make_view: Any, sizing: dict[str, Any], topology: str | None, unmet: str | None
+) -> None:
+    """KubeVirt's VM admission checks the preference's spec.requirements (1 vCPU and 2Gi for
+    the common `fedora`) against the instancetype, or the VM's own cpu and memory."""
+    plan = wukong("web", golden("centos-stream9"), preference={"name": "fedora"}, **sizing)
+    objects = (preference("fedora", topology=topology), instancetype("u1.nano", 1, "512Mi"))
+    found = check(make_view, plan, *objects, base=NAMED)
+    if unmet is None:
+        assert found == []
+        return
+    f = only(found, "preference.requirements-unmet")
+    assert f.severity.value == "error" and unmet in f.message
+    assert "KubeVirt refuses the VM" in f.message and f.line == plan.preference.line
+    if "as sockets" in unmet:
+        assert "preferredCPUTopology is cores" in f.message

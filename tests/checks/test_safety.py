@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.kube import datavolume, namespace, owner, pvc, storage_class, vm
+from tests.kube_objects import namespace, owner, vm
+from tests.kube_storage import datavolume, pvc, storage_class
 from tests.specs import as_yaml, plan_all, wukong
 from wukong_core.caches import Caches
 from wukong_core.checks import safety
+from wukong_core.checks.reads import Reads
 from wukong_core.findings import Finding
 from wukong_core.folder import Folder, blob_id
 from wukong_core.plan import VmPlan
@@ -43,7 +45,8 @@ def compare(
     """Render `before`, then `after` over it; the findings of the second render."""
     previous = render_tree(before, presync_hooks()) | previous_extra
     files = render_tree(after, presync_hooks(), previous)
-    return safety.compare_output(previous, files, after, "rendered/", cluster)
+    reads = Reads(cluster) if cluster is not None else None
+    return safety.compare_output(previous, files, after, "rendered/", reads)
 
 
 class Unread:
@@ -230,8 +233,8 @@ def test_a_renamed_vm_without_disks_of_its_own_reports_nothing() -> None:
 def test_a_larger_size_says_to_expand_the_pvc_and_what_that_needs() -> None:
     bigger = {**SYSTEM, "size": "40Gi"}
     [found] = compare(plans_of(web()), plans_of(web(bigger, DATA)))
-    disk_line = 10  # `- name: system` in the spec as_yaml writes
-    assert summary([found]) == [("disk.change-ignored", "wukong/web.yaml", disk_line, "vms/web")]
+    size_line = 11  # `size: 40Gi` of disk `system` in the spec as_yaml writes: the field changed
+    assert summary([found]) == [("disk.change-ignored", "wukong/web.yaml", size_line, "vms/web")]
     message = found.message
     assert message.startswith("disk 'system' of VM vms/web changes size 20Gi -> 40Gi")
     assert "KubeVirt creates a VM's DataVolumes only when they are missing" in message
@@ -373,7 +376,9 @@ def test_the_presync_job_reports_what_the_sync_prunes_and_ignores(make_view: Any
     old, db = plans_of(web()), plans_of(web(ATTACHED, name="db"), file="wukong/db.yaml")
     live = [_live(p) for p in old + db]
     stranger = vm("vms", "not-ours", dvs=("not-ours-disk",))
-    view = make_view(namespace("vms"), _expandable("ceph", True), stranger, *live, *_web_disks())
+    view = Reads(
+        make_view(namespace("vms"), _expandable("ceph", True), stranger, *live, *_web_disks())
+    )
 
     assert safety.compare_cluster(old + db, view) == []
     renamed = safety.compare_cluster(plans_of(web(name="web2")) + db, view)
@@ -391,7 +396,7 @@ def test_the_presync_job_skips_a_vm_already_being_deleted(make_view: Any) -> Non
     going = _live(plan)
     going["metadata"]["deletionTimestamp"] = "2026-11-20T11:00:00Z"
     going["metadata"]["finalizers"] = ["kubevirt.io/virtualMachineControllerFinalize"]
-    view = make_view(namespace("vms"), going)
+    view = Reads(make_view(namespace("vms"), going))
     assert safety.compare_cluster(plans_of(web(ATTACHED, name="db")), view) == []
 
 

@@ -16,7 +16,9 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from tests.conftest import ROOT
-from tests.kube import namespace, storage_class, storage_profile, write_snapshot
+from tests.kube import write_snapshot
+from tests.kube_objects import namespace
+from tests.kube_storage import storage_class, storage_profile
 from tests.specs import as_yaml, plan_one, wukong
 from wukong_core.cli.commands import collector_paused, main
 from wukong_core.plan import plans_to_json
@@ -30,14 +32,14 @@ EMPTY = (
     "boot from it)\n"
 )
 CLONE = (
-    "examples/specs/restored-vm.yaml:13: info clone.cross-namespace: disk 'system' of VM "
+    "examples/specs/restored-vm.yaml:16: info clone.cross-namespace: disk 'system' of VM "
     "vms/restored-vm clones PVC backups/web-backup-2026-11-01 into vms/restored-vm-system; "
     "CDI needs 'create' on cdi.kubevirt.io datavolumes/source in 'backups' for the VM's "
     "ServiceAccount ('default' of 'vms' unless set) and whoever applies the VM (Argo CD): a "
     "RoleBinding in 'backups'\n"
 )
 GOLDEN = (
-    "examples/specs/fedora-dev-vm.yaml:31: info clone.cross-namespace: disk 'root' of VM "
+    "examples/specs/fedora-dev-vm.yaml:35: info clone.cross-namespace: disk 'root' of VM "
     "vms/fedora-dev clones the golden image of DataSource kubevirt-os-images/fedora into "
     "vms/fedora-dev-root; CDI needs 'create' on cdi.kubevirt.io datavolumes/source in "
     "'kubevirt-os-images' for the VM's ServiceAccount ('default' of 'vms' unless set) and "
@@ -720,7 +722,7 @@ def test_render_compares_with_what_out_holds_and_still_writes(
     lines = capsys.readouterr().out.splitlines(keepends=True)
     assert lines[0] == REMOVED_DB
     assert lines[1].startswith(
-        "specs/web.yaml:10: warning disk.change-ignored: disk 'system' of VM vms/web changes "
+        "specs/web.yaml:11: warning disk.change-ignored: disk 'system' of VM vms/web changes "
         "size 20Gi -> 40Gi, but its DataVolume vms/web-system exists already"
     )
     assert lines[2:] == ["0 error(s), 2 warning(s), 0 info\n"]

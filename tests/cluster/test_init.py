@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.kube import (
-    TOKEN,
-)
+from tests.kube import TOKEN
 from wukong_core.cluster import open_cluster
 from wukong_core.errors import UsageError
 

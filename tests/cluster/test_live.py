@@ -11,21 +11,16 @@ from typing import Any
 
 import pytest
 
-from tests.kube import (
-    TOKEN,
-    FakeApi,
-    closed_port,
+from tests.kube import TOKEN, FakeApi, closed_port, live_view, names, write_kubeconfig
+from tests.kube_objects import instancetype, namespace, network_attachment_definition, preference
+from tests.kube_storage import (
+    cdi_config,
     datasource,
-    instancetype,
-    live_view,
-    names,
-    namespace,
-    network_attachment_definition,
-    preference,
+    datavolume,
+    populated_pvc,
     pvc,
     storage_class,
     storage_profile,
-    write_kubeconfig,
 )
 from wukong_core.checks.cluster import check_cluster
 from wukong_core.errors import ClusterError
@@ -238,16 +233,21 @@ def many_plans(count: int, namespaces: list[str]) -> list[VmPlan]:
             {"name": "data", "existingPVC": {"name": f"data-{i}"}},
             {"name": "iso", "existingPVC": {"name": "iso", "readOnly": True}},
             {"name": "restore", "existingPVC": {"name": f"backup-{i}", "namespace": "backups"}},
-            {"name": "golden", "dataSource": {"name": "fedora", "namespace": GOLDEN}},
+            {
+                "name": "golden",
+                "size": "30Gi",
+                "dataSource": {"name": "fedora", "namespace": GOLDEN},
+            },
         ]
         # Half sized by a cluster instancetype with a cluster preference, half by cpu and
-        # memory with their team's own preference; all on the pod network and a Multus one.
+        # memory with their team's own preference (vCPUs as cores, as Wukong writes them, and
+        # meeting its requirements); all on the pod network and a Multus one.
         sizing: dict[str, Any] = (
             {"instancetype": {"name": "u1.medium"}, "preference": {"name": "fedora"}}
             if i % 2 == 0
             else {
                 "cpu": 1,
-                "memory": "1Gi",
+                "memory": "2Gi",
                 "preference": {"name": "team", "kind": "VirtualMachinePreference"},
             }
         )
@@ -273,9 +273,11 @@ def test_100_specs_in_5_namespaces_list_each_resource_once_per_namespace(
         ns = spaces[i % 5]
         kube_api.add(pvc(ns, f"data-{i}", ("ReadWriteMany",)), pvc("backups", f"backup-{i}"))
     kube_api.add(*(pvc(ns, "iso", ("ReadOnlyMany",)) for ns in spaces))
-    kube_api.add(namespace(GOLDEN), datasource(GOLDEN, "fedora"))
+    image = datavolume(GOLDEN, "fedora-4a5b6c7d8e9f", size="30Gi")  # the DataSource's PVC
+    kube_api.add(namespace(GOLDEN), datasource(GOLDEN, "fedora"), image, populated_pvc(image))
+    kube_api.add(cdi_config((fast,)))
     kube_api.add(instancetype("u1.medium"), preference("fedora"))
-    kube_api.add(*(preference("team", ns=ns) for ns in spaces))
+    kube_api.add(*(preference("team", ns=ns, topology="cores") for ns in spaces))
     kube_api.add(*(network_attachment_definition(ns, "lab") for ns in spaces))
     findings = check_cluster(many_plans(100, spaces), live_view(kubeconfig))
     assert [f for f in findings if f.severity is Severity.ERROR] == []
@@ -293,8 +295,9 @@ def test_100_specs_in_5_namespaces_list_each_resource_once_per_namespace(
     }
     expected = {(res, ns) for res in per_namespace for ns in spaces}
     expected |= {(res, "backups") for res in ("persistentvolumeclaims", "datavolumes", "pods")}
-    expected |= {("datasources", GOLDEN)}
-    cluster_wide = ("namespaces", "storageclasses", "storageprofiles")
+    # The golden disks are sized: CDI's overhead, and the DataSource's PVC beside it.
+    expected |= {("datasources", GOLDEN), ("persistentvolumeclaims", GOLDEN)}
+    cluster_wide = ("namespaces", "storageclasses", "storageprofiles", "cdiconfigs")
     cluster_wide += ("virtualmachineclusterinstancetypes", "virtualmachineclusterpreferences")
     expected |= {(res, None) for res in cluster_wide}
     assert set(reads) == expected

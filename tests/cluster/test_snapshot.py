@@ -12,26 +12,26 @@ import pytest
 import yaml
 
 from tests.conftest import REFERENCE, ROOT
-from tests.kube import (
-    FakeApi,
-    datasource,
-    datavolume,
+from tests.kube import FakeApi, live_view, names, write_snapshot
+from tests.kube_objects import (
     hotplug_pod,
     instancetype,
     launcher_pod,
-    live_view,
-    names,
     namespace,
     network_attachment_definition,
     pod_using,
-    populated_pvc,
     preference,
+    vm,
+    vmi,
+)
+from tests.kube_storage import (
+    cdi_config,
+    datasource,
+    datavolume,
+    populated_pvc,
     pvc,
     storage_class,
     storage_profile,
-    vm,
-    vmi,
-    write_snapshot,
 )
 from tests.schemas import close
 from wukong_core.checks.cluster import check_cluster
@@ -152,6 +152,44 @@ def test_one_object_of_a_later_kind_proves_the_snapshot_recorded_it(
     }[kind]
     assert view.list(*resource) == []  # recorded: none there
     assert view.source == "snapshot"
+
+
+NAMED_SPEC = {
+    "instancetype": {"name": "u1.medium"},
+    "networks": [{"name": "lab", "network": "lab-vlan100"}],
+    "disks": [{"name": "root", "dataSource": {"name": "fedora", "namespace": "vms"}}],
+}
+
+
+def test_a_snapshot_of_this_release_is_known_to_hold_every_kind_of_its_command(
+    tmp_path: Path,
+) -> None:
+    """CDI keeps exactly one CDIConfig wherever it runs, and only this release's command asks
+    for it: a snapshot holding it recorded every kind, so a kind absent from it has none, even
+    on a cluster where Multus holds no NetworkAttachmentDefinition yet (the case the check is
+    for) and no instancetype or DataSource exists."""
+    fast = storage_class("fast", default=True)
+    objects = [namespace("vms"), fast, storage_profile(fast), cdi_config((fast,))]
+    view = SnapshotCluster.from_file(write_snapshot(tmp_path / "now.yaml", objects))
+    found = check_cluster([plan_of({"name": "web", "namespace": "vms"}, **NAMED_SPEC)], view)
+    assert sorted(f.code for f in found) == [
+        "datasource.not-found",
+        "instancetype.not-found",
+        "network.not-found",
+    ]
+    assert view.source == f"snapshot {tmp_path / 'now.yaml'}"  # nothing skipped, nothing guessed
+
+
+def test_one_kind_of_a_command_change_proves_every_kind_it_added(tmp_path: Path) -> None:
+    """A snapshot of the previous command (no CDIConfig) from a cluster with KubeVirt's common
+    instancetypes, Multus without NetworkAttachmentDefinitions and no DataSource: one command
+    added all of those kinds, so the instancetypes prove the others were asked for too."""
+    fast = storage_class("fast", default=True)
+    objects = [namespace("vms"), fast, storage_profile(fast), instancetype("u1.medium")]
+    view = SnapshotCluster.from_file(write_snapshot(tmp_path / "prev.yaml", objects))
+    found = check_cluster([plan_of({"name": "web", "namespace": "vms"}, **NAMED_SPEC)], view)
+    assert sorted(f.code for f in found) == ["datasource.not-found", "network.not-found"]
+    assert view.source == f"snapshot {tmp_path / 'prev.yaml'}"
 
 
 @pytest.mark.parametrize(
@@ -321,6 +359,7 @@ def fixture_objects() -> list[dict[str, Any]]:
         datasource("golden", "fedora"),
         datasource("golden", "centos", ready=False),
         network_attachment_definition("vms", "lab"),
+        cdi_config((storage_class("fast"),), "0.055", {"fast": "0.1"}),
     ]
 
 
@@ -343,7 +382,7 @@ def test_objects_validate_against_the_reference_schemas(source: str) -> None:
         "VirtualMachineClusterInstancetype",
         "VirtualMachineClusterPreference",
     } | (
-        {"VirtualMachinePreference", "VirtualMachineInstancetype"}
+        {"VirtualMachinePreference", "VirtualMachineInstancetype", "CDIConfig"}
         if source != "example snapshot"
         else set()
     )

@@ -475,7 +475,7 @@ def _lines(findings: list[dict[str, Any]]) -> list[str]:
          [("vm.renamed", "wukong/web.yaml", 1, "prod/web")]),
         ({"wukong/web.yaml": _edit(disks=[{**SYSTEM, "size": "40Gi", "image": "docker://x/y:2"},
                                           DATA])}, (),
-         [("disk.change-ignored", "wukong/web.yaml", 10, "vms/web")]),
+         [("disk.change-ignored", "wukong/web.yaml", 12, "vms/web")]),  # at `image:`
         ({"wukong/web.yaml": _edit(cpu=4)}, (), []),
         ({}, ("wukong/db.yaml",), []),
     ],

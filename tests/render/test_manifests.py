@@ -335,6 +335,17 @@ def test_user_data_from_a_secret_is_kubevirt_s_secret_ref() -> None:
     }
 
 
+def test_empty_inline_cloud_init_data_is_not_written() -> None:
+    """KubeVirt counts inline data only when it is not empty: `userData: ''` beside a Secret is
+    no second source, and is left out of the manifest."""
+    vm = render_one(cloudInit={"userData": "", "userDataSecret": "init", "networkData": ""})
+    assert volumes(vm)["cloudinitdisk"] == {"cloudInitNoCloud": {"secretRef": {"name": "init"}}}
+    network_only = render_one(cloudInit={"networkDataSecret": "net"})
+    assert volumes(network_only)["cloudinitdisk"] == {
+        "cloudInitNoCloud": {"networkDataSecretRef": {"name": "net"}}
+    }
+
+
 def test_ssh_keys_are_access_credentials_propagated_through_no_cloud() -> None:
     vm = render_one(cloudInit={"userData": "#cloud-config"}, sshKeySecret="team-keys")
     assert template_spec(vm)["accessCredentials"] == [
@@ -716,6 +727,7 @@ WRITTEN = {
     2: "8cc1f6ff1ad03a90",
     3: "1cda2efe9126ce8a",
     4: "52ce1695fced8a38",
+    5: "52ce1695fced8a38",  # the same bodies; the plans, and so the stamps, carry field lines
 }
 
 

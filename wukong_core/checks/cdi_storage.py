@@ -6,7 +6,9 @@ CDI will do instead of what a reader might guess:
 - which StorageClass a DataVolume that names none gets, and whether that class's StorageProfile
   can fill the access mode it leaves unset (`storage_class_problems`);
 - how far a PVC is from filled (`filling`);
-- whether a clone asks for less than its source (`clone_too_small`).
+- whether a clone asks for less than its source (`clone_too_small`), in the volume mode CDI gives
+  it (`target_volume_mode`) and with the filesystem overhead CDIConfig sets
+  (`filesystem_overhead`).
 """
 
 from __future__ import annotations
@@ -26,8 +28,18 @@ WAITING_PHASES = {"WaitForFirstConsumer", "PendingPopulation"}
 # CDI's volume populators: a PVC whose dataSourceRef names one is filled by CDI.
 CDI_POPULATORS = {"VolumeImportSource", "VolumeUploadSource", "VolumeCloneSource"}
 PROGRESS_ANNOTATION = "cdi.kubevirt.io/storage.populator.progress"
-# CDI's DefaultGlobalOverhead: how much it grows a Filesystem PVC's request.
+# Set by the scheduler on a WaitForFirstConsumer PVC once a pod that uses it has a node.
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+# DataVolume phases of an upload: nothing fills the PVC until someone uploads an image.
+UPLOAD_PHASES = {"UploadScheduled", "UploadReady"}
+# CDI's DefaultGlobalOverhead: how much it grows a Filesystem PVC's request, unless its CDIConfig
+# (cluster-scoped, always named `config`) says otherwise.
 FILESYSTEM_OVERHEAD = Decimal("0.06")
+CDI_CONFIG = "config"
+CONTENT_TYPE = "cdi.kubevirt.io/storage.contentType"
+# What CDI's size-detection pod measured on a clone source (CDI's own spelling, "Kubervirt").
+VIRTUAL_SIZE = "cdi.Kubervirt.io/virtualSize"
+SOURCE_CAPACITY = "cdi.Kubervirt.io/sourceCapacity"
 
 
 # --- which class, and does its profile complete the claim ---------------------------------------
@@ -77,10 +89,13 @@ def storage_class_problems(
     gap = None if profiles is None or disk.access_mode else _profile_gap(profiles, name, disk)
     if gap is None:
         return []
+    # The patch replaces the profile's list; with a volumeMode the disk needs a set of its mode.
+    mode = disk.volume_mode or "Filesystem"
     fix = (
         f"set accessMode on the disk, or give the StorageProfile claimPropertySets (`kubectl "
         f'patch storageprofile {name} --type merge -p \'{{"spec":{{"claimPropertySets":'
-        f'[{{"accessModes":["ReadWriteOnce"],"volumeMode":"Filesystem"}}]}}}}\'`)'
+        f'[{{"accessModes":["ReadWriteOnce"],"volumeMode":"{mode}"}}]}}}}\'`'
+        + (", listing the sets it has beside it)" if disk.volume_mode else ")")
     )
     return [
         (
@@ -127,12 +142,27 @@ class Filling:
 
     waits: bool  # for a pod to use it (WaitForFirstConsumer) before CDI fills it
     state: str  # "DataVolume vms/x is ImportInProgress, 42.0%", for a message
+    upload: bool = False  # it waits for an upload (`virtctl image-upload`), not for CDI
+
+    def done(self, namespace: str, claim: str, then: str) -> str:
+        """What has to happen before `then` ("the VM starts"): CDI finishing, or an upload."""
+        if not self.upload:
+            return f"{then} once it is done"
+        return (
+            f"nothing fills it until an image is uploaded (`virtctl image-upload pvc {claim} "
+            f"-n {namespace} --no-create --image-path=...`); {then} after that"
+        )
 
 
-def filling(pvc: Obj | None, dv: Obj | None, namespace: str) -> Filling | None:
+def filling(
+    pvc: Obj | None, dv: Obj | None, namespace: str, binds_on_first_use: bool | None = None
+) -> Filling | None:
     """CDI is still filling the PVC (or will, once a pod uses it): `dv`, the DataVolume that
     owns or makes it, has not Succeeded (CDI's IsPopulated), or the PVC is Pending with a
-    dataSourceRef to a CDI populator. None when CDI is done with it or never had it."""
+    dataSourceRef to a CDI populator. None when CDI is done with it or never had it.
+    `binds_on_first_use`: the PVC's StorageClass is WaitForFirstConsumer; CDI's populators then
+    start only once the scheduler has picked a node for a pod that uses it (populator-base
+    handleStorageClass waits for the selected-node annotation)."""
     if dv is not None:
         phase = dig(dv, "status", "phase") or ""
         if phase == "Succeeded":
@@ -140,7 +170,7 @@ def filling(pvc: Obj | None, dv: Obj | None, namespace: str) -> Filling | None:
         progress = dig(dv, "status", "progress")
         shown = f", {progress}" if progress and progress != "N/A" else ""
         state = f"DataVolume {namespace}/{obj_name(dv)} is {phase or 'not started'}{shown}"
-        return Filling(phase in WAITING_PHASES, state)
+        return Filling(phase in WAITING_PHASES, state, phase in UPLOAD_PHASES)
     source = dig(pvc or {}, "spec", "dataSourceRef") or {}
     if (
         pvc is not None
@@ -150,19 +180,74 @@ def filling(pvc: Obj | None, dv: Obj | None, namespace: str) -> Filling | None:
     ):
         progress = _annotations(pvc).get(PROGRESS_ANNOTATION)
         shown = f" ({progress})" if progress else ""
-        return Filling(False, f"CDI fills it from {source['kind']} {source.get('name')}{shown}")
+        waits = bool(binds_on_first_use) and not _annotations(pvc).get(SELECTED_NODE)
+        state = f"CDI fills it from {source['kind']} {source.get('name')}{shown}"
+        return Filling(waits, state, source["kind"] == "VolumeUploadSource")
     return None
 
 
 # --- clones -------------------------------------------------------------------------------------
 
 
-def clone_too_small(source: Obj, disk: DiskPlan) -> str | None:
-    """The source's requested size when the clone's PVC would request less, which CDI refuses
+def target_volume_mode(
+    disk: DiskPlan, classes: dict[str, Obj], profiles: dict[str, Obj] | None
+) -> str | None:
+    """The volume mode CDI gives a new disk's PVC (renderPvcSpecVolumeModeAndAccessModesAndStorage
+    Class): the disk's own; with an accessMode and no volumeMode, that of the first
+    claimPropertySet listing the access mode (getDefaultVolumeMode), else Kubernetes'
+    Filesystem; with neither, the first set's (getDefaultVolumeAndAccessMode). None when that is
+    unknown: the profiles were not read, or the class or its profile is not there."""
+    if disk.volume_mode:
+        return disk.volume_mode
+    chosen = classes.get(disk.storage_class or "") or default_class(classes)
+    profile = (profiles or {}).get(obj_name(chosen or {}))
+    if profile is None:
+        return None
+    sets = [s for s in dig(profile, "status", "claimPropertySets") or [] if isinstance(s, dict)]
+    if disk.access_mode:
+        listing = (s for s in sets if disk.access_mode in (s.get("accessModes") or []))
+        return next((s.get("volumeMode") or "Filesystem" for s in listing), "Filesystem")
+    if sets and sets[0].get("accessModes"):
+        return sets[0].get("volumeMode") or "Filesystem"
+    return None  # CDI cannot complete the claim: storageclass.incomplete-profile says so
+
+
+def filesystem_overhead(
+    configs: dict[str, Obj] | None, classes: dict[str, Obj], disk: DiskPlan
+) -> tuple[Decimal, str]:
+    """How much CDI grows a Filesystem PVC of the disk's class, and whose figure that is
+    (GetFilesystemOverheadForStorageClass): CDIConfig's status, per class, else its global one;
+    CDI's default where no CDIConfig was read (an older snapshot)."""
+    config = (configs or {}).get(CDI_CONFIG)
+    overhead = dig(config or {}, "status", "filesystemOverhead") or {}
+    chosen = classes.get(disk.storage_class or "") or default_class(classes)
+    name = obj_name(chosen or {})
+    per_class = overhead.get("storageClass") or {}
+    for value, whose in (
+        (per_class.get(name), f"CDIConfig's for StorageClass {name}"),
+        (overhead.get("global"), "CDIConfig's global one"),
+    ):
+        try:
+            return Decimal(str(value)), whose
+        except (ArithmeticError, ValueError):
+            continue  # unset, or not a number: CDI's own validation refuses such a value
+    return FILESYSTEM_OVERHEAD, "CDI's default"
+
+
+def clone_too_small(
+    source: Obj, disk: DiskPlan, volume_mode: str | None, overhead: Decimal = FILESYSTEM_OVERHEAD
+) -> tuple[str, str] | None:
+    """The least size CDI clones the source into, and what that is, when the disk asks for less
     (ValidateRequestedCloneSize, from ValidateClone and the clone planner); else None. A Block
-    source or target is compared as written; a Filesystem target's request is first grown by
-    CDI's filesystem overhead. Wukong never renders `cdi.kubevirt.io/permissiveClone`, the
-    DataVolume annotation that would skip the check."""
+    source or target is compared with the source's request as written (ValidateClone compares
+    the DataVolume's request with a Block source's); a Filesystem target's request is first
+    grown by `overhead` (InflateSizeWithOverhead). A VM image on a Filesystem source cloned to a
+    Block target is measured instead (detectCloneSize): CDI's size-detection pod reads the
+    image's virtual size, and a disk at least that large is cloned regardless of the source's
+    request (the clone turns permissive); known here only where CDI recorded a measurement on
+    the source. `volume_mode`: the target's (`target_volume_mode`), None when unknown: then taken
+    as Filesystem, the lenient reading. Wukong never renders `cdi.kubevirt.io/permissiveClone`,
+    the DataVolume annotation that would skip the check."""
     requested = dig(source, "spec", "resources", "requests", "storage")
     if disk.size is None or requested is None:
         return None  # no size: CDI takes the source's
@@ -170,9 +255,30 @@ def clone_too_small(source: Obj, disk: DiskPlan) -> str | None:
         have, want = parse_quantity(requested), parse_quantity(disk.size)
     except ValueError:
         return None
-    block = "Block" in (dig(source, "spec", "volumeMode"), disk.volume_mode)
-    floor = have if block else have * (1 - FILESYSTEM_OVERHEAD)
-    return None if want >= floor else str(requested)
+    source_block = dig(source, "spec", "volumeMode") == "Block"
+    if volume_mode == "Block" and not source_block and _is_vm_image(source):
+        virtual = _virtual_size(source)
+        if virtual is None or want >= virtual:
+            return None  # unmeasured: only CDI's size-detection pod can tell
+        return str(int(virtual)), "the virtual size of the image it holds, as CDI measured it"
+    floor = have if source_block or volume_mode == "Block" else have * (1 - overhead)
+    return None if want >= floor else (str(requested), "its request")
+
+
+def _is_vm_image(pvc: Obj) -> bool:
+    return _annotations(pvc).get(CONTENT_TYPE) == "kubevirt"
+
+
+def _virtual_size(pvc: Obj) -> Decimal | None:
+    """The virtual size CDI's size-detection pod recorded on a clone source, while the source's
+    capacity is still the one it was measured at (getSizeFromAnnotations); else None."""
+    notes = _annotations(pvc)
+    try:
+        measured_at = parse_quantity(notes[SOURCE_CAPACITY])
+        capacity = parse_quantity(dig(pvc, "status", "capacity", "storage") or "")
+        return Decimal(int(notes[VIRTUAL_SIZE])) if measured_at == capacity else None
+    except (KeyError, ValueError):
+        return None
 
 
 def _annotations(obj: Obj) -> dict[str, str]:

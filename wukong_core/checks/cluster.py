@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from wukong_core.checks.cdi_storage import Filling, clone_too_small, filling, storage_class_problems
+from wukong_core.checks.cdi_storage import storage_class_problems
+from wukong_core.checks.clones import check_clone_source
+from wukong_core.checks.pvc_state import (
+    binds_on_first_use,
+    cdi_filling,
+    check_state,
+    existing_pvc,
+)
 from wukong_core.checks.reads import (
     Context,
     Reads,
@@ -29,10 +36,13 @@ SHARED_READ_MODES = {"ReadOnlyMany", "ReadWriteMany"}
 WUKONG_LABELS = ("app.kubernetes.io/managed-by", "wukong")
 
 
-def check_cluster(plans: list[VmPlan], view: ClusterView) -> list[Finding]:
-    """All cluster findings for `plans`, in a deterministic order."""
+def check_cluster(
+    plans: list[VmPlan], view: ClusterView, reads: Reads | None = None
+) -> list[Finding]:
+    """All cluster findings for `plans`, in a deterministic order. `reads`: the run's reads of
+    `view`, when the caller shares them with other checks (`safety`)."""
     view.prefetch(lists_needed(plans))
-    reads = Reads(view)
+    reads = reads or Reads(view)
     ctx = Context(reads, {p.key for p in plans})
     findings: list[Finding] = []
     for plan in sorted(plans, key=lambda p: (p.file, p.line, p.key)):
@@ -75,29 +85,20 @@ def _check_disk(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
         ctx.reads.report_once("cluster.cdi-missing", message, where)
     out: list[Finding] = []
     if disk.kind == "clone":
-        out += _check_clone_source(ctx, plan, disk)
+        out += check_clone_source(ctx, plan, disk)
     return out + _check_new_storage(ctx, plan, disk)
 
 
-def _existing_pvc(ctx: Context, plan: VmPlan, disk: DiskPlan) -> tuple[Obj | None, str] | None:
-    """The PVC a disk names (None if absent) and how to name it; None when it could not be
-    read, which the read's own cluster.* finding already reports."""
-    pvcs = ctx.pvcs(disk.pvc_namespace, Where(plan, disk.line))
-    if pvcs is None:
-        return None
-    return pvcs.get(disk.pvc_name), f"PersistentVolumeClaim {disk.pvc_namespace}/{disk.pvc_name}"
-
-
 def _check_attach(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
-    found = _existing_pvc(ctx, plan, disk)
+    found = existing_pvc(ctx, plan, disk)
     if found is None:
         return []
     pvc, ref = found
     if pvc is None:
         fix = "create it first, or correct existingPVC.name"
         message = f'{ref} (disk "{disk.name}") does not exist; {fix}'
-        return [finding("pvc.not-found", message, plan, disk.line)]
-    out = _check_state(plan, disk, pvc, ref)
+        return [finding("pvc.not-found", message, plan, disk.source_line)]
+    out = check_state(plan, disk, pvc, ref)
     if out:
         return out
     out += _check_readiness(ctx, plan, disk, pvc, ref)
@@ -111,63 +112,30 @@ def _check_attach(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
             f"{plan.key} cannot live-migrate, as KubeVirt migrates only VMs whose every PVC, "
             "read-only ones included, is ReadWriteMany; use a ReadWriteMany PVC if it must"
         )
-        out.append(finding("pvc.not-migratable", message, plan, disk.line))
-    return out
-
-
-def _check_state(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Finding]:
-    out: list[Finding] = []
-    if dig(pvc, "status", "phase") == "Lost":
-        message = (
-            f'{ref} (disk "{disk.name}") is Lost: its PersistentVolume is gone; restore the '
-            "data from a backup or use another PVC"
-        )
-        out.append(finding("pvc.lost", message, plan, disk.line))
-    if dig(pvc, "metadata", "deletionTimestamp"):
-        message = (
-            f'{ref} (disk "{disk.name}") is being deleted (deletionTimestamp is set); use '
-            "another PVC, or recreate it once it is gone"
-        )
-        out.append(finding("pvc.terminating", message, plan, disk.line))
+        out.append(finding("pvc.not-migratable", message, plan, disk.source_line))
     return out
 
 
 # --- is the PVC ready: bound, and filled by CDI -------------------------------------------------
 
 
-def _cdi_filling(
-    ctx: Context, namespace: str, name: str, pvc: Obj | None, where: Where
-) -> Filling | None:
-    """CDI's progress on PVC `name`, judged by the DataVolume that owns or makes it."""
-    dv_name = (obj_owner(pvc, "DataVolume") if pvc else "") or name
-    return filling(pvc, (ctx.datavolumes(namespace, where) or {}).get(dv_name), namespace)
-
-
-def _binds_on_first_use(ctx: Context, pvc: Obj, where: Where) -> bool | None:
-    """Its StorageClass waits for a first consumer; None when the classes could not be read."""
-    classes = ctx.reads.get("storageclasses", None, where)
-    if classes is None:
-        return None
-    sc = classes.get(dig(pvc, "spec", "storageClassName") or "")
-    return sc is not None and sc.get("volumeBindingMode") == "WaitForFirstConsumer"
-
-
 def _check_readiness(
     ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str
 ) -> list[Finding]:
-    where = Where(plan, disk.line)
+    where = Where(plan, disk.source_line)
     what = f'{ref} (disk "{disk.name}")'
-    filling = _cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
+    filling = cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
     if filling and not filling.waits:
-        message = f"{what} is still being populated: {filling.state}; the VM starts once it is done"
-        return [finding("pvc.populating", message, plan, disk.line)]
+        done = filling.done(disk.pvc_namespace, disk.pvc_name, "the VM starts")
+        message = f"{what} is still being populated: {filling.state}; {done}"
+        return [finding("pvc.populating", message, plan, disk.source_line)]
     if filling:
         message = (
             f"{what} waits for its first consumer ({filling.state}): it binds, and CDI fills "
             "it, when the VM starts; nothing to do before the sync"
         )
-        return [finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
-    first_use = _binds_on_first_use(ctx, pvc, where)
+        return [finding("pvc.wait-for-first-consumer", message, plan, disk.source_line)]
+    first_use = binds_on_first_use(ctx, pvc, where)
     if dig(pvc, "status", "phase") != "Pending" or first_use is None:
         return []
     sc_name = dig(pvc, "spec", "storageClassName")
@@ -176,7 +144,7 @@ def _check_readiness(
             f'{what} is Pending with StorageClass "{sc_name}" (WaitForFirstConsumer): it binds '
             "when the VM starts"
         )
-        return [finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
+        return [finding("pvc.wait-for-first-consumer", message, plan, disk.source_line)]
     why = (
         f'its StorageClass "{sc_name}" binds immediately, so it should be bound by now'
         if sc_name in (ctx.reads.get("storageclasses", None, where) or {})
@@ -188,7 +156,7 @@ def _check_readiness(
         f"{what} is Pending: {why}; see `kubectl describe pvc -n {disk.pvc_namespace} "
         f"{disk.pvc_name}`"
     )
-    return [finding("pvc.pending", message, plan, disk.line)]
+    return [finding("pvc.pending", message, plan, disk.source_line)]
 
 
 # --- who else uses it ---------------------------------------------------------------------------
@@ -202,9 +170,12 @@ def _check_sharing(ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: st
             f"{where} is {_mode_list(pvc)} but the disk attaches it read-write; set "
             "existingPVC.readOnly: true, or clone it (existingPVC.clone: true)"
         )
-        return [finding("pvc.access-mode", message, plan, disk.line)]
-    users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, Where(plan, disk.line))
-    others = [u for u in users if u.vm != plan.name]
+        return [finding("pvc.access-mode", message, plan, disk.source_line)]
+    users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, Where(plan, disk.source_line))
+    # A VM's virt-launcher and hotplug pods mount its volumes read-write unless the volume's PVC
+    # source says readOnly, a CD-ROM's too (KubeVirt's VolumeRenderer); the VM and its VMI
+    # speak for that VM, and know what it reads. (CDI's clone rule does count them: `clones`.)
+    others = [u for u in users if u.vm != plan.name and not (u.kind == "Pod" and u.vm)]
     if modes == {"ReadOnlyMany"}:  # the volume itself is read-only, whatever a user asks
         others = [replace(u, read_only=True) for u in others]
     if not others:
@@ -215,97 +186,26 @@ def _check_sharing(ctx: Context, plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: st
             f"{where} is ReadWriteOncePod and already in use by {named}; only one pod may "
             "mount it: stop that user first, or clone it (existingPVC.clone: true)"
         )
-        return [finding("pvc.access-mode", message, plan, disk.line)]
+        return [finding("pvc.access-mode", message, plan, disk.source_line)]
     all_read_only = disk.read_only and all(u.read_only for u in others)
     if all_read_only and modes & SHARED_READ_MODES:
         return []  # several readers are what ReadOnlyMany/ReadWriteMany are for
     mine = "read-only" if disk.read_only else "read-write"
+    writers = len({u.vm or f"{u.kind}/{u.name}" for u in others if not u.read_only})
+    writers += not disk.read_only
     why = (
         f"its access modes ({_mode_list(pvc)}) allow no sharing between nodes"
         if all_read_only
-        else "a disk written by two VMs is corrupted"
+        else "a disk written by two users is corrupted"
+        if writers > 1
+        else "a disk one user writes changes under the others, whose view of its filesystem "
+        "then breaks"
     )
     message = (
         f"{where} is already used by {named}, and VM {plan.key} would use it {mine}: {why}; "
         "detach it there, or clone it (existingPVC.clone: true)"
     )
-    return [finding("pvc.in-use", message, plan, disk.line)]
-
-
-# --- clones -------------------------------------------------------------------------------------
-
-
-def _check_clone_source(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
-    """What CDI checks before it clones (clone.IsSourceClaimReady, planner.validateSourcePVC):
-    the source exists, is Bound and populated, no running pod writes it, the target is not
-    smaller."""
-    found = _existing_pvc(ctx, plan, disk)
-    if found is None:
-        return []
-    pvc, ref = found
-    if pvc is None:
-        message = f'disk "{disk.name}" clones {ref}, which does not exist; correct existingPVC'
-        return [finding("pvc.not-found", message, plan, disk.line)]
-    out = _check_state(plan, disk, pvc, f"clone source {ref}")
-    if out:
-        return out
-    out += _check_clone_size(plan, disk, pvc, ref)
-    where = Where(plan, disk.line)
-    filling = _cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
-    if filling and not filling.waits:
-        message = (
-            f'clone source {ref} (disk "{disk.name}") is still being populated: '
-            f"{filling.state}; CDI clones it once that is done"
-        )
-        return [*out, finding("pvc.populating", message, plan, disk.line)]
-    phase = dig(pvc, "status", "phase")
-    if phase != "Bound":
-        why = (
-            f"{filling.state}: it binds only when a pod uses it"
-            if filling
-            else "its StorageClass binds on first use (WaitForFirstConsumer), and nothing uses it"
-            if _binds_on_first_use(ctx, pvc, where)
-            else f"see `kubectl describe pvc -n {disk.pvc_namespace} {disk.pvc_name}`"
-        )
-        message = (
-            f'disk "{disk.name}" clones {ref}, which is {phase or "not bound"}, not Bound: CDI '
-            f"waits for the source to bind before it clones ({why}); bind it first, or clone "
-            "another PVC"
-        )
-        return [*out, finding("clone.source-not-ready", message, plan, disk.line)]
-    return out + _check_clone_writers(ctx, plan, disk, ref)
-
-
-def _check_clone_size(plan: VmPlan, disk: DiskPlan, pvc: Obj, ref: str) -> list[Finding]:
-    requested = clone_too_small(pvc, disk)
-    if requested is None:
-        return []
-    message = (
-        f'disk "{disk.name}" asks for size {disk.size}, less than the {requested} that clone '
-        f"source {ref} requests: CDI refuses to clone into a smaller PVC, and the DataVolume "
-        f"never fills; set size to at least {requested}, or leave it unset to get the source's"
-    )
-    return [finding("clone.too-small", message, plan, disk.line)]
-
-
-def _check_clone_writers(ctx: Context, plan: VmPlan, disk: DiskPlan, ref: str) -> list[Finding]:
-    """CDI does not clone a PVC that a running pod writes (GetPodsUsingPVCs): it waits, with
-    a CloneSourceInUse event, until that pod stops; a running VM's virt-launcher pod counts."""
-    users = ctx.users_of(disk.pvc_namespace, disk.pvc_name, Where(plan, disk.line), ("pods",))
-    writers = [u for u in users if u.blocks_clone]
-    if not writers:
-        return []
-    named = ", ".join(
-        f"Pod {disk.pvc_namespace}/{u.name}"
-        + (f" of VM {disk.pvc_namespace}/{u.vm}" if u.vm else "")
-        for u in writers
-    )
-    message = (
-        f'disk "{disk.name}" clones {ref}, which {named} writes: CDI waits until no running '
-        "pod writes the source (CloneSourceInUse), so the new disk stays empty until then; "
-        "stop that user, or clone a copy it does not write"
-    )
-    return [finding("clone.source-in-use", message, plan, disk.line)]
+    return [finding("pvc.in-use", message, plan, disk.source_line)]
 
 
 # --- new storage: the DataVolume `<vm>-<disk>` --------------------------------------------------
@@ -323,7 +223,7 @@ def _check_new_storage(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
             else ctx.reads.get("storageprofiles", None, where)
         )
         out += [
-            finding(code, message, plan, disk.line)
+            finding(code, message, plan, disk.field_line(_class_field(code, disk)))
             for code, message in storage_class_problems(disk, plan.key, classes, profiles)
         ]
     pvcs = ctx.pvcs(plan.namespace, where)
@@ -339,8 +239,8 @@ def _check_new_storage(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
             f"{disk.dv_name}, but a {holder} of that name exists and does not belong to VM "
             f"{plan.key}; rename the disk or the VM, or remove that {holder}"
         )
-        return [*out, finding("pvc.name-taken", message, plan, disk.line)]
-    filling = _cdi_filling(ctx, plan.namespace, disk.dv_name, pvc, where)
+        return [*out, finding("pvc.name-taken", message, plan, disk.field_line("name"))]
+    filling = cdi_filling(ctx, plan.namespace, disk.dv_name, pvc, where)
     if filling is None:
         return out
     what = f'PersistentVolumeClaim {plan.namespace}/{disk.dv_name} (disk "{disk.name}")'
@@ -350,8 +250,17 @@ def _check_new_storage(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
             "starts; nothing to do before the sync"
         )
         return [*out, finding("pvc.wait-for-first-consumer", message, plan, disk.line)]
-    message = f"{what} is still being populated: {filling.state}; the VM starts once it is done"
+    done = filling.done(plan.namespace, disk.dv_name, "the VM starts")
+    message = f"{what} is still being populated: {filling.state}; {done}"
     return [*out, finding("pvc.populating", message, plan, disk.line)]
+
+
+def _class_field(code: str, disk: DiskPlan) -> str:
+    """The field a StorageClass finding points at: the class named; for a profile that cannot
+    fill the access mode, the volumeMode it has no set for; a missing default, the disk."""
+    if code == "storageclass.incomplete-profile" and disk.volume_mode:
+        return "volumeMode"
+    return "storageClass" if code != "storageclass.no-default" else "name"
 
 
 def _name_holder(

@@ -53,20 +53,23 @@ def _sizing(spec: WukongSpec, obj: str) -> Iterator[Problem]:
 
 
 def _cloud_init(data: CloudInit, obj: str) -> Iterator[Problem]:
+    """KubeVirt's cloud-init admission: inline data counts only when it is not empty, one source
+    each of user and network data, and at least one of them. Network data alone is fine:
+    KubeVirt writes an empty user-data file beside it on the NoCloud disk."""
     where = f"cloudInit of VM {obj}"
     for inline, secret, what in (
         ("userData", "userDataSecret", "user"),
         ("networkData", "networkDataSecret", "network"),
     ):
-        text = getattr(data, inline)
-        if text is not None and getattr(data, secret) is not None:
+        text = getattr(data, inline) or ""
+        if text and getattr(data, secret) is not None:
             yield (
                 "spec.invalid",
                 f"{where} sets both {inline} and {secret}; KubeVirt takes one source of {what} "
                 "data: keep one",
                 f"cloudInit.{secret}",
             )
-        size = len(text.encode("utf-8")) if text is not None else 0
+        size = len(text.encode("utf-8"))
         if size > CLOUD_INIT_INLINE_MAX:
             yield (
                 "cloudinit.too-large",
@@ -75,22 +78,16 @@ def _cloud_init(data: CloudInit, obj: str) -> Iterator[Problem]:
                 f"{what}data) and name it in {secret}",
                 f"cloudInit.{inline}",
             )
-    has_user = data.userData is not None or data.userDataSecret is not None
-    has_network = data.networkData is not None or data.networkDataSecret is not None
-    if not has_user and not has_network:
+    if not any((data.userData, data.userDataSecret, data.networkData, data.networkDataSecret)):
+        said = (
+            "sets only empty data" if data.userData == "" or data.networkData == "" else "is empty"
+        )
         yield (
             "spec.invalid",
-            f"{where} is empty; give it userData or userDataSecret (and networkData or "
+            f"{where} {said}, which KubeVirt refuses (it needs at least one source of user or "
+            "network data); give it userData or userDataSecret (and networkData or "
             "networkDataSecret if needed), or remove it",
             "cloudInit",
-        )
-    elif not has_user:
-        field = "networkData" if data.networkData is not None else "networkDataSecret"
-        yield (
-            "spec.invalid",
-            f"{where} has network data but no user data: cloud-init reads network-config only "
-            "beside user-data; add userData: '#cloud-config'",
-            f"cloudInit.{field}",
         )
 
 

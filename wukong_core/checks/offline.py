@@ -210,7 +210,7 @@ def check_plan(plan: VmPlan) -> list[Finding]:
                     f"generated name {disk.dv_name!r} (VM {plan.name!r} + disk {disk.name!r}) "
                     f"is {len(disk.dv_name)} characters, over {MAX_NAME}; shorten either name",
                     plan.file,
-                    disk.line,
+                    disk.field_line("name"),
                     plan.key,
                 )
             )
@@ -220,20 +220,14 @@ def check_plan(plan: VmPlan) -> list[Finding]:
 
 
 def _empty_vm(plan: VmPlan) -> Finding | None:
-    """vm.empty: no disk KubeVirt tries to boot brings an operating system."""
-    if not plan.empty:
+    """vm.empty: no disk brings an operating system (when one does but KubeVirt never tries it,
+    that is boot.missing)."""
+    if any(d.os_source for d in plan.disks):
         return None
-    # Only possible when other disks have a bootOrder: KubeVirt never tries these.
-    skipped = [d for d in plan.disks if d.os_source]
     # Only possible when no disk has a bootOrder: KubeVirt tries them, whatever they hold.
     attached = [d for d in plan.boot_sequence if d.kind == "attach"]
     hint = "mark a disk boot: true, or name it system, to boot from it"
-    if skipped:
-        hint = (
-            f"KubeVirt tries no disk without a bootOrder once another disk has one: give disk "
-            f"{skipped[0].name!r} a bootOrder to boot from it"
-        )
-    elif attached:
+    if attached:
         disk = attached[0]
         hint = (
             f"unless PVC {disk.pvc_namespace}/{disk.pvc_name} of disk {disk.name!r} holds one: "
@@ -249,9 +243,24 @@ def _empty_vm(plan: VmPlan) -> Finding | None:
 
 
 def _boot_missing(plan: VmPlan) -> Finding | None:
-    """boot.missing: no disk has a bootOrder, so KubeVirt tries them as listed, and the first
-    brings no operating system while a later one does."""
-    if not plan.disks or plan.disks[0].os_source or any(d.boot_order for d in plan.disks):
+    """boot.missing: a disk brings an operating system, and KubeVirt would try a disk without
+    one first (no disk has a bootOrder, so they go as listed) or never try it at all (other
+    disks have a bootOrder and it has none)."""
+    if any(d.boot_order for d in plan.disks):
+        if not plan.empty:
+            return None
+        skipped = next(d for d in plan.disks if d.os_source)  # not empty: one brings an OS
+        tried = ", ".join(f"{d.name!r} (bootOrder {d.boot_order})" for d in plan.boot_sequence)
+        return Finding(
+            "boot.missing",
+            f"VM {plan.key} boots only from the disks with a bootOrder: {tried}, which bring no "
+            f"operating system, while disk {skipped.name!r}, {_os_source(skipped)}, has none, "
+            f"so KubeVirt never tries it; give {skipped.name!r} a bootOrder to boot from it",
+            plan.file,
+            skipped.line,
+            plan.key,
+        )
+    if not plan.disks or plan.disks[0].os_source:
         return None
     first = plan.disks[0]
     later = next((d for d in plan.disks[1:] if d.os_source), None)
@@ -311,7 +320,9 @@ def _name_collisions(plans: list[VmPlan]) -> list[Finding]:
     for plan in plans:
         for disk in plan.disks:
             if disk.dv_name:
-                owners[(plan.namespace, disk.dv_name)].append((plan, disk.name, disk.line))
+                owners[(plan.namespace, disk.dv_name)].append(
+                    (plan, disk.name, disk.field_line("name"))
+                )
     findings = []
     for (namespace, name), users in owners.items():
         # One VM defined twice is spec.duplicate-vm already; do not report each disk again.
@@ -337,7 +348,9 @@ def _shared_pvcs(plans: list[VmPlan]) -> list[Finding]:
     for plan in plans:
         for disk in plan.disks:
             if disk.kind == "attach":
-                users[(disk.pvc_namespace, disk.pvc_name)].append((plan, disk.read_only, disk.line))
+                users[(disk.pvc_namespace, disk.pvc_name)].append(
+                    (plan, disk.read_only, disk.source_line)
+                )
     findings = []
     for (namespace, name), uses in users.items():
         if len(uses) < 2:

@@ -29,6 +29,6 @@ def cross_namespace_clone(plan: VmPlan, disk: DiskPlan, source_namespace: str) -
         f"the VM's ServiceAccount ('default' of {plan.namespace!r} unless set) and whoever "
         f"applies the VM (Argo CD): a RoleBinding in {source_namespace!r}{note}",
         plan.file,
-        disk.line,
+        disk.field_line(f"{'existingPVC' if disk.kind == 'clone' else 'dataSource'}.namespace"),
         plan.key,
     )

@@ -1,7 +1,8 @@
 """Who mounts which PVC, read from raw VirtualMachine, VirtualMachineInstance and Pod objects.
 
 Pure; no I/O. A VM's own VMI and virt-launcher pod (and hotplug pods the launcher owns) carry
-the VM's name in `vm`, so the checks can tell the VM's own use from another user's.
+the VM's name in `vm`, so the checks can tell the VM's own use from another user's, and judge
+another VM by its VM and VMI (sharing) or by its pods (clones, as CDI does).
 
 Reading only: a VM or VMI reads a volume whose PVC source says `readOnly` or whose disk is
 read-only (a CD-ROM unless it says otherwise). A pod reads a volume when its pod volume says

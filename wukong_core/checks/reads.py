@@ -18,7 +18,7 @@ from wukong_core.objects import ClusterView, Obj, obj_name
 from wukong_core.plan import RefPlan, VmPlan
 
 KUBEVIRT_RESOURCES = {"virtualmachines", "virtualmachineinstances"}
-CDI_RESOURCES = {"datavolumes", "storageprofiles", "datasources"}
+CDI_RESOURCES = {"datavolumes", "storageprofiles", "datasources", "cdiconfigs"}
 NADS = "network-attachment-definitions"
 
 
@@ -47,8 +47,12 @@ def lists_needed(plans: list[VmPlan]) -> list[tuple[str, str | None]]:
                 )
             if disk.kind == "datasource":
                 keys.add(("datasources", disk.pvc_namespace))
-            if disk.new_storage and not disk.access_mode:
+            if disk.new_storage and (not disk.access_mode or disk.size):
                 keys.add(("storageprofiles", None))
+            if disk.kind in ("clone", "datasource") and disk.size:
+                # How CDI sizes the clone: its overhead, and the source PVC of a DataSource,
+                # which lives beside it where a DataImportCron made it.
+                keys.update({("cdiconfigs", None), ("persistentvolumeclaims", disk.pvc_namespace)})
         keys.update((NADS, n.nad_namespace) for n in plan.networks or () if not n.pod)
         keys.update(
             matcher_list(ref, plan.namespace) for ref in (plan.instancetype, plan.preference) if ref
@@ -69,20 +73,26 @@ class Where:
 
 
 class Reads:
-    """Each (resource, namespace) listed once; a failed read becomes one finding, reported where
-    it was first needed. Facts about the whole cluster (unreachable, KubeVirt or CDI missing)
-    are reported once, not once per read."""
+    """The run's cluster reads: each (resource, namespace) listed once, whoever asks (the cluster
+    checks and the data-safety comparison share one). A failed read becomes one finding,
+    reported where a check first needed it; a quiet read (no `where`) reports nothing, leaving
+    that to the checks. Facts about the whole cluster (unreachable, KubeVirt or CDI missing) are
+    reported once, not once per read."""
 
     def __init__(self, view: ClusterView) -> None:
         self.view = view
         self.results: dict[tuple[str, str | None], dict[str, Obj] | None] = {}
         self.failures: list[Finding] = []
         self.not_served: set[str] = set()  # resources whose API group is not installed
+        self._errors: dict[tuple[str, str | None], ClusterError] = {}
         self._once: set[str] = set()
 
-    def get(self, resource: str, namespace: str | None, where: Where) -> dict[str, Obj] | None:
-        """name -> object, or None when the read failed (and was reported) or the snapshot did
-        not record that kind. A kind the API does not serve has no objects: {}."""
+    def get(
+        self, resource: str, namespace: str | None, where: Where | None = None
+    ) -> dict[str, Obj] | None:
+        """name -> object, or None when the read failed or the snapshot did not record that
+        kind. A kind the API does not serve has no objects: {}. The failure is reported at
+        `where`, the first time a check that needs the list asks for it."""
         key = (resource, namespace)
         if key not in self.results:
             try:
@@ -90,7 +100,11 @@ class Reads:
                 self.results[key] = {obj_name(o): o for o in items}
             except ClusterError as e:
                 self.results[key] = {} if e.kind == "not-served" else None
-                self._report(e, where)
+                self._errors[key] = e
+                if e.kind == "not-served":
+                    self.not_served.add(resource)
+        if where is not None and key in self._errors:
+            self._report(self._errors.pop(key), where)
         return self.results[key]
 
     @property
@@ -111,7 +125,6 @@ class Reads:
         if error.kind == "not-recorded":
             return  # the view's source says which checks this skipped
         if error.kind == "not-served":
-            self.not_served.add(error.resource)
             if error.resource in KUBEVIRT_RESOURCES:
                 message = (
                     f"{error}: KubeVirt is not installed, so VM {where.plan.key} and every other "

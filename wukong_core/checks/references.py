@@ -9,11 +9,26 @@ yet leaves the disk waiting. Secrets (cloud-init data, SSH keys) are never read.
 
 from __future__ import annotations
 
+from math import prod
+
+from wukong_core.checks.clones import check_clone_size
 from wukong_core.checks.permissions import cross_namespace_clone
 from wukong_core.checks.reads import NADS, Context, Where, finding, matcher_list
 from wukong_core.findings import Finding
 from wukong_core.objects import Obj, dig
 from wukong_core.plan import DiskPlan, NetworkPlan, RefPlan, VmPlan
+from wukong_core.spec.quantity import parse_quantity
+
+# KubeVirt's names of the topologies a preference asks vCPUs in (the deprecated ones normalised).
+_TOPOLOGIES = {"preferSockets": "sockets", "preferCores": "cores", "preferThreads": "threads"}
+_TOPOLOGIES |= {"preferSpread": "spread", "preferAny": "any"}
+# spreadOptions.across -> the topology fields whose product counts (GetSpreadOptions' default
+# is SocketsCores).
+_SPREAD = {
+    "SocketsCores": ("sockets", "cores"),
+    "CoresThreads": ("cores", "threads"),
+    "SocketsCoresThreads": ("sockets", "cores", "threads"),
+}
 
 
 def check_references(ctx: Context, plan: VmPlan) -> list[Finding]:
@@ -21,6 +36,8 @@ def check_references(ctx: Context, plan: VmPlan) -> list[Finding]:
     for field, ref in (("instancetype", plan.instancetype), ("preference", plan.preference)):
         if ref is not None:
             out += _check_matcher(ctx, plan, field, ref)
+    if plan.preference is not None:
+        out += _check_requirements(ctx, plan, plan.preference)
     for network in plan.networks or ():
         if not network.pod:
             out += _check_network(ctx, plan, network)
@@ -56,6 +73,81 @@ def _check_matcher(ctx: Context, plan: VmPlan, field: str, ref: RefPlan) -> list
     return [finding(f"{field}.not-found", message, plan, ref.line)]
 
 
+def _check_requirements(ctx: Context, plan: VmPlan, ref: RefPlan) -> list[Finding]:
+    """KubeVirt's VM admission refuses a VM below its preference's spec.requirements
+    (CheckPreferenceRequirements, "failure checking preference requirements"), also since v1.6,
+    which admits a missing preference: an instancetype's cpu.guest and memory.guest are
+    compared, else the VM's own after defaulting. Its vCPUs count only as the topology the
+    preference prefers (sockets by default): Wukong writes `cpu` as cores, and KubeVirt fills no
+    sockets or threads beside them, so a cores-only VM offers 0 vCPUs as sockets."""
+    preference = _named(ctx, plan, ref)
+    needs = dig(preference or {}, "spec", "requirements") or {}
+    if not needs:
+        return []
+    cpu_needed, memory_needed = dig(needs, "cpu", "guest"), dig(needs, "memory", "guest")
+    provider = "the VM's cpu and memory"
+    if plan.instancetype is not None:
+        instancetype = _named(ctx, plan, plan.instancetype)
+        if instancetype is None:
+            return []  # instancetype.not-found says why
+        vcpus, memory = (
+            dig(instancetype, "spec", "cpu", "guest"),
+            dig(instancetype, "spec", "memory", "guest"),
+        )
+        provider, counted = f"{plan.instancetype.kind} {plan.instancetype.name!r}", "vCPU"
+    else:
+        vcpus, counted = _vm_vcpus(plan, preference or {})
+        memory = plan.memory or None
+    gaps = []
+    if cpu_needed and (vcpus or 0) < cpu_needed:
+        gaps.append(f"{cpu_needed} vCPU and gets {vcpus or 0} {counted}")
+    try:
+        if memory_needed and memory and parse_quantity(memory) < parse_quantity(memory_needed):
+            gaps.append(f"{memory_needed} of memory and gets {memory}")
+    except ValueError:
+        pass  # KubeVirt refuses a malformed quantity on its own
+    if not gaps:
+        return []
+    fix = "give the VM more" if plan.instancetype is None else "choose a larger instancetype"
+    if gaps[0].endswith(counted) and counted not in ("vCPU", "vCPU as cores"):
+        fix = (
+            "size it with an instancetype, or use a preference whose cpu.preferredCPUTopology "
+            "is cores (Wukong writes cpu as cores, and KubeVirt counts the vCPUs of a VM "
+            "without an instancetype only as the preference's topology: "
+            f"{counted.removeprefix('vCPU as ')})"
+        )
+    message = (
+        f"{ref.kind} {ref.name!r} (the preference of VM {plan.key}) requires "
+        + "; and ".join(gaps)
+        + f" from {provider}: KubeVirt refuses the VM (failure checking preference "
+        f"requirements), so Argo CD cannot apply it; {fix}, or choose another preference"
+    )
+    return [finding("preference.requirements-unmet", message, plan, ref.line)]
+
+
+def _named(ctx: Context, plan: VmPlan, ref: RefPlan) -> Obj | None:
+    resource, namespace = matcher_list(ref, plan.namespace)
+    return (ctx.reads.get(resource, namespace, Where(plan, ref.line)) or {}).get(ref.name)
+
+
+def _vm_vcpus(plan: VmPlan, preference: Obj) -> tuple[int, str]:
+    """The vCPUs KubeVirt counts for a VM without an instancetype, and as what (checkCPU): the
+    rendered `cores`, sockets and threads left 0 (SetDefaultGuestCPUTopology fills only an
+    empty topology, with 1 each)."""
+    topology = {"sockets": 0, "cores": plan.cpu, "threads": 0} if plan.cpu else None
+    topology = topology or {"sockets": 1, "cores": 1, "threads": 1}
+    preferred = dig(preference, "spec", "cpu", "preferredCPUTopology") or "sockets"
+    preferred = _TOPOLOGIES.get(preferred, preferred)
+    if preferred in topology:
+        return topology[preferred], f"vCPU as {preferred}"
+    if preferred == "spread":
+        across = dig(preference, "spec", "cpu", "spreadOptions", "across") or "SocketsCores"
+        fields = _SPREAD.get(across, _SPREAD["SocketsCores"])
+    else:  # any
+        fields = ("sockets", "cores", "threads")
+    return prod(topology[f] for f in fields), f"vCPU as {' x '.join(fields)}"
+
+
 def _check_network(ctx: Context, plan: VmPlan, network: NetworkPlan) -> list[Finding]:
     found = ctx.reads.get(NADS, network.nad_namespace, Where(plan, network.line))
     multus = NADS not in ctx.reads.not_served
@@ -75,7 +167,7 @@ def _check_network(ctx: Context, plan: VmPlan, network: NetworkPlan) -> list[Fin
 
 
 def _check_datasource(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Finding]:
-    found = ctx.reads.get("datasources", disk.pvc_namespace, Where(plan, disk.line))
+    found = ctx.reads.get("datasources", disk.pvc_namespace, Where(plan, disk.source_line))
     if found is None or ctx.reads.cdi_missing:
         return []  # the failed read, or cluster.cdi-missing on this disk, says why
     ref = f'DataSource {disk.pvc_namespace}/{disk.pvc_name} (disk "{disk.name}")'
@@ -86,7 +178,7 @@ def _check_datasource(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findin
             f"{disk.pvc_namespace}/{disk.pvc_name} does not exist); correct dataSource, or "
             "create it (a DataImportCron creates and refreshes one)"
         )
-        return [finding("datasource.not-found", message, plan, disk.line)]
+        return [finding("datasource.not-found", message, plan, disk.source_line)]
     out = []
     state = _not_ready(source)
     if state:
@@ -94,13 +186,32 @@ def _check_datasource(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findin
             f"{ref} is not ready ({state}): CDI cannot clone it yet, so the disk, and VM "
             f"{plan.key} with it, waits until it is"
         )
-        out.append(finding("datasource.not-ready", message, plan, disk.line))
+        out.append(finding("datasource.not-ready", message, plan, disk.source_line))
     # Offline, the DataSource's own namespace was named; the PVC it points to decides.
     origin = dig(source, "spec", "source", "pvc") or dig(source, "spec", "source", "snapshot")
     origin_namespace = (origin or {}).get("namespace") or disk.pvc_namespace
     if origin_namespace not in (plan.namespace, disk.pvc_namespace):
         out.append(cross_namespace_clone(plan, disk, origin_namespace))
-    return out
+    return out + _check_golden_size(ctx, plan, disk, source)
+
+
+def _check_golden_size(ctx: Context, plan: VmPlan, disk: DiskPlan, source: Obj) -> list[Finding]:
+    """CDI clones a DataSource's PVC as it clones any PVC (it resolves the sourceRef into a
+    pvc source first), with the same size check: clone.too-small against that PVC. A source
+    snapshot's restore size is not read."""
+    origin = dig(source, "spec", "source", "pvc") or {}
+    if disk.size is None or not origin.get("name"):
+        return []
+    namespace = origin.get("namespace") or disk.pvc_namespace
+    pvcs = ctx.pvcs(namespace, Where(plan, disk.field_line("size")))
+    pvc = (pvcs or {}).get(origin["name"])
+    if pvc is None:
+        return []  # not there (yet): the DataSource's Ready condition says so
+    ref = (
+        f"PersistentVolumeClaim {namespace}/{origin['name']} (of DataSource "
+        f"{disk.pvc_namespace}/{disk.pvc_name})"
+    )
+    return check_clone_size(ctx, plan, disk, pvc, ref)
 
 
 def _not_ready(source: Obj) -> str:

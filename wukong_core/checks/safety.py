@@ -12,7 +12,9 @@ both states, before and after; this module says what changes for data:
     disk.change-ignored  the template of a DataVolume that exists already changes
 
 `compare_output` compares with the previous output folder (`wukong render -o OUT`, commit-back's
-parent commit), `compare_cluster` with the VirtualMachines in the cluster (the PreSync Job).
+parent commit), `compare_cluster` with the VirtualMachines in the cluster (the PreSync Job). The
+cluster is read through the run's `Reads`, which the cluster checks share: each list is read
+once, and a read that fails is reported by those checks, never here.
 Only what changed is parsed: a VM file the render writes again byte for byte is the same VM (a
 commit-back keeps every VM file whose render stamp still holds), and one whose
 dataVolumeTemplates text is unchanged has the same disks. A push that edits 20 of 10,000 specs
@@ -37,10 +39,10 @@ from wukong_core.checks.before import (
     vm_path_key,
 )
 from wukong_core.checks.cdi_storage import default_class
-from wukong_core.errors import ClusterError
+from wukong_core.checks.reads import Reads
 from wukong_core.findings import Finding
 from wukong_core.folder import Folder, as_folder, blob_id
-from wukong_core.objects import ClusterView, Obj, dig, obj_labels, obj_name
+from wukong_core.objects import Obj, dig, obj_labels, obj_name
 from wukong_core.plan import DiskPlan, VmPlan
 from wukong_core.render.manifests import (
     MANAGED_BY,
@@ -57,7 +59,7 @@ def compare_output(
     files: Mapping[str, bytes],
     plans: Sequence[VmPlan],
     output: str = "",
-    cluster: ClusterView | None = None,
+    cluster: Reads | None = None,
     kept: Mapping[str, str] | None = None,
     made_from: Callable[[str], VmPlan | None] | None = None,
 ) -> list[Finding]:
@@ -106,7 +108,7 @@ def compare_output(
         manifest = load_vm(old)
         if manifest is not None:
             befores.append(before_of(key, manifest, f"{output}{path}", 1))
-    return _compare(befores, keys, plans, _Cluster(cluster) if cluster else None)
+    return _compare(befores, keys, plans, cluster)
 
 
 def _same_disks(old: VmPlan, new: VmPlan | None) -> bool:
@@ -118,11 +120,10 @@ def _templates(plan: VmPlan) -> list[Obj]:
     return [render_datavolume_template(d, plan.name) for d in plan.disks if d.new_storage]
 
 
-def compare_cluster(plans: Sequence[VmPlan], view: ClusterView) -> list[Finding]:
+def compare_cluster(plans: Sequence[VmPlan], cluster: Reads) -> list[Finding]:
     """Findings for syncing `plans` over the Wukong VMs live in their namespaces: the PreSync
     Job's view, which sees what this sync will prune however many renders came in between. A
     namespace whose VMs could not be listed is skipped (the cluster checks report that read)."""
-    cluster = _Cluster(view)
     befores: list[Before] = []
     for namespace in sorted({plan.namespace for plan in plans}):
         for name, vm in sorted((cluster.get("virtualmachines", namespace) or {}).items()):
@@ -133,7 +134,7 @@ def compare_cluster(plans: Sequence[VmPlan], view: ClusterView) -> list[Finding]
 
 
 def _compare(
-    befores: Iterable[Before], keys: set[str], plans: Sequence[VmPlan], cluster: _Cluster | None
+    befores: Iterable[Before], keys: set[str], plans: Sequence[VmPlan], cluster: Reads | None
 ) -> list[Finding]:
     by_key = {plan.key: plan for plan in plans}
     arrivals: dict[str, list[VmPlan]] = defaultdict(list)  # spec file -> its VMs new here
@@ -222,7 +223,7 @@ def _renamed(before: Before, successors: list[VmPlan]) -> Finding:
 # --- changed disks -------------------------------------------------------------------------------
 
 
-def _changed_disks(before: Before, plan: VmPlan, cluster: _Cluster | None) -> list[Finding]:
+def _changed_disks(before: Before, plan: VmPlan, cluster: Reads | None) -> list[Finding]:
     findings = []
     for disk in plan.disks:
         old = before.templates.get(disk.dv_name) if disk.kind != "attach" else None
@@ -230,7 +231,7 @@ def _changed_disks(before: Before, plan: VmPlan, cluster: _Cluster | None) -> li
             continue  # a new disk: KubeVirt creates its DataVolume
         new = render_datavolume_template(disk, plan.name)["spec"]
         changes = _changes(old, new)
-        if not changes or (cluster and cluster.absent(plan.namespace, disk.dv_name)):
+        if not changes or (cluster and _absent(cluster, plan.namespace, disk.dv_name)):
             continue  # nothing changed, or not created yet: the new template is what counts
         fixes = _fixes(plan, disk, old, changes, cluster)
         message = (
@@ -239,7 +240,9 @@ def _changed_disks(before: Before, plan: VmPlan, cluster: _Cluster | None) -> li
             f"a VM's DataVolumes only when they are missing: the change will not take effect. "
             f"{fixes}"
         )
-        findings.append(Finding("disk.change-ignored", message, plan.file, disk.line, plan.key))
+        first = next(iter(changes))  # the first change, at the line of its field
+        line = disk.source_line if first == "source" else disk.field_line(first)
+        findings.append(Finding("disk.change-ignored", message, plan.file, line, plan.key))
     return findings
 
 
@@ -314,9 +317,7 @@ def _grows(old: str, new: str) -> bool:
         return False
 
 
-def _fixes(
-    plan: VmPlan, disk: DiskPlan, old: Obj, changes: _Changes, cluster: _Cluster | None
-) -> str:
+def _fixes(plan: VmPlan, disk: DiskPlan, old: Obj, changes: _Changes, cluster: Reads | None) -> str:
     fixes = []
     for field in changes.keys() & {"image", "source"}:
         fixes.append(
@@ -338,7 +339,7 @@ def _fixes(
     return " ".join(fixes)
 
 
-def _grow(plan: VmPlan, disk: DiskPlan, old: Obj, size: str, cluster: _Cluster | None) -> str:
+def _grow(plan: VmPlan, disk: DiskPlan, old: Obj, size: str, cluster: Reads | None) -> str:
     request = {"spec": {"resources": {"requests": {"storage": size}}}}
     patch = json.dumps(request, separators=(",", ":"))
     expand = (
@@ -346,7 +347,9 @@ def _grow(plan: VmPlan, disk: DiskPlan, old: Obj, size: str, cluster: _Cluster |
         f"--type merge -p '{patch}'"
     )
     guest = "the guest sees the larger disk only with KubeVirt's ExpandDisks feature gate."
-    name, allowed = cluster.expansion(plan.namespace, disk.dv_name, old) if cluster else ("", None)
+    name, allowed = (
+        _expansion(cluster, plan.namespace, disk.dv_name, old) if cluster else ("", None)
+    )
     if allowed is None:
         why = "no cluster to check" if cluster is None else "its StorageClass is unknown"
         return (
@@ -364,39 +367,25 @@ def _grow(plan: VmPlan, disk: DiskPlan, old: Obj, size: str, cluster: _Cluster |
 # --- the cluster ---------------------------------------------------------------------------------
 
 
-class _Cluster:
-    """The lists the comparison reads, each once; a failed read is None (and reported by the
-    cluster checks, which read the same lists)."""
+def _absent(cluster: Reads, namespace: str, name: str) -> bool:
+    """Neither DataVolume nor PVC `name` exists (both lists read)."""
+    found = [cluster.get(r, namespace) for r in ("datavolumes", "persistentvolumeclaims")]
+    return all(objs is not None and name not in objs for objs in found)
 
-    def __init__(self, view: ClusterView) -> None:
-        self.view = view
-        self.lists: dict[tuple[str, str | None], dict[str, Obj] | None] = {}
 
-    def get(self, resource: str, namespace: str | None) -> dict[str, Obj] | None:
-        key = (resource, namespace)
-        if key not in self.lists:
-            try:
-                self.lists[key] = {obj_name(o): o for o in self.view.list(resource, namespace)}
-            except ClusterError:
-                self.lists[key] = None
-        return self.lists[key]
-
-    def absent(self, namespace: str, name: str) -> bool:
-        """Neither DataVolume nor PVC `name` exists (both lists read)."""
-        found = [self.get(r, namespace) for r in ("datavolumes", "persistentvolumeclaims")]
-        return all(objs is not None and name not in objs for objs in found)
-
-    def expansion(self, namespace: str, claim: str, template: Obj) -> tuple[str, bool | None]:
-        """The StorageClass of PVC `claim` (else the one its template names, else the default
-        CDI picks) and whether it allows volume expansion; None when that is unknown."""
-        pvc = (self.get("persistentvolumeclaims", namespace) or {}).get(claim)
-        name = dig(pvc or {}, "spec", "storageClassName") or _storage(template, "storageClassName")
-        classes = self.get("storageclasses", None)
-        if classes is None:
-            return "", None
-        if not name:
-            name = obj_name(default_class(classes) or {})
-        storage_class = classes.get(name)
-        if storage_class is None:
-            return name, None
-        return name, storage_class.get("allowVolumeExpansion") is True
+def _expansion(
+    cluster: Reads, namespace: str, claim: str, template: Obj
+) -> tuple[str, bool | None]:
+    """The StorageClass of PVC `claim` (else the one its template names, else the default CDI
+    picks) and whether it allows volume expansion; None when that is unknown."""
+    pvc = (cluster.get("persistentvolumeclaims", namespace) or {}).get(claim)
+    name = dig(pvc or {}, "spec", "storageClassName") or _storage(template, "storageClassName")
+    classes = cluster.get("storageclasses", None)
+    if classes is None:
+        return "", None
+    if not name:
+        name = obj_name(default_class(classes) or {})
+    storage_class = classes.get(name)
+    if storage_class is None:
+        return name, None
+    return name, storage_class.get("allowVolumeExpansion") is True

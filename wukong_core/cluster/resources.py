@@ -33,6 +33,8 @@ RESOURCES: dict[str, Resource] = {
         "StorageProfile", "cdi.kubevirt.io", "v1beta1", namespaced=False, optional=True
     ),
     "datasources": Resource("DataSource", "cdi.kubevirt.io", "v1beta1", True, optional=True),
+    # CDI's configuration (one, named `config`): the filesystem overhead it adds to a PVC.
+    "cdiconfigs": Resource("CDIConfig", "cdi.kubevirt.io", "v1beta1", False, optional=True),
     # Multus: a 404 means it is not installed, so no spec's Multus network can attach.
     "network-attachment-definitions": Resource(
         "NetworkAttachmentDefinition", "k8s.cni.cncf.io", "v1", True, optional=True

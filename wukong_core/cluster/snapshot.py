@@ -2,11 +2,16 @@
 
 A snapshot records what kubectl printed: kubectl refuses the whole command when one of the kinds
 it is asked for is not served, so a snapshot holds every kind of the command, and a kind absent
-from it has no objects. The exception are kinds that the commands of earlier releases did not ask
-for (`LATER_KINDS`): an older snapshot holds none of them, and that must not read as "none
-exist". Such a kind counts as recorded when the snapshot holds an object that proves the command
-asked for it; otherwise reading it is `not-recorded`, the checks that need it are skipped, and
-`source` names the kinds a check wanted and did not get.
+from it has no objects. Which command it was is known, not guessed, from a witness: CDI keeps
+exactly one CDIConfig (`config`) wherever it runs, and the command of this release is the first
+to ask for it, so a snapshot holding it recorded every kind of that command.
+
+Snapshots of earlier commands hold no CDIConfig, and may lack kinds those commands did not ask
+for (`LATER_KINDS`), which must not read as "none exist". There one object of the kind, or of a
+kind the same command change added beside it, proves it was asked for; otherwise reading it is
+`not-recorded`, the checks that need it are skipped, and `source` names the kinds a check
+wanted and did not get. (Without a CDIConfig, the clone-size check takes CDI's default
+filesystem overhead, and says so.)
 """
 
 from __future__ import annotations
@@ -20,12 +25,19 @@ from wukong_core.errors import ClusterError, SpecError, UsageError
 from wukong_core.objects import Obj
 
 SNAPSHOT_COMMAND = (
-    "kubectl get pvc,storageclass,storageprofile,namespace,vm,vmi,datavolume,pod,"
+    "kubectl get pvc,storageclass,storageprofile,cdiconfig,namespace,vm,vmi,datavolume,pod,"
     "datasources.cdi.kubevirt.io,virtualmachineinstancetypes,virtualmachineclusterinstancetypes,"
     "virtualmachinepreferences,virtualmachineclusterpreferences,network-attachment-definitions "
     "-A -o yaml"
 )
-_INSTANCETYPES = (
+# The kind whose one object proves the snapshot was taken with SNAPSHOT_COMMAND.
+WITNESS = "cdiconfigs"
+# The kinds of issue 16's command change: one object of any of them proves they were all asked
+# for (KubeVirt deploys its common cluster instancetypes and preferences by default, so that
+# proof is nearly always there).
+_NAMED_KINDS = (
+    "datasources",
+    "network-attachment-definitions",
     "virtualmachineinstancetypes",
     "virtualmachineclusterinstancetypes",
     "virtualmachinepreferences",
@@ -33,15 +45,10 @@ _INSTANCETYPES = (
 )
 # Kinds an older snapshot command did not ask for -> the kinds whose objects prove that it did.
 # CDI keeps a StorageProfile for every StorageClass, so classes without any profile were not
-# recorded (and with no class, no profile is needed). The kinds of issue 16 have no such witness
-# in the older kinds, as a cluster may hold none of them: one object of the kind, or of a kind
-# the same command added beside it (the four instancetype kinds come together, and KubeVirt
-# deploys its common cluster instancetypes and preferences by default), is the proof.
+# recorded (and with no class, no profile is needed).
 LATER_KINDS: dict[str, tuple[str, ...]] = {
     "storageprofiles": ("storageprofiles",),
-    "datasources": ("datasources",),
-    "network-attachment-definitions": ("network-attachment-definitions",),
-    **dict.fromkeys(_INSTANCETYPES, _INSTANCETYPES),
+    **dict.fromkeys(_NAMED_KINDS, _NAMED_KINDS),
 }
 # A later kind is only missed where these kinds have objects that would need it.
 NEEDED_BY = {"storageprofiles": "storageclasses"}
@@ -60,12 +67,12 @@ class SnapshotCluster:
             namespace = obj["metadata"].get("namespace") if RESOURCES[resource].namespaced else None
             self._index.setdefault((resource, namespace), []).append(obj)
         recorded = {resource for resource, _ in self._index}
-        self.unrecorded = {
+        self.unrecorded = set() if WITNESS in recorded else {
             later
             for later, proofs in LATER_KINDS.items()
             if not recorded.intersection(proofs)
             and (later not in NEEDED_BY or NEEDED_BY[later] in recorded)
-        }
+        }  # fmt: skip
         self.skipped: set[str] = set()  # unrecorded kinds a check asked for
         self._source = source
 

@@ -45,8 +45,10 @@ NamespaceExtras = Callable[[str, list[VmPlan], Caches], dict[str, dict[str, Any]
 # (`render_tree`). tests/render/test_manifests.py keeps a digest of the output per format and
 # fails until it is raised.
 # 2: sync-options on VMs that own disks; 3: CD-ROMs and bootOrder (the plan says boot_order);
-# 4: cloud-init, SSH keys, networks, instancetypes, DataSource disks, firmware and TPM.
-RENDER_FORMAT = 4
+# 4: cloud-init, SSH keys, networks, instancetypes, DataSource disks, firmware and TPM;
+# 5: plans carry the lines of disk fields (findings point at them), no `interfaces: []`, only
+# non-empty inline cloud-init data, the Windows example leaves its TPM to its preference.
+RENDER_FORMAT = 5
 # LibYAML's emitter and PyYAML's own differ on what `emit` leaves to them (keys of 128
 # characters and more): a file written without LibYAML must not pass for one written with it.
 _WRITER = f"wukong render format {RENDER_FORMAT}; libyaml {yaml.__with_libyaml__}\n".encode()
@@ -155,11 +157,11 @@ def _cloud_init_source(data: CloudInitPlan) -> dict[str, Any]:
     """KubeVirt's cloudInitNoCloud: the user data Secret is `secretRef` (its Go field is
     UserDataSecretRef), the network data Secret `networkDataSecretRef`."""
     source: dict[str, Any] = {}
-    if data.user_data is not None:
+    if data.user_data:  # empty inline data is no data to KubeVirt: not written
         source["userData"] = data.user_data
     if data.user_data_secret:
         source["secretRef"] = {"name": data.user_data_secret}
-    if data.network_data is not None:
+    if data.network_data:
         source["networkData"] = data.network_data
     if data.network_data_secret:
         source["networkDataSecretRef"] = {"name": data.network_data_secret}
