@@ -58,8 +58,7 @@ def could_not(message: str) -> str:
 
 def repository(event: PushEvent) -> Repository:
     """The pushed repository as its host's API knows it."""
-    return Repository(event.provider, public_url(event.repo_url), event.repo_name,
-                      event.project_id, event.web_url)  # fmt: skip
+    return Repository(event.provider, public_url(event.repo_url), event.repo_name, event.web_url)
 
 
 def post(event: PushEvent, config: Config, state: State, description: str, deadline: float,
