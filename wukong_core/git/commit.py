@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from wukong_core.errors import PushRejectedError, UsageError
+from wukong_core.errors import GitError, PushRejectedError, UsageError
 from wukong_core.findings import Finding, has_errors
 from wukong_core.git.failures import step
 from wukong_core.git.hosts import GitHost
@@ -157,7 +157,6 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
 
     repo = MemoryRepo()  # fresh per attempt: nothing stale can leak into a retry
     source_sha = remote.fetch(repo, request.branch, required=True)
-    assert source_sha is not None
     # Each branch is fetched once per attempt: the output branch the renderer reads (what its
     # render replaces) is the very head the push then compares and swaps.
     heads: dict[str, str | None] = {request.branch: source_sha}
@@ -170,15 +169,14 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
     def fetch_blobs(blobs: list[bytes]) -> None:
         remote.fetch_blobs(repo, blobs)
 
-    def tree_of(branch: str) -> SourceTree | None:
-        sha = head(branch)
-        if sha is None:
-            return None
+    def tree_at(sha: str) -> SourceTree:
         return SourceTree(sha, repo.object_store, repo[git_bytes(sha)].tree, tree_of, fetch_blobs)
 
-    source = tree_of(request.branch)
-    assert source is not None
-    out = request.renderer(source)
+    def tree_of(branch: str) -> SourceTree | None:
+        sha = head(branch)
+        return None if sha is None else tree_at(sha)
+
+    out = request.renderer(tree_at(source_sha))
 
     def result(status: Any, commit: str | None = None, proposal: Proposal | None = None
                ) -> CommitResult:  # fmt: skip
@@ -197,6 +195,12 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
             repo.object_store, parent_tree, out.output_path, out.files, out.kept, fetch_blobs
         )
     if out.mode == "pull-request":
+        if target_head is None:
+            raise GitError(
+                f"failed to propose the render: the output branch {target} does not exist, so "
+                f"no pull request can go into it; create it (from {request.branch}, say) and "
+                "push again"
+            )
 
         def write() -> str:
             return _write_commit(repo, request, source_sha, tree, parent, out)
