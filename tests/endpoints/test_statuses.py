@@ -15,6 +15,7 @@ from tests.endpoints.test_webhook import BROKEN_SPEC, SECRET, SPECS, _deliver, _
 from tests.forge import TOKEN, Forge
 from tests.hardening import make_app, webhook_env
 from wukong_core.endpoints import statuses
+from wukong_core.endpoints.app import App
 from wukong_core.findings import Finding
 
 if TYPE_CHECKING:
@@ -99,6 +100,42 @@ def test_a_push_naming_another_repository_than_its_clone_url_is_400_and_marks_no
 
 
 @pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
+def test_a_late_delivery_marks_the_commit_it_rendered_and_supersedes_the_pushed_one(
+    client, git_server, forge, provider
+) -> None:  # type: ignore[no-untyped-def]
+    """A good push A is delivered after a broken push B landed: the render is B's, so B gets
+    the failure, and A, which holds no broken spec, is told it was superseded."""
+    name = _repo(git_server)
+    a = git_server.head(name)
+    b = git_server.human_push(name, {"wukong/broken.yaml": BROKEN_SPEC})
+    response, after = _push(client, git_server, name, provider, after=a)
+    body = response.get_json()
+    assert (after, body["status"], body["source_sha"]) == (a, "failure", b)
+    on_b = _status(forge, provider, name, b)
+    assert (on_b["state"], on_b["description"]) == (
+        FAILED[provider],
+        "1 error: spec.invalid wukong/broken.yaml:4",
+    )
+    on_a = _status(forge, provider, name, a)
+    assert (on_a["state"], on_a["description"]) == ("success", f"superseded by {b[:7]}")
+    assert [held["description"] for held in forge.statuses[provider, name, a]] == [
+        f"superseded by {b[:7]}"
+    ]
+
+
+def test_a_superseded_commit_links_where_the_newer_render_does(client, git_server, forge) -> None:  # type: ignore[no-untyped-def]
+    name = _repo(git_server)
+    a = git_server.head(name)
+    b = git_server.human_push(name, {"README.md": b"a newer commit\n"})
+    body = _push(client, git_server, name, after=a)[0].get_json()
+    assert (body["status"], body["source_sha"]) == ("committed", b)
+    on_b, on_a = _status(forge, "github", name, b), _status(forge, "github", name, a)
+    assert on_b["description"] == f"rendered {body['vm_count']} VMs in {body['commit_sha'][:7]}"
+    assert on_a["description"] == f"superseded by {b[:7]}"
+    assert on_a["target_url"] == on_b["target_url"] and body["commit_sha"] in on_a["target_url"]
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
 def test_error_findings_are_a_failure_naming_code_file_and_line(
     client, git_server, forge, provider
 ) -> None:  # type: ignore[no-untyped-def]
@@ -155,20 +192,31 @@ def test_a_status_api_that_fails_never_changes_the_answer(
     assert forge.calls("github"), "the status was tried"
 
 
-def test_no_token_no_request_and_it_is_said_once(
+def test_no_token_no_request_and_each_instance_says_so_once(
     client, git_server, forge, monkeypatch, caplog
 ) -> None:  # type: ignore[no-untyped-def]
+    """Said once per instance of the function: each new instance (a cold start) says it again,
+    whatever another instance in the same process has said."""
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Request
+
     monkeypatch.delenv("WUKONG_GIT_TOKEN")
-    monkeypatch.setattr(statuses, "_told_no_token", type(statuses._told_no_token)())
-    names = [_repo(git_server), _repo(git_server)]
-    with caplog.at_level(logging.INFO):
-        for name in names:  # credentials in the clone URL: Git works, statuses have no token
-            url = git_server.url(name).replace("://", f"://{git_server.user}:{git_server.token}@")
-            payload = _payload("github", url, git_server.head(name))
-            assert _deliver(client, "github", payload).get_json()["status"] == "committed"
+    told: list[int] = []
+    for _instance in range(2):
+        fresh = Client(Request.application(App().handle))
+        with caplog.at_level(logging.INFO):
+            for name in (_repo(git_server), _repo(git_server)):  # credentials in the clone URL
+                url = git_server.url(name).replace(
+                    "://", f"://{git_server.user}:{git_server.token}@"
+                )
+                payload = _payload("github", url, git_server.head(name))
+                assert _deliver(fresh, "github", payload).get_json()["status"] == "committed"
+        said = [r.getMessage() for r in caplog.records if "no commit statuses" in r.getMessage()]
+        assert all("WUKONG_STATUS_TOKEN" in line for line in said)
+        told.append(len(said))
+        caplog.clear()
     assert forge.calls() == []
-    told = [r for r in caplog.records if "no commit statuses" in r.getMessage()]
-    assert len(told) == 1 and "WUKONG_STATUS_TOKEN" in told[0].getMessage()
+    assert told == [1, 1]
 
 
 def test_the_status_token_is_used_before_the_git_token(

@@ -36,7 +36,7 @@ from wukong_core.git.hosts import GitHost
 from wukong_core.git.propose import Draft, Proposal, propose
 from wukong_core.git.remote import Remote, open_remote
 from wukong_core.git.tree import SourceTree, git_bytes, replace_output
-from wukong_core.marks import DELIVERY_TRAILER, SOURCE_TRAILER, render_title
+from wukong_core.marks import DELIVERY_TRAILER, SOURCE_TRAILER, render_source, render_title
 
 if TYPE_CHECKING:
     from dulwich.repo import MemoryRepo
@@ -98,6 +98,9 @@ class CommitResult:
     attempts: int
     vm_count: int
     proposal: Proposal | None = None  # pull-request mode: what became of its request
+    # The commit whose specs were rendered: `source_sha`, or, when that head is Wukong's own
+    # render commit (a late delivery), the commit it rendered, whose specs it holds.
+    specs_sha: str = ""
 
 
 def commit_manifests(request: CommitRequest) -> CommitResult:
@@ -181,7 +184,7 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
     def result(status: Any, commit: str | None = None, proposal: Proposal | None = None
                ) -> CommitResult:  # fmt: skip
         return CommitResult(status, source_sha, commit, list(out.findings), attempt,
-                            out.vm_count, proposal)  # fmt: skip
+                            out.vm_count, proposal, _specs_of(repo, source_sha))  # fmt: skip
 
     if has_errors(out.findings):
         return result("failed-checks")
@@ -221,6 +224,13 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
     if not remote.push(repo, target, target_head, new, expect):
         return None
     return result("committed", new)
+
+
+def _specs_of(repo: MemoryRepo, sha: str) -> str:
+    """`sha`, or the commit it renders when it is a render commit on top of that one."""
+    commit: Any = repo[git_bytes(sha)]
+    source = render_source(commit.message.decode("utf-8", "replace"))
+    return source if source and commit.parents[:1] == [git_bytes(source)] else sha
 
 
 def _write_commit(repo: MemoryRepo, request: CommitRequest, source_sha: str, tree: bytes,
