@@ -316,18 +316,22 @@ def _duplicate_vms(plans: list[VmPlan]) -> list[Finding]:
 
 
 def _name_collisions(plans: list[VmPlan]) -> list[Finding]:
-    owners: dict[tuple[str, str], list[tuple[VmPlan, str, int]]] = defaultdict(list)
+    # Every push checks every disk of the repository: only a clash builds a list.
+    first: dict[tuple[str, str], tuple[VmPlan, DiskPlan]] = {}
+    clashes: dict[tuple[str, str], list[tuple[VmPlan, DiskPlan]]] = {}
     for plan in plans:
         for disk in plan.disks:
             if disk.dv_name:
-                owners[(plan.namespace, disk.dv_name)].append(
-                    (plan, disk.name, disk.field_line("name"))
-                )
+                key = (plan.namespace, disk.dv_name)
+                owner = first.setdefault(key, (plan, disk))
+                if owner[1] is not disk:
+                    clashes.setdefault(key, [owner]).append((plan, disk))
     findings = []
-    for (namespace, name), users in owners.items():
+    for (namespace, name), owners in clashes.items():
         # One VM defined twice is spec.duplicate-vm already; do not report each disk again.
-        if len(users) < 2 or len({p.key for p, _, _ in users}) < 2:
+        if len({p.key for p, _ in owners}) < 2:
             continue
+        users = [(p, d.name, d.field_line("name")) for p, d in owners]
         described = "; ".join(f"VM {p.name} disk {d} ({p.file}:{line})" for p, d, line in users)
         for plan, _, line in users[1:]:
             findings.append(
