@@ -348,22 +348,20 @@ def _name_collisions(plans: list[VmPlan]) -> list[Finding]:
 
 
 def _shared_pvcs(plans: list[VmPlan]) -> list[Finding]:
-    users: dict[tuple[str, str], list[tuple[VmPlan, bool, int]]] = defaultdict(list)
+    users: dict[tuple[str, str], list[tuple[VmPlan, DiskPlan]]] = defaultdict(list)
     for plan in plans:
         for disk in plan.disks:
             if disk.kind == "attach":
-                users[(disk.pvc_namespace, disk.pvc_name)].append(
-                    (plan, disk.read_only, disk.source_line)
-                )
+                users[(disk.pvc_namespace, disk.pvc_name)].append((plan, disk))
     findings = []
     for (namespace, name), uses in users.items():
         if len(uses) < 2:
             continue
-        vms = {p.key for p, _, _ in uses}
-        if len(vms) < 2 or all(read_only for _, read_only, _ in uses):
+        vms = {p.key for p, _ in uses}
+        if len(vms) < 2 or all(d.read_only for _, d in uses):
             continue
-        writers = sorted({p.key for p, read_only, _ in uses if not read_only})
-        for plan, _, line in uses:
+        writers = sorted({p.key for p, d in uses if not d.read_only})
+        for plan, disk in uses:
             others = sorted(vms - {plan.key})
             findings.append(
                 Finding(
@@ -372,7 +370,7 @@ def _shared_pvcs(plans: list[VmPlan]) -> list[Finding]:
                     f"and {', '.join(writers)} writes to it; a disk written by one VM cannot be "
                     "shared: mount it readOnly everywhere, or clone it (existingPVC.clone: true)",
                     plan.file,
-                    line,
+                    disk.source_line,
                     plan.key,
                 )
             )
