@@ -27,6 +27,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from wukong_core import pipeline
+from wukong_core.collector import collector_paused
 from wukong_core.endpoints import statuses
 from wukong_core.endpoints.common import (
     Config,
@@ -100,9 +101,11 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
         if event.branch.startswith(BOT_PREFIX):  # whatever `branches` matches
             raise PushIgnored(f"{event.branch} holds Wukong's own proposal; it is not rendered")
         heads.append(tree.sha)
-        return pipeline.render_repository(tree, cluster, branch=event.branch,
-                                          default_branch=event.default_branch,
-                                          caches=kept.caches, admit=admit)  # fmt: skip
+        with collector_paused():
+            return pipeline.render_repository(
+                tree, cluster, branch=event.branch, default_branch=event.default_branch,
+                caches=kept.caches, admit=admit,
+            )  # fmt: skip
 
     # Pull-request mode needs the host's API; the client costs nothing until it is called.
     token = config.status_token or config.git_token
