@@ -431,7 +431,7 @@ class GitRepo:
 @pytest.fixture
 def git_repo(git_server: GitServer) -> GitRepo:
     """A bare repo with two Wukong specs under wukong/ on `main`."""
-    name = f"repo{next(_names)}"
+    name = f"team/repo{next(_names)}"  # owner/name, as on every Git host
     files = {
         "wukong/a.yaml": b"kind: Wukong\nmetadata: {name: a}\n",
         "wukong/b.yaml": b"kind: Wukong\nmetadata: {name: b}\n",

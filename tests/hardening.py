@@ -12,6 +12,7 @@ import itertools
 import json
 import subprocess
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from tests.conftest import ENV, EXAMPLES, ROOT
 from wukong_core.marks import SOURCE_TRAILER
@@ -44,9 +45,16 @@ def webhook_env(monkeypatch: Any, server: GitServer, secret: str = SECRET) -> No
 def new_repo(
     server: GitServer, files: dict[str, bytes] | None = None, prefix: str = "allowed"
 ) -> str:
-    name = f"{prefix}-h{next(_names)}"
+    """A repository `<prefix>-hN/vms` (owner/name, as on every host)."""
+    name = f"{prefix}-h{next(_names)}/vms"
     server.create_repo(name, SPECS if files is None else files)
     return name
+
+
+def full_name(url: str) -> str:
+    """The repository's name as its host's payload gives it (`repository.full_name`,
+    `project.path_with_namespace`): the clone URL's path without `.git`, here owner/name."""
+    return "/".join(urlsplit(url).path.strip("/").removesuffix(".git").split("/")[-2:])
 
 
 def payload(url: str, head: str, **extra: Any) -> dict[str, Any]:
@@ -59,7 +67,7 @@ def payload(url: str, head: str, **extra: Any) -> dict[str, Any]:
         "after": head,
         "commits": [commit],
         "head_commit": commit,
-        "repository": {"clone_url": url, "full_name": "team/vms", "default_branch": "main"},
+        "repository": {"clone_url": url, "full_name": full_name(url), "default_branch": "main"},
     } | extra
 
 

@@ -6,7 +6,7 @@ Every stage but the cluster reads is pure; the caller brings the bytes and takes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from wukong_core.caches import Caches
@@ -196,6 +196,7 @@ def render_repository(
     branch: str | None = None,
     default_branch: str = "",
     caches: Caches | None = None,
+    admit: Callable[[RepoConfig], None] | None = None,
 ) -> RenderOutput:
     """One commit of a repository -> its rendered output tree: the commit-back renderer.
 
@@ -207,7 +208,9 @@ def render_repository(
     nor the plan cache knows are read (`plan_files`). A broken `.wukong.yaml` is reported as a
     `spec.invalid` finding on that file, which stops the commit like any other error. With
     `branch`, raises PushIgnored unless the config watches it: a feature branch must never
-    write the manifests Argo CD deploys.
+    write the manifests Argo CD deploys. `admit` is called with the config of a branch that is
+    rendered, before any spec is read; it may still raise PushIgnored (the webhook's loop guard
+    needs the output path) and says "rendering" on the commit of a queued push.
     """
     caches = caches or Caches.for_one_run()
     try:
@@ -220,6 +223,8 @@ def render_repository(
         raise PushIgnored(
             f"branch {branch} is not rendered (watched: {watched}; set branches in .wukong.yaml)"
         )
+    if admit is not None:
+        admit(config)
     specs = tree.ids_under(config.spec_path)
     sources: dict[str, str] = {}
     unnamable: list[Finding] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import pytest
 
@@ -14,6 +15,7 @@ from tests.endpoints.test_webhook import BROKEN_SPEC, SECRET, SPECS, _deliver, _
 from tests.forge import TOKEN, Forge
 from tests.hardening import make_app, webhook_env
 from wukong_core.endpoints import statuses
+from wukong_core.endpoints.app import App
 from wukong_core.findings import Finding
 
 if TYPE_CHECKING:
@@ -21,10 +23,10 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.gitserver"]
 
-# Where each host keeps the status: the API path, and the forge's key for the repository.
-API = {"github": ("/api/v3/repos/team/vms/statuses/", "team/vms"),
-       "gitlab": ("/api/v4/projects/7/statuses/", "7"),
-       "gitea": ("/api/v1/repos/team/vms/statuses/", "team/vms")}  # fmt: skip
+# Where each host keeps a repository's statuses: the API path, from its owner/name (GitLab: its
+# full path, URL-encoded), the one the clone URL names.
+API = {"github": "/api/v3/repos/{}/statuses/", "gitlab": "/api/v4/projects/{}/statuses/",
+       "gitea": "/api/v1/repos/{}/statuses/"}  # fmt: skip
 FAILED = {"github": "failure", "gitlab": "failed", "gitea": "failure"}
 ERROR = {"github": "error", "gitlab": "failed", "gitea": "error"}
 
@@ -44,15 +46,16 @@ def client(app, monkeypatch, git_server: GitServer, forge: Forge):  # type: igno
 def _push(client, server: GitServer, name: str, provider: str = "github", delivery: str = "d-1",
           **extra: Any):  # type: ignore[no-untyped-def]  # fmt: skip
     payload = _payload(provider, server.url(name), server.head(name), **extra)
-    if provider == "gitlab":
+    if provider == "gitlab":  # some project's id: the status goes to the clone URL's project
         payload["project"]["id"] = 7
     return _deliver(client, provider, payload, delivery), payload["after"]
 
 
-def _status(forge: Forge, provider: str, sha: str) -> dict[str, Any]:
-    path, repo = API[provider]
+def _status(forge: Forge, provider: str, name: str, sha: str) -> dict[str, Any]:
+    """The newest status on `sha` of repository `name` (owner/name)."""
+    path = API[provider].format(quote(name, safe="") if provider == "gitlab" else name)
     [call] = [c for c in forge.calls() if c.path == path + sha][-1:]
-    held = forge.latest("gitea" if provider == "gitea" else provider, repo, sha)
+    held = forge.latest(provider, name, sha)
     assert held is not None
     return {"state": call.body["state"], "description": call.body["description"],
             "target_url": call.body.get("target_url"), "headers": call.headers}  # fmt: skip
@@ -66,7 +69,7 @@ def test_a_render_commit_is_success_linking_to_it_and_no_change_says_so(
     response, after = _push(client, git_server, name, provider)
     body = response.get_json()
     assert (response.status_code, body["status"]) == (200, "committed")
-    status = _status(forge, provider, after)
+    status = _status(forge, provider, name, after)
     commit = body["commit_sha"]
     assert status["state"] == "success"
     assert status["description"] == f"rendered {body['vm_count']} VMs in {commit[:7]}"
@@ -75,7 +78,61 @@ def test_a_render_commit_is_success_linking_to_it_and_no_change_says_so(
     assert status["target_url"] == link
     again, _ = _push(client, git_server, name, provider, delivery="d-2", after=after)
     assert again.get_json()["status"] == "unchanged"
-    assert _status(forge, provider, after)["description"] == "no change"
+    assert _status(forge, provider, name, after)["description"] == "no change"
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
+def test_a_push_naming_another_repository_than_its_clone_url_is_400_and_marks_nothing(
+    client, git_server, forge, provider
+) -> None:  # type: ignore[no-untyped-def]
+    """One webhook secret serves every allow-listed repository: the admin of one cannot have
+    Wukong's token mark commits of another by naming it in the payload."""
+    name = _repo(git_server)
+    payload = _payload(provider, git_server.url(name), git_server.head(name))
+    if provider == "gitlab":
+        payload["project"]["path_with_namespace"] = "victim/vms"
+    else:
+        payload["repository"]["full_name"] = "victim/vms"
+    response = _deliver(client, provider, payload)
+    assert response.status_code == 400
+    assert "is not the repository of its clone URL" in response.get_json()["error"]
+    assert forge.calls() == [] and git_server.requests(name) == []
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
+def test_a_late_delivery_marks_the_commit_it_rendered_and_supersedes_the_pushed_one(
+    client, git_server, forge, provider
+) -> None:  # type: ignore[no-untyped-def]
+    """A good push A is delivered after a broken push B landed: the render is B's, so B gets
+    the failure, and A, which holds no broken spec, is told it was superseded."""
+    name = _repo(git_server)
+    a = git_server.head(name)
+    b = git_server.human_push(name, {"wukong/broken.yaml": BROKEN_SPEC})
+    response, after = _push(client, git_server, name, provider, after=a)
+    body = response.get_json()
+    assert (after, body["status"], body["source_sha"]) == (a, "failure", b)
+    on_b = _status(forge, provider, name, b)
+    assert (on_b["state"], on_b["description"]) == (
+        FAILED[provider],
+        "1 error: spec.invalid wukong/broken.yaml:4",
+    )
+    on_a = _status(forge, provider, name, a)
+    assert (on_a["state"], on_a["description"]) == ("success", f"superseded by {b[:7]}")
+    assert [held["description"] for held in forge.statuses[provider, name, a]] == [
+        f"superseded by {b[:7]}"
+    ]
+
+
+def test_a_superseded_commit_links_where_the_newer_render_does(client, git_server, forge) -> None:  # type: ignore[no-untyped-def]
+    name = _repo(git_server)
+    a = git_server.head(name)
+    b = git_server.human_push(name, {"README.md": b"a newer commit\n"})
+    body = _push(client, git_server, name, after=a)[0].get_json()
+    assert (body["status"], body["source_sha"]) == ("committed", b)
+    on_b, on_a = _status(forge, "github", name, b), _status(forge, "github", name, a)
+    assert on_b["description"] == f"rendered {body['vm_count']} VMs in {body['commit_sha'][:7]}"
+    assert on_a["description"] == f"superseded by {b[:7]}"
+    assert on_a["target_url"] == on_b["target_url"] and body["commit_sha"] in on_a["target_url"]
 
 
 @pytest.mark.parametrize("provider", ["github", "gitlab", "gitea"])
@@ -85,7 +142,7 @@ def test_error_findings_are_a_failure_naming_code_file_and_line(
     name = _repo(git_server, {**SPECS, "wukong/broken.yaml": BROKEN_SPEC})
     response, after = _push(client, git_server, name, provider)
     assert (response.status_code, response.get_json()["status"]) == (200, "failure")
-    status = _status(forge, provider, after)
+    status = _status(forge, provider, name, after)
     assert status["state"] == FAILED[provider]
     assert status["description"] == "1 error: spec.invalid wukong/broken.yaml:4"
     assert not status["target_url"]
@@ -101,7 +158,7 @@ def test_a_push_declined_for_good_is_an_error_saying_what_to_change(
     body = response.get_json()
     assert (response.status_code, body["status"], body["retryable"]) == (200, "error", False)
     assert "set outputBranch in .wukong.yaml" in body["error"]
-    status = _status(forge, provider, after)
+    status = _status(forge, provider, name, after)
     assert status["state"] == ERROR[provider]
     assert status["description"] == (
         "push to main declined (protected branch or hook): allow the token to push, or set "
@@ -114,7 +171,7 @@ def test_a_git_failure_that_may_pass_is_502_and_an_error_status(client, git_serv
     git_server.drop_push(name, "before")
     response, after = _push(client, git_server, name)
     assert response.status_code == 502
-    status = _status(forge, "github", after)
+    status = _status(forge, "github", name, after)
     assert status["state"] == "error"
     assert status["description"].startswith("could not push main: the Git server closed")
 
@@ -135,20 +192,31 @@ def test_a_status_api_that_fails_never_changes_the_answer(
     assert forge.calls("github"), "the status was tried"
 
 
-def test_no_token_no_request_and_it_is_said_once(
+def test_no_token_no_request_and_each_instance_says_so_once(
     client, git_server, forge, monkeypatch, caplog
 ) -> None:  # type: ignore[no-untyped-def]
+    """Said once per instance of the function: each new instance (a cold start) says it again,
+    whatever another instance in the same process has said."""
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Request
+
     monkeypatch.delenv("WUKONG_GIT_TOKEN")
-    monkeypatch.setattr(statuses, "_told_no_token", type(statuses._told_no_token)())
-    names = [_repo(git_server), _repo(git_server)]
-    with caplog.at_level(logging.INFO):
-        for name in names:  # credentials in the clone URL: Git works, statuses have no token
-            url = git_server.url(name).replace("://", f"://{git_server.user}:{git_server.token}@")
-            payload = _payload("github", url, git_server.head(name))
-            assert _deliver(client, "github", payload).get_json()["status"] == "committed"
+    told: list[int] = []
+    for _instance in range(2):
+        fresh = Client(Request.application(App().handle))
+        with caplog.at_level(logging.INFO):
+            for name in (_repo(git_server), _repo(git_server)):  # credentials in the clone URL
+                url = git_server.url(name).replace(
+                    "://", f"://{git_server.user}:{git_server.token}@"
+                )
+                payload = _payload("github", url, git_server.head(name))
+                assert _deliver(fresh, "github", payload).get_json()["status"] == "committed"
+        said = [r.getMessage() for r in caplog.records if "no commit statuses" in r.getMessage()]
+        assert all("WUKONG_STATUS_TOKEN" in line for line in said)
+        told.append(len(said))
+        caplog.clear()
     assert forge.calls() == []
-    told = [r for r in caplog.records if "no commit statuses" in r.getMessage()]
-    assert len(told) == 1 and "WUKONG_STATUS_TOKEN" in told[0].getMessage()
+    assert told == [1, 1]
 
 
 def test_the_status_token_is_used_before_the_git_token(
@@ -158,7 +226,7 @@ def test_the_status_token_is_used_before_the_git_token(
     forge.token = TOKEN
     name = _repo(git_server)
     response, after = _push(client, git_server, name)
-    assert _status(forge, "github", after)["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert _status(forge, "github", name, after)["headers"]["Authorization"] == f"Bearer {TOKEN}"
     assert TOKEN not in response.get_data(as_text=True)
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.hardening import make_app
+from tests.hardening import full_name, make_app
 from tests.specs import as_yaml, wukong
 
 if TYPE_CHECKING:
@@ -57,7 +57,8 @@ _repo_names = iter(range(10_000))
 
 
 def _repo(server: GitServer, files: dict[str, bytes] | None = None, prefix: str = "allowed") -> str:
-    name = f"{prefix}-{next(_repo_names)}"
+    """A repository `<prefix>-N/vms` (owner/name, as on every host)."""
+    name = f"{prefix}-{next(_repo_names)}/vms"
     server.create_repo(name, SPECS if files is None else files)
     return name
 
@@ -73,11 +74,12 @@ def _payload(provider: str, url: str, head: str, **extra: Any) -> dict[str, Any]
     }
     common = {"ref": "refs/heads/main", "before": "1" * 40, "after": head, "commits": [commit]}
     if provider == "gitlab":
-        project = {"git_http_url": url, "path_with_namespace": "team/vms", "default_branch": "main"}
+        project = {"git_http_url": url, "path_with_namespace": full_name(url),
+                   "default_branch": "main"}  # fmt: skip
         return (
             common | {"object_kind": "push", "project": project, "total_commits_count": 1} | extra
         )
-    repository = {"clone_url": url, "full_name": "team/vms", "default_branch": "main"}
+    repository = {"clone_url": url, "full_name": full_name(url), "default_branch": "main"}
     return common | {"repository": repository, "head_commit": commit} | extra
 
 
@@ -384,7 +386,7 @@ def test_refused_credentials_are_a_final_error_and_scrubbed(
 
 
 def test_missing_repository_is_a_final_error(client, git_server) -> None:  # type: ignore[no-untyped-def]
-    payload = _payload("github", git_server.url("allowed-nowhere"), "2" * 40)
+    payload = _payload("github", git_server.url("allowed-nowhere/vms"), "2" * 40)
     response = _deliver(client, "github", payload)
     assert (response.status_code, response.get_json()["status"]) == (200, "error")
     assert response.get_json()["retryable"] is False

@@ -68,7 +68,7 @@ def test_renders_and_commits_with_message_and_trailers(git_repo: GitRepo) -> Non
     server, source = git_repo.server, git_repo.initial
     result = commit_manifests(request(git_repo, delivery_id="d-1"))
 
-    assert result == CommitResult("committed", source, git_repo.head(), [], 1, 2)
+    assert result == CommitResult("committed", source, git_repo.head(), [], 1, 2, None, source)
     parents, message = server.show(git_repo.name, "main").split("\n", 1)
     assert parents == source
     assert message.strip() == (
@@ -85,6 +85,17 @@ def test_renders_and_commits_with_message_and_trailers(git_repo: GitRepo) -> Non
     after = server.files(git_repo.name, "main")
     before = server.files(git_repo.name, source)
     assert {p: d for p, d in after.items() if not p.startswith("rendered/")} == before
+
+
+def test_a_later_render_knows_the_head_is_wukong_s_render_of_the_specs_it_holds(
+    git_repo: GitRepo,
+) -> None:
+    """A late delivery reads Wukong's own render commit as the head: the specs it renders are
+    those of the commit that render was made from."""
+    first = commit_manifests(request(git_repo))
+    again = commit_manifests(request(git_repo))
+    assert (again.status, again.source_sha) == ("unchanged", first.commit_sha)
+    assert again.specs_sha == first.source_sha == git_repo.initial
 
 
 def test_second_delivery_with_no_change_commits_nothing(git_repo: GitRepo) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.forge import TOKEN, Forge, serve_forge
-from wukong_core.errors import HostError
+from wukong_core.errors import HostError, UsageError
 from wukong_core.git.hosts import CommitStatus, GitHost, Repository, open_host, root, web_url
 from wukong_core.git.hosts.github import api_base
 
@@ -39,7 +39,7 @@ class Host:
 
 HOSTS = {
     "github": ("github", "/api/v3/repos/team/vms/statuses/", "team/vms"),
-    "gitlab": ("gitlab", "/api/v4/projects/42/statuses/", "42"),
+    "gitlab": ("gitlab", "/api/v4/projects/team%2Fvms/statuses/", "team/vms"),
     "gitea": ("gitea", "/api/v1/repos/team/vms/statuses/", "team/vms"),
     "forgejo": ("gitea", "/api/v1/repos/team/vms/statuses/", "team/vms"),
 }
@@ -49,8 +49,7 @@ HOSTS = {
 def host(request: pytest.FixtureRequest) -> Iterator[Host]:
     kind, path, held = HOSTS[request.param]
     with serve_forge() as (forge, url):
-        repo = Repository(request.param, f"{url}/team/vms.git", "team/vms",
-                          "42" if kind == "gitlab" else "", f"{url}/team/vms")  # fmt: skip
+        repo = Repository(request.param, f"{url}/team/vms.git", "team/vms", f"{url}/team/vms")
         yield Host(request.param, kind, forge, repo, path + SHA, held)
 
 
@@ -89,7 +88,7 @@ def test_posting_the_same_pending_status_twice_is_no_failure(host: Host) -> None
     """GitLab answers the second one 400 "Cannot transition status": already so, no error."""
     client = host.client()
     for _ in range(2):
-        client.set_status(SHA, "main", CommitStatus("pending", "render queued"))
+        client.set_status(SHA, "main", CommitStatus("pending", "rendering"))
     answers = len(host.forge.statuses[host.kind, host.held, SHA])
     assert answers == (1 if host.kind == "gitlab" else 2)
 
@@ -175,11 +174,18 @@ def test_github_s_api_for_github_com_ghe_com_and_enterprise_server(clone_url, na
         ("https://example.com/gitlab/group/sub/app.git", "group/sub/app",
          "https://example.com/gitlab"),
         ("http://localhost:3000/gitea/webhooks.git", "gitea/webhooks", "http://localhost:3000"),
-        ("https://git.example.com/other/path.git", "team/vms", "https://git.example.com"),
     ],
 )  # fmt: skip
 def test_a_host_under_a_path_prefix_keeps_it(clone_url, name, served_at) -> None:
     assert root(Repository("gitlab", clone_url, name)) == served_at
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTS))
+def test_no_call_goes_to_a_repository_the_clone_url_does_not_name(kind) -> None:
+    """The API's repository is the clone URL's, never only a name (or GitLab id) beside it."""
+    repo = Repository(kind, "https://git.example.com/other/path.git", "team/vms")
+    with pytest.raises(UsageError, match="not the one its clone URL names"):
+        open_host(repo, TOKEN, time.monotonic() + 5)
 
 
 def test_the_web_ui_is_the_payload_s_page_else_the_clone_url() -> None:
@@ -198,7 +204,7 @@ def test_an_open_request_is_found_opened_and_then_found(host: Host) -> None:
     assert client.find_pull_request(BOT, "main") is None
     opened, new = client.open_pull_request(BOT, "main", "wukong: render 2 VMs", "the body")
     assert new and opened.number == 1 and opened.title == "wukong: render 2 VMs"
-    page = {"github": "/team/vms/pull/1", "gitlab": "/42/-/merge_requests/1",
+    page = {"github": "/team/vms/pull/1", "gitlab": "/team/vms/-/merge_requests/1",
             "gitea": "/team/vms/pulls/1"}[host.kind]  # fmt: skip
     assert opened.url.endswith(page)
     assert client.find_pull_request(BOT, "main") == opened

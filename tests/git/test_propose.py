@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 pytest_plugins = ["tests.gitserver"]
 
 BOT = BOT_PREFIX + "main"
-HELD = "team/vms"  # the forge's key for the repository, on every host
 
 
 def proposing(tree: SourceTree) -> RenderOutput:
@@ -39,7 +38,7 @@ def pulls_see_the_repo(forge: Forge, git_repo: GitRepo) -> None:
 
 
 def host(repo: GitRepo, kind: str) -> GitHost:
-    return open_host(Repository(kind, repo.url, "team/vms"), repo.server.token,
+    return open_host(Repository(kind, repo.url, repo.name), repo.server.token,
                      time.monotonic() + 30)  # fmt: skip
 
 
@@ -109,7 +108,7 @@ def test_racing_deliveries_leave_one_request_showing_the_newest_render(
     assert (stale.status, stale.source_sha, stale.attempts) == ("proposed", second, 2)
     assert stale.commit_sha is None, "the newer render was already there: nothing pushed"
     assert server.head(git_repo.name, BOT) == newest
-    [pull] = forge.pulls.open(kind, HELD)
+    [pull] = forge.pulls.open(kind, git_repo.name)
     assert pull.title == f"wukong: render 2 VMs from {second[:7]}"
     assert f"Source commit: {second}" in pull.body
     assert git_repo.head() == second != first
@@ -144,7 +143,7 @@ def test_a_separate_output_branch_is_the_request_s_base(git_repo: GitRepo, forge
     result = commit_manifests(request(git_repo, proposing, host=host(git_repo, "github")))
     assert result.proposal is not None
     assert (result.proposal.branch, result.proposal.base) == (BOT_PREFIX + "deploy", "deploy")
-    [pull] = forge.pulls.open("github", HELD)
+    [pull] = forge.pulls.open("github", git_repo.name)
     assert (pull.head, pull.base) == ("wukong/render-deploy", "deploy")
     assert server.show(git_repo.name, "wukong/render-deploy").split("\n")[0] == source
     assert server.head(git_repo.name, "deploy") == source == git_repo.head()

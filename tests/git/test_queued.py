@@ -15,7 +15,7 @@ EVENT = PushEvent(
     repo_name="t/vms", branch="main", before="1" * 40, after="2" * 40,
     head_message="edit\n\nWhy: the VM needs more memory.\n",
     changed_paths=("wukong/a.yaml",), deleted=False, default_branch="main",
-    web_url="https://gitlab.example.com/t/vms", project_id="7",
+    web_url="https://gitlab.example.com/t/vms",
 )  # fmt: skip
 
 
@@ -46,6 +46,7 @@ def test_one_branch_is_one_ordering_key() -> None:
         ({"provider": "bitbucket"}, "no known Git host"),
         ({"repo_url": "file:///etc"}, "plain HTTP"),
         ({"repo_url": "https://h/a/../b.git"}, "plain HTTP"),
+        ({"repo_name": "other/vms"}, "not the repository of its clone URL"),
         ({"head_message": "a\x00b"}, "printable"),
         ({"changed_paths": "wukong/a.yaml"}, "list of paths"),
         ({"deleted": "no"}, "boolean"),

@@ -3,8 +3,13 @@ output subtree rebuilt with files kept by id (tests/git/test_commit.py runs it a
 
 from __future__ import annotations
 
-from dulwich.object_store import MemoryObjectStore
+import stat
 
+import pytest
+from dulwich.object_store import MemoryObjectStore
+from dulwich.objects import Blob, Tree
+
+from wukong_core.errors import GitError
 from wukong_core.folder import blob_id
 from wukong_core.git.tree import SourceTree, replace_output
 from wukong_core.marks import GENERATED_MARK
@@ -66,3 +71,16 @@ def test_kept_files_go_in_by_blob_id_and_only_unrendered_files_are_read() -> Non
         "out/ns/notes.md": blob_id(b"the user's\n"),
     }
     assert asked == [], "the kept blob was never needed; the others were at hand"
+
+
+def test_a_folder_entry_that_names_no_tree_is_a_git_error_not_a_crash() -> None:
+    """A hand-made tree can say "folder" and point at a file's blob: the render is refused with
+    a reason (even under `python -O`), never an assertion."""
+    store = MemoryObjectStore()
+    blob = Blob.from_string(b"not a folder\n")
+    root = Tree()
+    root.add(b"deploy", stat.S_IFDIR, blob.id)
+    store.add_object(blob)
+    store.add_object(root)
+    with pytest.raises(GitError, match="the folder holding 'rendered' is no tree"):
+        replace_output(store, root.id, "deploy/rendered/", {"vms/a.yaml": MARK + b"a\n"})

@@ -160,7 +160,6 @@ REFERENCE_CASES = [
             deleted=False,
             default_branch="master",
             web_url="http://example.com/mike/diaspora",
-            project_id="15",
         ),
     ),
     (
@@ -368,6 +367,59 @@ def test_malformed_push_payloads_are_refused_with_400(body, message):
         parse_delivery(_headers("github", "push", body), body, SECRET)
     assert err.value.status == 400
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("provider", "clone_url", "name", "path"),
+    [
+        ("github", "https://github.com/Team/VMs.git", "team/vms", "Team/VMs"),
+        ("gitea", "https://example.com/gitea/team/vms.git", "team/vms", "team/vms"),
+        ("gitlab", "https://example.com/gitlab/group/sub/app.git", "group/sub/app",
+         "group/sub/app"),
+        ("gitlab", "https://gitlab.example.com/group/sub/app", "Group/Sub/App", "group/sub/app"),
+    ],
+)  # fmt: skip
+def test_the_repository_is_the_one_its_clone_url_names(provider, clone_url, name, path):
+    """Its path on the host (what the status and pull-request calls address) is read from
+    the clone URL, as the URL spells it; the payload's name only has to agree, but for case."""
+    body = _payload_of(provider, clone_url, name)
+    event = parse_delivery(_headers(provider, _PUSH_EVENT[provider], body), body, SECRET)
+    assert isinstance(event, PushEvent)
+    assert event.repo_name == path
+
+
+@pytest.mark.parametrize(
+    ("provider", "clone_url", "name"),
+    [
+        ("github", "https://git.example.com/allowed/vms.git", "victim/vms"),
+        ("github", "https://git.example.com/allowed/vms.git", "vms"),
+        ("github", "https://git.example.com/vms.git", "team/vms"),
+        ("gitea", "https://git.example.com/allowed/vms.git", "allowed/vms/x"),
+        ("gitlab", "https://gitlab.example.com/allowed/vms.git", "victim/vms"),
+        ("gitlab", "https://gitlab.example.com/allowed/vms.git", "vms"),
+        ("gitlab", "https://gitlab.example.com/a/allowed/vms.git", "b/allowed/vms"),
+    ],
+)  # fmt: skip
+def test_a_payload_naming_another_repository_than_its_clone_url_is_refused_400(
+    provider, clone_url, name
+):
+    """One webhook secret serves every allow-listed repository: whoever may set a hook on one
+    must not point Wukong's status token at another by naming it."""
+    body = _payload_of(provider, clone_url, name)
+    with pytest.raises(WebhookError, match="is not the repository of its clone URL") as err:
+        parse_delivery(_headers(provider, _PUSH_EVENT[provider], body), body, SECRET)
+    assert err.value.status == 400
+
+
+_PUSH_EVENT = {"github": "push", "gitea": "push", "gitlab": "Push Hook"}
+
+
+def _payload_of(provider: str, clone_url: str, name: str) -> bytes:
+    if provider == "gitlab":  # GitLab's numeric `project.id` names nothing Wukong uses
+        project = {"git_http_url": clone_url, "path_with_namespace": name, "id": 7}
+        return json.dumps({"ref": "refs/heads/main", "before": SHA_A, "after": SHA_B,
+                           "project": project}).encode()  # fmt: skip
+    return _push(repository={"clone_url": clone_url, "full_name": name})
 
 
 def test_a_gitlab_payload_without_project_names_the_missing_field():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -112,12 +113,15 @@ class Reply:
 @dataclass(eq=False)
 class Instance:
     """What one instance of the function keeps between requests, handed to every handler: the
-    render memos, its Pub/Sub publishers, Google's certificates. Nothing in it is needed for a
-    correct answer (idempotency lives in Git), and nothing is global: a test makes its own."""
+    render memos, its Pub/Sub publishers, Google's certificates, what it has logged once.
+    Nothing in it is needed for a correct answer (idempotency lives in Git), and nothing is
+    global: a test makes its own."""
 
     caches: Caches = field(default_factory=Caches)
     queues: Queues = field(default_factory=Queues)  # /webhook publishes (WUKONG_QUEUE)
     google_certs: GoogleCerts = field(default_factory=GoogleCerts)  # /pubsub's OIDC check
+    # "no commit statuses: set WUKONG_STATUS_TOKEN" is logged once per instance
+    told_no_token: threading.Event = field(default_factory=threading.Event)
 
 
 Handler = Callable[[Request, Config, Instance], Reply]

@@ -14,20 +14,29 @@ reported on the commit; 5xx is kept for failures a redelivery may cure:
     final Git failure (push declined,     200 {"status": "error", "error",         error
       credentials refused, no repo), or        "retryable": false}
       the host's API refused a request
-    not Wukong's to render                202 {"ignored"}                          queued: success
+    not Wukong's to render                202 {"ignored"}                          none
+
+The status goes on the commit rendered, the branch's head; when that is newer than the pushed
+commit, the pushed one says `success` "superseded by <short sha>" (statuses.py).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wukong_core import pipeline
-from wukong_core.caches import Caches
 from wukong_core.collector import collector_paused
 from wukong_core.endpoints import statuses
-from wukong_core.endpoints.common import Config, Refusal, Reply, open_cluster, summary_fields
+from wukong_core.endpoints.common import (
+    Config,
+    Instance,
+    Refusal,
+    Reply,
+    open_cluster,
+    summary_fields,
+)
 from wukong_core.errors import GitError, HostError, PushIgnored, PushRejectedError, UsageError
 from wukong_core.findings import Finding
 from wukong_core.git import webhooks
@@ -42,6 +51,9 @@ from wukong_core.git.commit import (
 from wukong_core.git.hosts import open_host
 from wukong_core.git.propose import BOT_PREFIX
 from wukong_core.report import as_dict
+
+if TYPE_CHECKING:
+    from wukong_core.spec.repoconfig import RepoConfig
 
 DELIVERY_SECONDS = 60.0  # fetch, render, push and the status, all attempts included
 
@@ -58,25 +70,42 @@ def succeeded(reply: Reply) -> bool:
 
 
 def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any],
-                caches: Caches, queued: bool = False) -> Reply:  # fmt: skip
-    """Fetch, render, commit and push `event`'s branch; answer and set the commit status.
-    `queued`: a `pending` status is on the commit, so even an ignored push must settle it."""
+                kept: Instance, queued: bool = False) -> Reply:  # fmt: skip
+    """Fetch, render, commit and push `event`'s branch; answer, and set the commit status on
+    the commit rendered. `queued`: the webhook has long answered, so the pushed commit says
+    `pending` "rendering" once its branch is known to be rendered; a branch that is not gets
+    no status, as in the synchronous mode."""
     if not AUTHOR.fullmatch(config.git_author):
         raise Refusal(503, "server misconfigured: WUKONG_GIT_AUTHOR must look like 'Name <email>'")
     deadline = time.monotonic() + DELIVERY_SECONDS
     cluster = open_cluster(config)
 
+    def status(state: statuses.State, text: str, sha: str | None = None, link: str = "",
+               on: str = "") -> None:  # fmt: skip
+        """`state` on commit `on`, by default the pushed one."""
+        said = statuses.post(event, config, kept, state, text, deadline, sha, link, on)
+        fields["commit_status" if on in ("", event.after) else "rendered_status"] = said
+
+    heads: list[str] = []  # the head each round rendered
+    pending = False
+
+    def admit(repo_config: RepoConfig) -> None:
+        nonlocal pending
+        if webhooks.is_loop(event, repo_config.output_path):
+            raise PushIgnored(f"the push only touched the output path {repo_config.output_path}")
+        if queued and not pending:
+            pending = True
+            status("pending", "rendering")
+
     def renderer(tree: SourceTree) -> RenderOutput:
         if event.branch.startswith(BOT_PREFIX):  # whatever `branches` matches
             raise PushIgnored(f"{event.branch} holds Wukong's own proposal; it is not rendered")
+        heads.append(tree.sha)
         with collector_paused():
-            out = pipeline.render_repository(
+            return pipeline.render_repository(
                 tree, cluster, branch=event.branch, default_branch=event.default_branch,
-                caches=caches,
+                caches=kept.caches, admit=admit,
             )  # fmt: skip
-        if webhooks.is_loop(event, out.output_path):
-            raise PushIgnored(f"the push only touched the output path {out.output_path}")
-        return out
 
     # Pull-request mode needs the host's API; the client costs nothing until it is called.
     token = config.status_token or config.git_token
@@ -92,15 +121,11 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
         max_seconds=DELIVERY_SECONDS,
         host=host,
     )
-
-    def status(state: statuses.State, text: str, sha: str | None = None, link: str = "") -> None:
-        fields["commit_status"] = statuses.post(event, config, state, text, deadline, sha, link)
-
     try:
         result = commit_manifests(commit)
     except PushIgnored as e:
-        if queued:
-            status("success", f"not rendered: {e}")
+        if pending and heads[-1] != event.after:  # a later round's head is not rendered
+            status("success", statuses.superseded(heads[-1]))
         return ignored(str(e), fields)
     except (GitError, HostError) as e:
         message = config.scrub(str(e))
@@ -116,13 +141,21 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
     finally:
         if host is not None:
             host.close()
+
+    def settle(state: statuses.State, text: str, sha: str | None = None, link: str = "") -> None:
+        """The outcome on the commit whose specs were rendered; the pushed one, when the branch
+        had moved on, is superseded (linking where the outcome links)."""
+        status(state, text, sha, link, on=result.specs_sha)
+        if result.specs_sha != event.after:
+            status("success", statuses.superseded(result.specs_sha), sha, link)
+
     # After the checks: a snapshot's label names the checks it could not serve.
     label = cluster.source if cluster is not None else pipeline.OFFLINE
-    return _answer(result, event, label, fields, status)
+    return _answer(result, event, label, fields, settle)
 
 
 def _answer(result: CommitResult, event: webhooks.PushEvent, label: str, fields: dict[str, Any],
-            status: Any) -> Reply:  # fmt: skip
+            settle: Any) -> Reply:  # fmt: skip
     body: dict[str, Any] = {
         "status": result.status,
         "provider": event.provider,
@@ -143,34 +176,36 @@ def _answer(result: CommitResult, event: webhooks.PushEvent, label: str, fields:
         "cluster": label,
     } | summary_fields(result.findings)
     if result.status == "committed":
-        assert result.commit_sha is not None
+        if result.commit_sha is None:  # commit.py's promise; a bug otherwise (500, logged)
+            raise RuntimeError("a committed render names no commit")
         short = result.commit_sha[:7]
-        status("success", f"rendered {result.vm_count} VMs in {short}", result.commit_sha)
+        settle("success", f"rendered {result.vm_count} VMs in {short}", result.commit_sha)
         return Reply(200, body, log=fields)
     proposal = result.proposal
     if proposal is not None:
         body["request"] = asdict(proposal)
         fields["request"] = proposal.action
     if result.status == "proposed":
-        assert proposal is not None
+        if proposal is None:
+            raise RuntimeError("a proposed render names no request")
         text = f"render proposed in {proposal.url}"
         if len(text) > statuses.LIMIT:
             text = f"render of {result.vm_count} VMs proposed in {proposal.ref}"
-        status("success", text, link=proposal.url)
+        settle("success", text, link=proposal.url)
         return Reply(200, body, log=fields)
     if result.status == "unchanged":
         closed = proposal.ref if proposal is not None and proposal.action == "closed" else ""
-        status("success", f"no change; closed {closed}" if closed else "no change")
+        settle("success", f"no change; closed {closed}" if closed else "no change")
         return Reply(200, body, log=fields)
     errors = [f for f in result.findings if f.severity == "error"]
     body["error"] = f"{len(errors)} error finding(s): nothing committed; see findings"
     cluster = [f for f in errors if f.code.startswith("cluster.")]
     if len(cluster) < len(errors):  # the specs need a person
         body["status"] = fields["result"] = "failure"
-        status("failure", statuses.failure_summary(errors))
+        settle("failure", statuses.failure_summary(errors))
         return Reply(200, body, log=fields)
     body["status"] = fields["result"] = "error"
-    status("error", _cluster_summary(cluster))
+    settle("error", _cluster_summary(cluster))
     unreachable = any(f.code == "cluster.unreachable" for f in cluster)
     body["retryable"] = unreachable
     return Reply(503 if unreachable else 200, body, log=fields)

@@ -67,7 +67,7 @@ def pubsub(request: Request, config: Config, kept: Instance) -> Reply:
     if event.deleted:  # the webhook drops these; a message of anyone else's may not
         return Reply(200, {"ignored": f"branch {event.branch} was deleted"}, log=fields)
     try:
-        reply = delivery.render_push(event, config, fields, kept.caches, queued=True)
+        reply = delivery.render_push(event, config, fields, kept, queued=True)
     except Refusal as e:
         if e.status >= 500:  # the server's settings: a redelivery after the fix will do
             raise

@@ -1,11 +1,16 @@
-"""The commit status `wukong/render` on a pushed commit: what each outcome says, and posting it
-without ever failing the delivery (README, Commit statuses).
+"""The commit status `wukong/render`: what each outcome says, and posting it without ever
+failing the delivery (README, Commit statuses).
 
-    pending   the delivery is queued          "render queued"
+    pending   a queued delivery is rendering  "rendering"
     success   rendered, or nothing to change  "rendered 3 VMs in 1a2b3c4", "no change"
               proposed (pull-request mode)    "render proposed in https://…/pull/12"
     failure   error findings: nothing written "2 errors: spec.invalid wukong/a.yaml:4, …"
     error     Git or cluster failures         "could not push main: …"
+
+The outcome goes on the commit whose specs were rendered: the branch's head, read from the
+remote (or, when that head is Wukong's own render commit, the commit it rendered). That is the
+pushed commit unless the branch moved on meanwhile; the pushed commit is then `success`
+"superseded by <short sha>": it is never blamed for specs it does not hold.
 
 A status that cannot be posted is logged (secrets scrubbed) and changes nothing else: the
 delivery's answer is the same with or without it. Each call is bounded by the delivery's
@@ -16,11 +21,10 @@ made, and the log says so once per instance.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
 
-from wukong_core.endpoints.common import Config, public_url
+from wukong_core.endpoints.common import Config, Instance, public_url
 from wukong_core.findings import Finding
 from wukong_core.git.hosts import CommitStatus, Repository, State, open_host
 from wukong_core.git.webhooks import PushEvent
@@ -28,7 +32,6 @@ from wukong_core.git.webhooks import PushEvent
 LIMIT = 140  # GitHub refuses a longer description (422)
 CALL_SECONDS = 10.0
 log = logging.getLogger("wukong.status")
-_told_no_token = threading.Event()  # "logged once": a log line's dedup, nothing depends on it
 
 
 def clip(text: str, limit: int = LIMIT) -> str:
@@ -58,18 +61,23 @@ def could_not(message: str) -> str:
 
 def repository(event: PushEvent) -> Repository:
     """The pushed repository as its host's API knows it."""
-    return Repository(event.provider, public_url(event.repo_url), event.repo_name,
-                      event.project_id, event.web_url)  # fmt: skip
+    return Repository(event.provider, public_url(event.repo_url), event.repo_name, event.web_url)
 
 
-def post(event: PushEvent, config: Config, state: State, description: str, deadline: float,
-         commit: str | None = None, link: str = "") -> str:  # fmt: skip
-    """Set the status on `event.after`, linking to `link` or else to `commit`; what happened,
-    for the request's log line."""
+def superseded(rendered: str) -> str:
+    """What the pushed commit says when the delivery rendered a newer head."""
+    return f"superseded by {rendered[:7]}"
+
+
+def post(event: PushEvent, config: Config, kept: Instance, state: State, description: str,
+         deadline: float, commit: str | None = None, link: str = "",
+         sha: str = "") -> str:  # fmt: skip
+    """Set the status on commit `sha` (default: the pushed `event.after`), linking to `link` or
+    else to `commit`; what happened, for the request's log line."""
     token = config.status_token or config.git_token
     if not token:
-        if not _told_no_token.is_set():
-            _told_no_token.set()
+        if not kept.told_no_token.is_set():  # a log line's dedup, nothing depends on it
+            kept.told_no_token.set()
             log.warning("no commit statuses: set WUKONG_STATUS_TOKEN (or WUKONG_GIT_TOKEN)")
         return "not posted: no token"
     deadline = min(deadline, time.monotonic() + CALL_SECONDS)
@@ -78,13 +86,14 @@ def post(event: PushEvent, config: Config, state: State, description: str, deadl
         try:
             target = link or (host.commit_url(commit) if commit else "")
             host.set_status(
-                event.after, event.branch, CommitStatus(state, clip(description), target_url=target)
-            )
+                sha or event.after, event.branch,
+                CommitStatus(state, clip(description), target_url=target),
+            )  # fmt: skip
         finally:
             host.close()
     except Exception as e:  # whatever went wrong, the delivery's answer stays what it is
         said = config.scrub(str(e))[:300]
-        log.warning("commit status %s on %s of %s not posted: %s", state, event.after[:12],
-                    event.repo_name, said)  # fmt: skip
+        log.warning("commit status %s on %s of %s not posted: %s", state,
+                    (sha or event.after)[:12], event.repo_name, said)  # fmt: skip
         return f"not posted: {said}"
     return state

@@ -10,9 +10,11 @@ Order of the gates, each before anything costlier:
     branch deleted            202
     Wukong's own commit       202   (trailer; the output-path half of the loop guard runs once
                                      `.wukong.yaml` is read, since the output path lives there)
-    WUKONG_QUEUE set          202   {"queued": id} once Pub/Sub holds it and the commit shows
-                                     `pending`; 503 when it cannot be published, all within
-                                     what the sender waits (QUEUE_SECONDS)
+    WUKONG_QUEUE set          202   {"queued": id} once Pub/Sub holds it; 503 and an `error`
+                                     status when it cannot be published, all within what the
+                                     sender waits (QUEUE_SECONDS). No `pending` here: whether
+                                     the branch is rendered at all is for the worker to read
+                                     in `.wukong.yaml` (delivery.py)
     render + commit           200   committed | unchanged | failure | error (delivery.py), 5xx
                                      only when a redelivery may help
 
@@ -36,13 +38,11 @@ from wukong_core.errors import QueueError, UsageError, WebhookError
 from wukong_core.git import webhooks
 from wukong_core.git.queued import encode_event, ordering_key
 
-# The pending status and the publish, within what each sender waits for an answer by default:
-# GitHub and GitLab 10 s, Gitea and Forgejo 5 s ([webhook] DELIVER_TIMEOUT).
+# The publish, within what each sender waits for an answer by default: GitHub and GitLab 10 s,
+# Gitea and Forgejo 5 s ([webhook] DELIVER_TIMEOUT).
 QUEUE_SECONDS = {"github": 8.0, "gitlab": 8.0, "gitea": 4.0, "forgejo": 4.0}
-# How that time is shared: `pending` may take the first 30 % (a slow status API must not leave
-# the publish without time), the publish must end by 80 %, and the rest is kept for the `error`
+# How that time is shared: the publish must end by 80 %, and the rest is kept for the `error`
 # status of a publish that failed.
-PENDING_SHARE = 0.3
 PUBLISH_SHARE = 0.8
 
 
@@ -87,7 +87,7 @@ def webhook(request: Request, config: Config, kept: Instance) -> Reply:
     if seen is not None:
         status, answer = seen
         return Reply(status, {**answer, "redelivery": True}, log=fields | {"redelivery": True})
-    reply = delivery.render_push(event, config, fields, kept.caches)
+    reply = delivery.render_push(event, config, fields, kept)
     if event.delivery_id and delivery.succeeded(reply) and isinstance(reply.body, dict):
         kept.caches.deliveries.put(key, (reply.status, reply.body))
     return reply
@@ -102,10 +102,10 @@ def _ignored(reason: str, fields: dict[str, Any]) -> Reply:
 def _enqueue(
     event: webhooks.PushEvent, config: Config, fields: dict[str, Any], kept: Instance
 ) -> Reply:
-    """`pending` on the commit, then the message on the queue, then 202: all before the
-    answer, since Cloud Run throttles an instance's CPU once it has answered, and all within
-    what the sender waits. `pending` goes first so that it can never land after the worker's
-    own status."""
+    """The message on the queue, then 202, within what the sender waits. A message that
+    cannot be published is an `error` on the pushed commit, before the answer (Cloud Run
+    throttles an instance's CPU once it has answered): like a synchronous delivery that could
+    not fetch, it failed before `.wukong.yaml` could say whether the branch is rendered."""
     started = time.monotonic()
     seconds = QUEUE_SECONDS.get(event.provider, min(QUEUE_SECONDS.values()))
     deadline = started + seconds
@@ -113,8 +113,6 @@ def _enqueue(
         queue = kept.queues.open(config.queue)
     except UsageError as e:  # a malformed WUKONG_QUEUE, or the queue extra not installed
         raise Refusal(503, f"server misconfigured: {e}") from e
-    pending = started + seconds * PENDING_SHARE
-    fields["commit_status"] = statuses.post(event, config, "pending", "render queued", pending)
     attributes = {"provider": event.provider, "delivery": event.delivery_id}
     try:
         queued = queue.publish(
@@ -124,7 +122,7 @@ def _enqueue(
     except QueueError as e:
         message = config.scrub(str(e))
         fields["commit_status"] = statuses.post(
-            event, config, "error", statuses.could_not(message), deadline
+            event, config, kept, "error", statuses.could_not(message), deadline
         )
         return Reply(503, {"error": message, "retryable": e.retryable}, log=fields)
     body = {"queued": queued, "provider": event.provider, "repo": event.repo_name,

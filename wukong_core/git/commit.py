@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from wukong_core.errors import PushRejectedError, UsageError
+from wukong_core.errors import GitError, PushRejectedError, UsageError
 from wukong_core.findings import Finding, has_errors
 from wukong_core.git.failures import step
 from wukong_core.git.hosts import GitHost
 from wukong_core.git.propose import Draft, Proposal, propose
 from wukong_core.git.remote import Remote, open_remote
 from wukong_core.git.tree import SourceTree, git_bytes, replace_output
-from wukong_core.marks import DELIVERY_TRAILER, SOURCE_TRAILER, render_title
+from wukong_core.marks import DELIVERY_TRAILER, SOURCE_TRAILER, render_source, render_title
 
 if TYPE_CHECKING:
     from dulwich.repo import MemoryRepo
@@ -98,6 +98,9 @@ class CommitResult:
     attempts: int
     vm_count: int
     proposal: Proposal | None = None  # pull-request mode: what became of its request
+    # The commit whose specs were rendered: `source_sha`, or, when that head is Wukong's own
+    # render commit (a late delivery), the commit it rendered, whose specs it holds.
+    specs_sha: str = ""
 
 
 def commit_manifests(request: CommitRequest) -> CommitResult:
@@ -157,7 +160,6 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
 
     repo = MemoryRepo()  # fresh per attempt: nothing stale can leak into a retry
     source_sha = remote.fetch(repo, request.branch, required=True)
-    assert source_sha is not None
     # Each branch is fetched once per attempt: the output branch the renderer reads (what its
     # render replaces) is the very head the push then compares and swaps.
     heads: dict[str, str | None] = {request.branch: source_sha}
@@ -170,20 +172,19 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
     def fetch_blobs(blobs: list[bytes]) -> None:
         remote.fetch_blobs(repo, blobs)
 
-    def tree_of(branch: str) -> SourceTree | None:
-        sha = head(branch)
-        if sha is None:
-            return None
+    def tree_at(sha: str) -> SourceTree:
         return SourceTree(sha, repo.object_store, repo[git_bytes(sha)].tree, tree_of, fetch_blobs)
 
-    source = tree_of(request.branch)
-    assert source is not None
-    out = request.renderer(source)
+    def tree_of(branch: str) -> SourceTree | None:
+        sha = head(branch)
+        return None if sha is None else tree_at(sha)
+
+    out = request.renderer(tree_at(source_sha))
 
     def result(status: Any, commit: str | None = None, proposal: Proposal | None = None
                ) -> CommitResult:  # fmt: skip
         return CommitResult(status, source_sha, commit, list(out.findings), attempt,
-                            out.vm_count, proposal)  # fmt: skip
+                            out.vm_count, proposal, _specs_of(repo, source_sha))  # fmt: skip
 
     if has_errors(out.findings):
         return result("failed-checks")
@@ -197,6 +198,12 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
             repo.object_store, parent_tree, out.output_path, out.files, out.kept, fetch_blobs
         )
     if out.mode == "pull-request":
+        if target_head is None:
+            raise GitError(
+                f"failed to propose the render: the output branch {target} does not exist, so "
+                f"no pull request can go into it; create it (from {request.branch}, say) and "
+                "push again"
+            )
 
         def write() -> str:
             return _write_commit(repo, request, source_sha, tree, parent, out)
@@ -217,6 +224,13 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
     if not remote.push(repo, target, target_head, new, expect):
         return None
     return result("committed", new)
+
+
+def _specs_of(repo: MemoryRepo, sha: str) -> str:
+    """`sha`, or the commit it renders when it is a render commit on top of that one."""
+    commit: Any = repo[git_bytes(sha)]
+    source = render_source(commit.message.decode("utf-8", "replace"))
+    return source if source and commit.parents[:1] == [git_bytes(source)] else sha
 
 
 def _write_commit(repo: MemoryRepo, request: CommitRequest, source_sha: str, tree: bytes,

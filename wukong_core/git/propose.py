@@ -69,7 +69,7 @@ class Draft:
     branch: str  # B, the pushed branch
     source_sha: str  # B's head, rendered
     target: str  # T: B, or outputBranch
-    target_head: str | None  # None: T does not exist
+    target_head: str  # T's head (commit.py refuses a T that does not exist)
     tree: bytes  # T's tree with the output folder replaced by the render
     output_path: str
     vm_count: int
@@ -85,11 +85,6 @@ def propose(d: Draft) -> tuple[str | None, Proposal] | None:
         raise GitError(
             "failed to propose the render: mode: pull-request needs the Git host's API; set "
             "WUKONG_STATUS_TOKEN or WUKONG_GIT_TOKEN to a token that may open pull requests"
-        )
-    if d.target_head is None:
-        raise GitError(
-            f"failed to propose the render: the output branch {d.target} does not exist, so no "
-            f"pull request can go into it; create it (from {d.branch}, say) and push again"
         )
     bot = BOT_PREFIX + d.target
     if d.tree == _tree(d, d.target_head):  # only the bot branch's name is needed, not its commit
@@ -151,7 +146,7 @@ def _holds(d: Draft, bot_head: str | None) -> bool:
         return False
     commit: Any = d.repo[git_bytes(bot_head)]
     return (
-        commit.parents == [git_bytes(d.target_head or "")]
+        commit.parents == [git_bytes(d.target_head)]
         and commit.tree == d.tree
         and render_source(commit.message.decode("utf-8", "replace")) == d.source_sha
     )
@@ -161,7 +156,6 @@ def _differing(d: Draft, output: str) -> tuple[dict[str, bytes], dict[str, bytes
     """The output folder's files that differ between T's head and the render (before, after):
     found by blob id, so the files a render kept as they were (never fetched into a partial
     clone) are neither read nor taken for removed."""
-    assert d.target_head is not None
 
     def fetch(blobs: list[bytes]) -> None:
         d.remote.fetch_blobs(d.repo, blobs)
@@ -191,7 +185,6 @@ def _tree(d: Draft, sha: str) -> bytes:
 
 def _expect(d: Draft) -> dict[str, str]:
     """Where B and T must still be for this round's render to be the newest."""
-    assert d.target_head is not None
     return {d.branch: d.source_sha, d.target: d.target_head}
 
 
@@ -225,7 +218,6 @@ def _proposal(d: Draft, host: GitHost, action: Action, bot: str,
 
 def _body(d: Draft, host: GitHost, bot: str) -> str:
     """What merging changes (VMs added, changed, removed), every warning, the source commit."""
-    assert d.target_head is not None
     output = d.output_path.strip("/") + "/"
     vms = vm_summary(changes(*_differing(d, output)))
     lines = [

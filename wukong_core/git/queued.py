@@ -15,7 +15,7 @@ from typing import Any
 
 from wukong_core.errors import WebhookError
 from wukong_core.git.failures import without_userinfo
-from wukong_core.git.webhooks import PushEvent, repo_allowed, valid_sha
+from wukong_core.git.webhooks import PushEvent, repo_allowed, repository_path, valid_sha
 
 VERSION = 1
 MAX_PATHS = 1000  # ~100 KB at most; Pub/Sub takes 10 MB, the list is an optimisation only
@@ -68,4 +68,7 @@ def decode_event(data: bytes) -> PushEvent:
         raise WebhookError("queued message before/after is not a commit SHA", 400)
     if not repo_allowed(values["repo_url"], ["*"]):  # an unambiguous HTTP(S) URL
         raise WebhookError("queued message repo_url is not a plain HTTP(S) clone URL", 400)
+    values["repo_name"] = repository_path(
+        values["provider"], values["repo_url"], values["repo_name"], "queued message repo_name"
+    )
     return PushEvent(**values, changed_paths=tuple(paths), deleted=message.get("deleted", False))

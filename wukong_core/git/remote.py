@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from wukong_core.errors import GitError, PushRejectedError
 from wukong_core.git.failures import scrub, step
@@ -30,6 +30,12 @@ class Remote:
         self.client = client
         self.path = path
         self.secrets = secrets
+
+    @overload
+    def fetch(self, repo: MemoryRepo, branch: str, required: Literal[True]) -> str: ...
+
+    @overload
+    def fetch(self, repo: MemoryRepo, branch: str, required: bool) -> str | None: ...
 
     def fetch(self, repo: MemoryRepo, branch: str, required: bool) -> str | None:
         """Shallow-fetch the branch head into `repo`; its sha, or None when absent.

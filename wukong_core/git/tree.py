@@ -198,7 +198,8 @@ def _splice(store: BaseObjectStore, tree_id: bytes | None, parts: list[str],
     from dulwich.objects import Tree
 
     tree = store[tree_id] if tree_id else Tree()
-    assert isinstance(tree, Tree)
+    if not isinstance(tree, Tree):  # a folder entry naming a blob: a hand-made, broken tree
+        raise GitError(f"failed to build tree: the folder holding {parts[0]!r} is no tree")
     name = git_bytes(parts[0])
     try:
         old: tuple[int, bytes] | None = tree[name]

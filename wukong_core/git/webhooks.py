@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from wukong_core.errors import WebhookError
+from wukong_core.git.failures import without_userinfo
 from wukong_core.marks import is_render_commit
 
 _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # SHA-1 or SHA-256 object names
@@ -43,7 +44,7 @@ class PushEvent:
     provider: str  # "github" | "gitlab" | "gitea" | "forgejo"
     delivery_id: str  # "" when the sender sent none
     repo_url: str  # HTTP(S) clone URL
-    repo_name: str  # owner/name, or GitLab's path_with_namespace
+    repo_name: str  # owner/name (GitLab: the full path), as the clone URL spells it
     branch: str
     before: str
     after: str
@@ -54,7 +55,6 @@ class PushEvent:
     deleted: bool  # the branch was deleted
     default_branch: str = ""  # the repository's default branch; "" when the sender omits it
     web_url: str = ""  # the repository's page (commit status links); "" when absent
-    project_id: str = ""  # GitLab's numeric project id (its API); "" elsewhere or when absent
 
 
 @dataclass(frozen=True)
@@ -259,9 +259,10 @@ def _push_event(sender: _Sender, delivery_id: str, event: str, p: dict[str, Any]
     repo_fields = p.get(repo) if isinstance(p.get(repo), dict) else {}
     default_branch = repo_fields.get("default_branch")
     web_url = repo_fields.get("web_url" if sender.provider == "gitlab" else "html_url")
-    project_id = repo_fields.get("id") if sender.provider == "gitlab" else None
     if not repo_url.lower().startswith(("https://", "http://")):
         raise WebhookError("push payload clone URL is not an HTTP(S) URL", 400)
+    name_field = "project.path_with_namespace" if repo == "project" else "repository.full_name"
+    repo_name = repository_path(sender.provider, repo_url, repo_name, f"push payload {name_field}")
     commits = p.get("commits")
     commits = commits if isinstance(commits, list) else []
     return PushEvent(
@@ -277,8 +278,31 @@ def _push_event(sender: _Sender, delivery_id: str, event: str, p: dict[str, Any]
         deleted=p.get("deleted") is True or set(after) == {"0"},
         default_branch=default_branch if isinstance(default_branch, str) else "",
         web_url=web_url if _printable(web_url) else "",
-        project_id=str(project_id) if type(project_id) is int and project_id > 0 else "",
     )
+
+
+def repository_path(provider: str, clone_url: str, name: str, what: str) -> str:
+    """The repository's path on its host, read from its clone URL: owner/name (GitLab: the
+    full path, subgroups included), i.e. the URL path's last segments without `.git`, as many
+    as `name` (the payload's) has; whatever precedes them is the host's path prefix.
+
+    The clone URL is what WUKONG_ALLOWED_REPOS admits, and one webhook secret serves every
+    repository, so the name a payload gives may not point the host's API at another one:
+    WebhookError(400) unless `name` is that path, but for case (`what` names the field)."""
+    try:
+        path = urlsplit(clone_url).path.strip("/").removesuffix(".git")
+    except ValueError:  # e.g. a "[" urlsplit reads as a broken IPv6 literal
+        path = ""
+    segments, claimed = path.split("/"), name.strip("/").split("/")
+    fits = len(claimed) == 2 if provider != "gitlab" else len(claimed) >= 2
+    tail = segments[-len(claimed) :] if fits and len(claimed) <= len(segments) else []
+    if "" in segments or [s.lower() for s in tail] != [c.lower() for c in claimed]:
+        raise WebhookError(
+            f"{what} {name[:200]!r} is not the repository of its clone URL "
+            f"{without_userinfo(clone_url)[:300]}",
+            400,
+        )
+    return "/".join(tail)
 
 
 def _printable(value: Any) -> bool:

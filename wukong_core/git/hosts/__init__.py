@@ -1,7 +1,7 @@
 """The Git hosts' APIs: one small client per host behind one Protocol (README, Commit statuses).
 
     GitHub          github.py   api.github.com, api.<tenant>.ghe.com, or <origin>/api/v3 (GHES)
-    GitLab          gitlab.py   <root>/api/v4, the project by id (or its URL-encoded path)
+    GitLab          gitlab.py   <root>/api/v4, the project by its URL-encoded full path
     Gitea, Forgejo  gitea.py    <root>/api/v1
 
 Two jobs: the commit status on a pushed commit, and, in pull-request mode, the one open
@@ -9,11 +9,13 @@ pull request (GitLab: merge request) from Wukong's bot branch: find it, open it 
 one the host says is open already), update its title and body, comment on it, close it.
 GitHub's shape is the default here; Gitea keeps GitHub's paths, GitLab has its own.
 
-The API's address is derived from the repository's clone URL, the one WUKONG_ALLOWED_REPOS
-admitted, never from other URLs in a payload: the token goes only to the host Wukong already
-fetches from. `<root>` is the clone URL without `/<owner>/<name>.git`, so a GitLab or Gitea
-served under a path prefix works. A host client is cheap to make (no I/O until a call), holds
-one connection pool, and bounds every call by the delivery's deadline (http.py).
+The API's address and the repository's path in it are derived from the repository's clone
+URL, the one WUKONG_ALLOWED_REPOS admitted, never from other URLs or ids in a payload: the
+token goes only to the host Wukong already fetches from, and only for that repository (the
+payload's name must be the URL's: git/webhooks.py `repository_path`). `<root>` is the clone
+URL without `/<owner>/<name>.git`, so a GitLab or Gitea served under a path prefix works. A
+host client is cheap to make (no I/O until a call), holds one connection pool, and bounds
+every call by the delivery's deadline (http.py).
 """
 
 from __future__ import annotations
@@ -34,8 +36,7 @@ class Repository:
 
     provider: str  # github | gitlab | gitea | forgejo
     clone_url: str  # the allow-listed HTTP(S) clone URL; the API's origin comes from it
-    name: str  # owner/name, or GitLab's path_with_namespace
-    project_id: str = ""  # GitLab's numeric project id, when the payload has it
+    name: str  # owner/name (GitLab: the full path): the clone URL's last path segments
     web_url: str = ""  # the repository's page; "" -> the clone URL without .git
 
 
@@ -105,6 +106,7 @@ class HostClient:
     COMMIT_PATH = "/commit/"
 
     def __init__(self, repo: Repository, api: Api, path: str) -> None:
+        root(repo)  # UsageError unless the clone URL names this very repository
         self.repo, self.api, self.path = repo, api, path
 
     def status_body(self, ref: str, status: CommitStatus) -> dict[str, str]:
@@ -250,13 +252,15 @@ def origin(url: str) -> str:
 
 
 def root(repo: Repository) -> str:
-    """Where the host is served: the clone URL without `/<name>.git` (a path prefix stays),
-    else its origin."""
+    """Where the host is served: the clone URL without `/<name>.git` (a path prefix stays).
+    UsageError when the clone URL does not end in the name: the API would be another
+    repository's."""
     parts = urlsplit(repo.clone_url)
     path = parts.path.rstrip("/").removesuffix(".git")
     suffix = "/" + repo.name.strip("/")
-    prefix = path[: -len(suffix)] if path.lower().endswith(suffix.lower()) else ""
-    return origin(repo.clone_url) + prefix
+    if not path.lower().endswith(suffix.lower()):
+        raise UsageError(f"repository {repo.name!r} is not the one its clone URL names")
+    return origin(repo.clone_url) + path[: -len(suffix)]
 
 
 def web_url(repo: Repository) -> str:

@@ -1,5 +1,8 @@
 """GitLab's REST API (v4), gitlab.com or self-managed, also under a path prefix.
 
+The project `:id` is its URL-encoded full path (`team%2Fvms`): a reverse proxy in front of
+GitLab must pass `%2F` on undecoded (Apache: `AllowEncodedSlashes NoDecode`).
+
 Commit statuses: `POST <root>/api/v4/projects/:id/statuses/:sha` with `state` (pending, running,
 success, failed, canceled: no `error`, so both failure and error are `failed`), `name`, `ref`,
 `description`, `target_url` (each at most 255 characters); 201. Posting the pending or running
@@ -37,7 +40,9 @@ class GitLab(HostClient):
     CLOSING = {"state_event": "close"}
 
     def __init__(self, repo: Repository, token: str, deadline: float) -> None:
-        project = repo.project_id or quote(repo.name, safe="")  # the id, or the encoded path
+        # `:id` as the URL-encoded full path (documented beside the numeric id), which the
+        # clone URL vouches for; the payload's numeric `project.id` could name any project.
+        project = quote(repo.name, safe="")
         api = Api(root(repo) + "/api/v4", {"PRIVATE-TOKEN": token}, deadline)
         super().__init__(repo, api, f"/projects/{project}")
 
