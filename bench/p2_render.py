@@ -15,7 +15,7 @@ import yaml
 
 from bench.common import Figure, make_specs, rotate, runs_for
 from wukong_core import pipeline
-from wukong_core.cli.commands import collector_paused
+from wukong_core.collector import collector_paused
 from wukong_core.render.manifests import render_vm
 from wukong_core.render.presync import presync_hooks
 

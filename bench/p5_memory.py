@@ -18,7 +18,7 @@ import json, resource, sys
 sys.path.insert(0, {root!r})
 from bench.common import make_specs
 from wukong_core import pipeline
-from wukong_core.cli.commands import collector_paused
+from wukong_core.collector import collector_paused
 from wukong_core.render.presync import presync_hooks
 
 def rss_mb():

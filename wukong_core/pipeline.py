@@ -285,5 +285,7 @@ def _config_file(tree: SourceTree, caches: Caches) -> bytes | None:
 def _shown_path(path: str) -> str:
     """`path` as it can be shown and written into a manifest: bytes that are not UTF-8 (Git
     allows them in names) as \\xNN, control characters escaped. Equal to `path` when it is fine."""
+    if path.isprintable():  # the common case, 10x faster (surrogates are not printable)
+        return path
     text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)

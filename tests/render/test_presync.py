@@ -219,8 +219,11 @@ def test_configmap_holds_exactly_the_namespace_plan():
     ]
 
 
-def test_a_large_plan_is_cut_into_configmaps_that_kubectl_apply_can_record(tmp_path):
+@pytest.mark.parametrize("note", ["", '"quoted" \\ and escaped\\ ' * 8])
+def test_a_large_plan_is_cut_into_configmaps_that_kubectl_apply_can_record(tmp_path, note):
     one = plans_of({"a.yaml": spec("web", "vms")})[0]
+    if note:  # quotes and backslashes: each grows again in the apply annotation
+        one = dataclasses.replace(one, annotations=(("team/note", note),))
     plans = [dataclasses.replace(one, name=f"vm-{i:04d}") for i in range(2500)]
     made = hooks(plans)
     count = sum(name.startswith("wukong-presync-plan") for name in made)

@@ -316,18 +316,22 @@ def _duplicate_vms(plans: list[VmPlan]) -> list[Finding]:
 
 
 def _name_collisions(plans: list[VmPlan]) -> list[Finding]:
-    owners: dict[tuple[str, str], list[tuple[VmPlan, str, int]]] = defaultdict(list)
+    # Every push checks every disk of the repository: only a clash builds a list.
+    first: dict[tuple[str, str], tuple[VmPlan, DiskPlan]] = {}
+    clashes: dict[tuple[str, str], list[tuple[VmPlan, DiskPlan]]] = {}
     for plan in plans:
         for disk in plan.disks:
             if disk.dv_name:
-                owners[(plan.namespace, disk.dv_name)].append(
-                    (plan, disk.name, disk.field_line("name"))
-                )
+                key = (plan.namespace, disk.dv_name)
+                owner = first.setdefault(key, (plan, disk))
+                if owner[1] is not disk:
+                    clashes.setdefault(key, [owner]).append((plan, disk))
     findings = []
-    for (namespace, name), users in owners.items():
+    for (namespace, name), owners in clashes.items():
         # One VM defined twice is spec.duplicate-vm already; do not report each disk again.
-        if len(users) < 2 or len({p.key for p, _, _ in users}) < 2:
+        if len({p.key for p, _ in owners}) < 2:
             continue
+        users = [(p, d.name, d.field_line("name")) for p, d in owners]
         described = "; ".join(f"VM {p.name} disk {d} ({p.file}:{line})" for p, d, line in users)
         for plan, _, line in users[1:]:
             findings.append(
@@ -344,22 +348,20 @@ def _name_collisions(plans: list[VmPlan]) -> list[Finding]:
 
 
 def _shared_pvcs(plans: list[VmPlan]) -> list[Finding]:
-    users: dict[tuple[str, str], list[tuple[VmPlan, bool, int]]] = defaultdict(list)
+    users: dict[tuple[str, str], list[tuple[VmPlan, DiskPlan]]] = defaultdict(list)
     for plan in plans:
         for disk in plan.disks:
             if disk.kind == "attach":
-                users[(disk.pvc_namespace, disk.pvc_name)].append(
-                    (plan, disk.read_only, disk.source_line)
-                )
+                users[(disk.pvc_namespace, disk.pvc_name)].append((plan, disk))
     findings = []
     for (namespace, name), uses in users.items():
         if len(uses) < 2:
             continue
-        vms = {p.key for p, _, _ in uses}
-        if len(vms) < 2 or all(read_only for _, read_only, _ in uses):
+        vms = {p.key for p, _ in uses}
+        if len(vms) < 2 or all(d.read_only for _, d in uses):
             continue
-        writers = sorted({p.key for p, read_only, _ in uses if not read_only})
-        for plan, _, line in uses:
+        writers = sorted({p.key for p, d in uses if not d.read_only})
+        for plan, disk in uses:
             others = sorted(vms - {plan.key})
             findings.append(
                 Finding(
@@ -368,7 +370,7 @@ def _shared_pvcs(plans: list[VmPlan]) -> list[Finding]:
                     f"and {', '.join(writers)} writes to it; a disk written by one VM cannot be "
                     "shared: mount it readOnly everywhere, or clone it (existingPVC.clone: true)",
                     plan.file,
-                    line,
+                    disk.source_line,
                     plan.key,
                 )
             )

@@ -12,15 +12,14 @@ Exit status: 0 no errors (warnings allowed), 1 error findings or a `render --che
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 from wukong_core import pipeline
 from wukong_core.cli.worktree import read_config, read_tree, repo_root, write_tree
+from wukong_core.collector import collector_paused
 from wukong_core.errors import WukongError
 from wukong_core.extras import require
 from wukong_core.findings import Finding, exit_code
@@ -282,26 +281,6 @@ def _diff(outcome: pipeline.Outcome, found: list[Change], folder: str) -> int:
             print(f"  {kind:8} {name}")
     sys.stdout.write(unified_diff(found, folder))
     return 0
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused for one command of this process.
-
-    Load and render build ~50 objects per spec that live until the command ends and form no
-    reference cycles; the collector re-scanned them all again and again (a quarter of an
-    offline render of 10,000 specs, bench P2). Reference counting still frees garbage. The
-    collector is the process's, so the CLI, which owns its process, pauses it; the library
-    never does (a threaded server's other requests would run without it). It is resumed even
-    on error, and only by the caller that paused it."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 
 from wukong_core import pipeline
 from wukong_core.caches import Caches
+from wukong_core.collector import collector_paused
 from wukong_core.endpoints import statuses
 from wukong_core.endpoints.common import Config, Refusal, Reply, open_cluster, summary_fields
 from wukong_core.errors import GitError, HostError, PushIgnored, PushRejectedError, UsageError
@@ -68,9 +69,11 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
     def renderer(tree: SourceTree) -> RenderOutput:
         if event.branch.startswith(BOT_PREFIX):  # whatever `branches` matches
             raise PushIgnored(f"{event.branch} holds Wukong's own proposal; it is not rendered")
-        out = pipeline.render_repository(
-            tree, cluster, branch=event.branch, default_branch=event.default_branch, caches=caches
-        )
+        with collector_paused():
+            out = pipeline.render_repository(
+                tree, cluster, branch=event.branch, default_branch=event.default_branch,
+                caches=caches,
+            )  # fmt: skip
         if webhooks.is_loop(event, out.output_path):
             raise PushIgnored(f"the push only touched the output path {out.output_path}")
         return out

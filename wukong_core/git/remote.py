@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -112,7 +112,7 @@ class Remote:
         try:
             with step(f"push {branch}", self.secrets):
                 result = self.client.send_pack(
-                    self.path, update_refs, _nothing if held else repo.generate_pack_data,
+                    self.path, update_refs, _nothing if held else _added_by(repo),
                     progress=messages.extend,
                 )  # fmt: skip
         except RefMoved:
@@ -243,3 +243,46 @@ def _tracking_pools() -> tuple[type, type]:
 def _nothing(have: Any, want: Any, **kwargs: Any) -> tuple[int, Iterator[Any]]:
     """An empty pack: what `push(held=True)` sends."""
     return 0, iter(())
+
+
+def _added_by(repo: MemoryRepo) -> Callable[..., tuple[int, Iterator[Any]]]:
+    """The pack of a push: what the new commit adds to its first parent, which the server
+    holds (the branch's old head, or the branch it starts from). Found by comparing the two
+    trees and descending only into subtrees that differ, so its cost follows the change, not
+    the repository: dulwich's own walk visits every tree of the parent to learn what the
+    server has. Anything else (no such parent) takes dulwich's walk."""
+
+    def generate(have: set[bytes], want: set[bytes], **kwargs: Any) -> tuple[int, Iterator[Any]]:
+        from dulwich.pack import pack_objects_to_data
+
+        store: Any = repo.object_store
+        objects: dict[bytes, Any] = {}
+        for sha in want - have:
+            commit: Any = store[sha]
+            if not commit.parents or commit.parents[0] not in have:
+                return repo.generate_pack_data(have, want, **kwargs)
+            objects[sha] = commit
+            _added_trees(store, commit.tree, store[commit.parents[0]].tree, objects)
+        return pack_objects_to_data(list(objects.values()))
+
+    return generate
+
+
+def _added_trees(store: Any, tree: bytes, old: bytes | None, out: dict[bytes, Any]) -> None:
+    """Into `out`: `tree` and what it holds that `old` (the same path's tree, or None) does
+    not; objects the store lacks are the server's (a partial clone's unread blobs)."""
+    import stat
+
+    if tree == old or tree not in store:
+        return
+    new = out[tree] = store[tree]
+    held = old is not None and old in store
+    before = {name: (mode, sha) for name, mode, sha in store[old].iteritems()} if held else {}
+    for name, mode, sha in new.iteritems():
+        was = before.get(name)
+        if was is not None and was[1] == sha:
+            continue
+        if stat.S_ISDIR(mode):
+            _added_trees(store, sha, was[1] if was and stat.S_ISDIR(was[0]) else None, out)
+        elif (stat.S_ISREG(mode) or stat.S_ISLNK(mode)) and sha in store:
+            out[sha] = store[sha]
