@@ -301,21 +301,31 @@ def instancetype(name: str, cpu: int = 1, memory: str = "4Gi", ns: str | None = 
 
 
 def preference(
-    name: str, ns: str | None = None, secure_boot: bool = True, topology: str | None = None
+    name: str,
+    ns: str | None = None,
+    secure_boot: bool = True,
+    topology: str | None = None,
+    vcpus: int = 1,
+    persistent: bool = False,
 ) -> Obj:
     """A VirtualMachineClusterPreference like the common `fedora` one (virtio devices, EFI with
     Secure Boot and SMM, at least 1 vCPU and 2Gi; vCPUs as sockets, KubeVirt's default
-    topology), or with `ns` a VirtualMachinePreference; `topology`: cpu.preferredCPUTopology."""
+    topology), or with `ns` a VirtualMachinePreference; `topology`: cpu.preferredCPUTopology;
+    `vcpus`: requirements.cpu.guest. `persistent`: like the common `windows.11` (v1.1 and
+    later): a persistent TPM and persistent UEFI variables (components tpm, efi-persisted)."""
     kind = "VirtualMachineClusterPreference" if ns is None else "VirtualMachinePreference"
     spec: Obj = {
         "devices": {"preferredDiskBus": "virtio", "preferredInterfaceModel": "virtio"},
-        "requirements": {"cpu": {"guest": 1}, "memory": {"guest": "2Gi"}},
+        "requirements": {"cpu": {"guest": vcpus}, "memory": {"guest": "2Gi"}},
     }
     if topology:
         spec["cpu"] = {"preferredCPUTopology": topology}
     if secure_boot:
         spec["firmware"] = {"preferredEfi": {"secureBoot": True}}
         spec["features"] = {"preferredSmm": {}}
+    if persistent:
+        spec["devices"]["preferredTPM"] = {"persistent": True}
+        spec["firmware"] = {"preferredEfi": {"persistent": True, "secureBoot": True}}
     labels = COMMON_LABELS if ns is None else {}
     return {
         "apiVersion": INSTANCETYPE_API,

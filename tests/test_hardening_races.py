@@ -166,7 +166,7 @@ def test_twenty_concurrent_deliveries_for_ten_pushes_lose_nothing(  # type: igno
         p.removeprefix("rendered/"): d for p, d in files.items() if p.startswith("rendered/")
     }
     assert rendered == expected.files
-    assert b"cores: 10" in rendered["race/grows.yaml"]
+    assert b"sockets: 10" in rendered["race/grows.yaml"]
     # At most one render commit per source commit, and only of human commits.
     counts = render_commits_by_source(git_server, name)
     assert counts and max(counts.values()) == 1, counts

@@ -65,6 +65,7 @@ CODES: dict[str, Severity] = {
     "instancetype.not-found": Severity.ERROR,
     "preference.not-found": Severity.ERROR,
     "preference.requirements-unmet": Severity.ERROR,
+    "preference.shadowed": Severity.WARNING,
     "datasource.not-found": Severity.ERROR,
     "datasource.not-ready": Severity.WARNING,
     # Data safety: what a render does to the disks of the VMs it replaces (`safety`).

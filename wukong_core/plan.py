@@ -43,6 +43,8 @@ LINED_FIELDS = (
     "dataSource.name",
     "dataSource.namespace",
 )
+# The spec fields beside the disks that findings about the cluster point at.
+VM_LINED_FIELDS = ("firmware", "tpm", "persistentState")
 SOURCE_FIELDS = {"attach": "existingPVC.name", "clone": "existingPVC.name", "import": "image"}
 SOURCE_FIELDS["datasource"] = "dataSource.name"
 
@@ -172,7 +174,10 @@ class VmPlan:
     instancetype: RefPlan | None = None
     preference: RefPlan | None = None
     firmware: str | None = None  # bios | efi | efi-secure; None: KubeVirt's or the preference's
-    tpm: bool = False
+    tpm: bool = False  # False: KubeVirt's or the preference's
+    persistent_state: bool = False  # the TPM's state and UEFI variables kept across restarts
+    cores_per_socket: int = 1  # cpu makes cpu / cores_per_socket sockets
+    fields: FieldLines = ()  # (field, line) of VM_LINED_FIELDS the spec writes, sorted
     cloud_init: CloudInitPlan | None = None
     ssh_key_secret: str | None = None
     networks: tuple[NetworkPlan, ...] | None = None  # None: KubeVirt's default; (): no NIC
@@ -186,6 +191,20 @@ class VmPlan:
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def topology(self) -> dict[str, int]:
+        """`cpu` vCPUs as sockets of `cores_per_socket` cores, one thread each: sockets are
+        what KubeVirt gives a VM that names no topology (SetDefaultGuestCPUTopology), what CPU
+        hotplug changes live, and what a preference counts by default when it checks its
+        required vCPUs. All three are written: one left out counts 0 in those checks
+        (CheckPreferenceRequirements)."""
+        per_socket = self.cores_per_socket
+        return {"sockets": self.cpu // per_socket, "cores": per_socket, "threads": 1}
+
+    def field_line(self, field: str) -> int:
+        """The line of one of the VM_LINED_FIELDS, else of the document."""
+        return dict(self.fields).get(field, self.line)
 
     @property
     def boot_sequence(self) -> tuple[DiskPlan, ...]:
@@ -320,6 +339,9 @@ def plan_vm(
         protect_disks=protect_disks,
         firmware=body.firmware,
         tpm=body.tpm,
+        persistent_state=body.persistentState,
+        cores_per_socket=body.coresPerSocket or 1,
+        fields=tuple(sorted((f, lines[f]) for f in VM_LINED_FIELDS if f in lines)),
         cloud_init=None
         if cloud is None
         else CloudInitPlan(
@@ -374,9 +396,9 @@ def plan_line(plan: VmPlan, memo: PassMemo[VmPlan, str] | None = None) -> str:
     if line is None:
         entry = _compact_vm(plan)
         entry["disks"] = [_compact_disk(d) for d in plan.disks]
-        for disk in entry["disks"]:
-            if "fields" in disk:  # {field: line}: what a reader expects, and shorter
-                disk["fields"] = dict(disk["fields"])  # type: ignore[call-overload]
+        for item in (entry, *entry["disks"]):
+            if "fields" in item:  # {field: line}: what a reader expects, and shorter
+                item["fields"] = dict(item["fields"])  # type: ignore[call-overload]
         if plan.networks is not None:
             entry["networks"] = [_compact_network(n) for n in plan.networks]
         for name, compact in _compact_nested.items():

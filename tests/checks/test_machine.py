@@ -19,6 +19,9 @@ FIXES = {
     "masquerade": "use binding: bridge",
     "cloud-init-disk": "rename this disk",
     "cpu": "remove cpu",
+    "coresPerSocket": "remove coresPerSocket",
+    "divisible": "make cpu a multiple of 4 (e.g. 8) or set coresPerSocket: 3",
+    "persistentState": "add tpm: true or firmware: efi-secure",
 }
 
 
@@ -72,6 +75,17 @@ def findings_of(text: str) -> list[tuple[str, int, str]]:
             "cpu",
             "instancetype.conflict",
             "instancetype: {name: u1.medium}\ncpu: 2  # <-\n",
+        ),
+        (
+            "coresPerSocket",
+            "instancetype.conflict",
+            "instancetype: {name: u1.medium}\ncoresPerSocket: 2  # <-\n",
+        ),
+        ("divisible", "spec.invalid", "cpu: 6\nmemory: 1Gi\ncoresPerSocket: 4  # <-\n"),
+        (
+            "persistentState",
+            "spec.invalid",
+            "cpu: 1\nmemory: 1Gi\nfirmware: bios\npersistentState: true  # <-\n",
         ),
     ],
 )

@@ -4,6 +4,7 @@ API and a snapshot holding the same objects (`make_view`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -313,14 +314,13 @@ def test_every_reference_is_listed_once_per_namespace(
 @pytest.mark.parametrize(
     ("sizing", "topology", "unmet"),
     [
-        ({"cpu": 2, "memory": "4Gi"}, "cores", None),
-        ({"cpu": 1, "memory": "2Gi"}, "preferCores", None),  # the deprecated name
-        ({"cpu": 2, "memory": "1Gi"}, "cores", "2Gi of memory and gets 1Gi"),
-        # Wukong writes cores; KubeVirt counts a VM's vCPUs only as the preferred topology,
-        # sockets by default, and fills no sockets beside cores.
-        ({"cpu": 4, "memory": "4Gi"}, None, "1 vCPU and gets 0 vCPU as sockets"),
-        ({"cpu": 4, "memory": "4Gi"}, "any", "gets 0 vCPU as sockets x cores x threads"),
-        ({"cpu": 4, "memory": "4Gi"}, "spread", "gets 0 vCPU as sockets x cores"),
+        # cpu is written as sockets (of one core, one thread): what KubeVirt counts for the
+        # requirements of a preference that prefers sockets (the default, the common fedora
+        # and windows ones), spreads over sockets and cores, or takes any topology.
+        ({"cpu": 2, "memory": "4Gi"}, None, None),
+        ({"cpu": 2, "memory": "4Gi"}, "spread", None),
+        ({"cpu": 2, "memory": "4Gi"}, "any", None),
+        ({"cpu": 2, "memory": "1Gi"}, None, "2Gi of memory and gets 1Gi"),
         ({"instancetype": {"name": "u1.small"}}, None, None),  # 1 vCPU, 2Gi
         ({"instancetype": {"name": "u1.nano"}}, None, "2Gi of memory and gets 512Mi"),
     ],
@@ -339,5 +339,67 @@ def test_a_vm_below_its_preference_s_requirements_is_refused(
     f = only(found, "preference.requirements-unmet")
     assert f.severity.value == "error" and unmet in f.message
     assert "KubeVirt refuses the VM" in f.message and f.line == plan.preference.line
-    if "as sockets" in unmet:
-        assert "preferredCPUTopology is cores" in f.message
+
+
+@pytest.mark.parametrize(
+    ("cpu", "topology", "unmet", "fix"),
+    [
+        # the common windows.11: 2 vCPU as sockets; 4 vCPU as 2 sockets of 2 cores pass
+        ({"cpu": 4, "coresPerSocket": 2}, "sockets", None, None),
+        ({"cpu": 4, "coresPerSocket": 4}, "sockets", "gets 1 vCPU as sockets", "coresPerSocket: 2"),
+        ({"cpu": 2, "coresPerSocket": 2}, "sockets", "gets 1 vCPU as sockets", "remove coresPer"),
+        ({"cpu": 1}, "sockets", "gets 1 vCPU as sockets", "set cpu: 2"),
+        ({"cpu": 1}, "spread", "gets 1 vCPU as sockets x cores", "set cpu: 2"),
+        # a preference that counts cores: sockets of one core offer one
+        ({"cpu": 4}, "cores", "gets 1 vCPU as cores", "set coresPerSocket: 2"),
+        ({"cpu": 4, "coresPerSocket": 2}, "preferCores", None, None),  # the deprecated name
+        ({"cpu": 1}, "cores", "gets 1 vCPU as cores", "set cpu: 2 and coresPerSocket: 2"),
+        ({"cpu": 4}, "threads", "gets 1 vCPU as threads", "size the VM with an instancetype"),
+    ],
+)
+def test_the_requirements_message_names_the_topology_that_passes(
+    make_view: Any,
+    cpu: dict[str, Any],
+    topology: str,
+    unmet: str | None,
+    fix: str | None,
+) -> None:
+    """KubeVirt counts a VM's vCPUs only in the topology the preference prefers; the finding
+    says which change to the spec satisfies it."""
+    plan = wukong("win", preference={"name": "windows.11"}, memory="4Gi", **cpu)
+    objects = (preference("windows.11", topology=topology, vcpus=2),)
+    found = check(make_view, plan, *objects, base=NAMED)
+    if unmet is None:
+        assert found == []
+        return
+    f = only(found, "preference.requirements-unmet")
+    assert f"requires 2 vCPU and {unmet}" in f.message and fix in f.message
+
+
+@pytest.mark.parametrize(
+    ("fields", "shadowed"),
+    [
+        ({}, []),  # the preference's TPM and UEFI, persistent
+        ({"tpm": True, "firmware": "efi-secure", "persistentState": True}, []),
+        ({"tpm": True}, ["tpm"]),
+        ({"firmware": "efi-secure"}, ["firmware"]),
+        ({"firmware": "bios", "tpm": True}, ["tpm"]),  # BIOS is a choice, not a lost state
+    ],
+)
+def test_a_spec_s_own_tpm_or_uefi_hiding_a_persistent_one_is_a_warning(
+    make_view: Any, fields: dict[str, Any], shadowed: list[str]
+) -> None:
+    """KubeVirt's preferences fill only what a VM leaves unset: `tpm: true` beside the common
+    windows.11 preference (a persistent TPM since common-instancetypes v1.1) loses the TPM's
+    state, BitLocker's keys among them, at every restart."""
+    spec_lines = {"firmware": 3, "tpm": 4, "persistentState": 5}
+    doc = {"cpu": 2, "memory": "4Gi", "preference": {"name": "windows.11"}, **fields}
+    plan = wukong("win", **doc)
+    plan = dataclasses.replace(plan, fields=tuple((f, spec_lines[f]) for f in sorted(fields)))
+    found = check(make_view, plan, preference("windows.11", persistent=True), base=NAMED)
+    assert [(f.code, f.line) for f in found] == [
+        ("preference.shadowed", spec_lines[f]) for f in shadowed
+    ]
+    assert all(
+        f.severity.value == "warning" and "lost at every restart" in f.message for f in found
+    )

@@ -437,7 +437,7 @@ def test_render_neither_reads_nor_writes_the_plan_caches_and_keeps_those_of_its_
     assert main(["diff", "--offline"]) == 0 and capsys.readouterr().out == ""
     (clone / "vms" / "web.yaml").write_text(as_yaml(wukong("web", None, disks=BOOTABLE, cpu=3)))
     assert main(["render", "--offline"]) == 0
-    assert b"cores: 3" in (clone / OUT / "team/web.yaml").read_bytes(), "the spec, not a cache"
+    assert b"sockets: 3" in (clone / OUT / "team/web.yaml").read_bytes(), "the spec, not a cache"
     assert (clone / OUT / "team/.wukong-cache").read_bytes() == forged, "kept as it was"
     (clone / "vms" / "db.yaml").unlink()  # the last VM of namespace data
     assert main(["render", "--offline"]) == 0
@@ -586,7 +586,7 @@ def test_diff_lists_the_vms_then_a_patch_that_git_applies(
         "  removed  data/db\n"
     )
     assert f"--- a/{OUT}/team/web.yaml\n+++ b/{OUT}/team/web.yaml\n" in out
-    assert "-          cores: 1\n+          cores: 4\n" in out
+    assert "-          sockets: 1\n+          sockets: 4\n" in out
     assert f"--- /dev/null\n+++ b/{OUT}/team/api.yaml\n" in out
     assert f"--- a/{OUT}/data/db.yaml\n+++ /dev/null\n" in out
     # The patch is exactly the render: applied, the check passes.

@@ -240,8 +240,9 @@ def many_plans(count: int, namespaces: list[str]) -> list[VmPlan]:
             },
         ]
         # Half sized by a cluster instancetype with a cluster preference, half by cpu and
-        # memory with their team's own preference (vCPUs as cores, as Wukong writes them, and
-        # meeting its requirements); all on the pod network and a Multus one.
+        # memory with their team's own preference (counting vCPUs as cores: one per socket as
+        # Wukong writes them, which meets its requirement of one); all on the pod network and a
+        # Multus one.
         sizing: dict[str, Any] = (
             {"instancetype": {"name": "u1.medium"}, "preference": {"name": "fedora"}}
             if i % 2 == 0

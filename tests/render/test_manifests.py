@@ -37,6 +37,9 @@ HTTP_IMAGE = "https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudim
 ISO = "https://dl-cdn.alpinelinux.org/alpine/v3.20/releases/x86_64/alpine-virt-3.20.3-x86_64.iso"
 
 
+ONE_CPU = {"cores": 1, "sockets": 1, "threads": 1}  # what `cpu: 1` renders
+
+
 def render_one(*disks: dict, **spec: Any) -> dict[str, Any]:
     return render_vm(plan_one(wukong("web", "vms", disks=disks, **spec)))
 
@@ -245,7 +248,7 @@ def test_a_vm_without_a_boot_disk_has_no_boot_order_and_no_placeholder() -> None
 def test_a_vm_without_disks_has_no_disks_and_no_volumes() -> None:
     vm = render_one()
     assert vm["spec"]["template"]["spec"] == {
-        "domain": {"cpu": {"cores": 1}, "memory": {"guest": "1Gi"}, "devices": {}}
+        "domain": {"cpu": ONE_CPU, "memory": {"guest": "1Gi"}, "devices": {}}
     }
     assert "dataVolumeTemplates" not in vm["spec"]
 
@@ -290,7 +293,11 @@ def test_metadata_labels_annotations_and_run_strategy() -> None:
     assert vm["spec"]["template"]["metadata"] == {
         "labels": {"app.kubernetes.io/managed-by": "wukong", "app.kubernetes.io/name": "web"}
     }
-    assert vm["spec"]["template"]["spec"]["domain"]["cpu"] == {"cores": 2}
+    assert vm["spec"]["template"]["spec"]["domain"]["cpu"] == {
+        "sockets": 2,
+        "cores": 1,
+        "threads": 1,
+    }
     assert vm["spec"]["template"]["spec"]["domain"]["memory"] == {"guest": "4Gi"}
     assert "running" not in vm["spec"]
 
@@ -400,7 +407,7 @@ def test_an_instancetype_sizes_the_vm_and_both_kinds_are_always_written() -> Non
     assert vm["spec"]["preference"] == {"kind": "VirtualMachineClusterPreference", "name": "fedora"}
     assert template_spec(vm)["domain"] == {"devices": {}}
     sized = render_one(preference={"name": "team", "kind": "VirtualMachinePreference"})
-    assert template_spec(sized)["domain"]["cpu"] == {"cores": 1}
+    assert template_spec(sized)["domain"]["cpu"] == ONE_CPU
     assert sized["spec"]["preference"]["kind"] == "VirtualMachinePreference"
 
 
@@ -429,6 +436,33 @@ def test_no_firmware_is_kubevirt_s_default_and_tpm_is_a_device() -> None:
     assert "firmware" not in domain and "features" not in domain
     assert "tpm" not in domain["devices"]
     assert template_spec(render_one(tpm=True))["domain"]["devices"]["tpm"] == {}
+
+
+def test_persistent_state_keeps_the_tpm_and_the_uefi_variables() -> None:
+    """KubeVirt keeps a TPM's state and the UEFI variables in backend storage only when the
+    VM says `persistent` on each (both needed by BitLocker on recent Windows 11)."""
+    domain = template_spec(render_one(firmware="efi-secure", tpm=True, persistentState=True))
+    assert domain["domain"]["devices"]["tpm"] == {"persistent": True}
+    efi = {"secureBoot": True, "persistent": True}
+    assert domain["domain"]["firmware"] == {"bootloader": {"efi": efi}}
+    bios = template_spec(render_one(firmware="bios", tpm=True, persistentState=True))["domain"]
+    assert bios["firmware"] == {"bootloader": {"bios": {}}}  # BIOS keeps no variables
+
+
+@pytest.mark.parametrize(
+    ("cpu", "topology"),
+    [
+        # KubeVirt's own layout for a VM that names none (SetDefaultGuestCPUTopology), and the
+        # one CPU hotplug grows live: sockets.
+        ({"cpu": 4}, {"sockets": 4, "cores": 1, "threads": 1}),
+        ({"cpu": 8, "coresPerSocket": 4}, {"sockets": 2, "cores": 4, "threads": 1}),
+        ({"cpu": 3, "coresPerSocket": 3}, {"sockets": 1, "cores": 3, "threads": 1}),
+    ],
+)
+def test_cpu_is_sockets_of_cores_per_socket_cores(
+    cpu: dict[str, int], topology: dict[str, int]
+) -> None:
+    assert template_spec(render_one(memory="1Gi", **cpu))["domain"]["cpu"] == topology
 
 
 def test_every_volume_has_its_disk_and_every_network_its_interface() -> None:
@@ -538,6 +572,8 @@ MACHINES = [
     {"firmware": "efi"},
     {"firmware": "efi-secure", "tpm": True},
     {"tpm": True},
+    {"firmware": "efi", "tpm": True, "persistentState": True},
+    {"cpu": 4, "coresPerSocket": 2},
 ]  # fmt: skip
 OPTIONS = [
     {},
@@ -728,6 +764,7 @@ WRITTEN = {
     3: "1cda2efe9126ce8a",
     4: "52ce1695fced8a38",
     5: "52ce1695fced8a38",  # the same bodies; the plans, and so the stamps, carry field lines
+    6: "3cf45dda5c3de319",
 }
 
 

@@ -187,8 +187,9 @@ def test_an_unknown_field_with_no_close_match_lists_the_known_fields() -> None:
                                  "  gpus: 1\n")  # fmt: skip
     assert line == 7
     assert message == (
-        "spec.gpus: unknown field; known fields: cloudInit, cpu, disks, firmware, instancetype, "
-        "memory, networks, preference, runStrategy, sshKeySecret, tpm"
+        "spec.gpus: unknown field; known fields: cloudInit, coresPerSocket, cpu, disks, firmware, "
+        "instancetype, memory, networks, persistentState, preference, runStrategy, "
+        "sshKeySecret, tpm"
     )
 
 

@@ -28,6 +28,14 @@ def machine_problems(spec: WukongSpec, obj: str) -> Iterator[Problem]:
             "sshKeySecret",
         )
     yield from _networks(spec, obj)
+    if spec.persistentState and not spec.tpm and spec.firmware not in ("efi", "efi-secure"):
+        yield (
+            "spec.invalid",
+            f"VM {obj} sets persistentState without a TPM or UEFI of its own, whose state it "
+            "keeps; add tpm: true or firmware: efi-secure, or remove persistentState (a "
+            "preference's TPM and UEFI are persistent where the preference says so)",
+            "persistentState",
+        )
 
 
 def cloud_init_disk_taken(spec: WukongSpec) -> int | None:
@@ -38,11 +46,22 @@ def cloud_init_disk_taken(spec: WukongSpec) -> int | None:
 
 
 def _sizing(spec: WukongSpec, obj: str) -> Iterator[Problem]:
-    """KubeVirt v1.6 refuses any `domain.memory` and any cpu cores beside an instancetype
-    ("VM field(s) ... conflicts with selected instance type")."""
+    """KubeVirt v1.6 refuses any `domain.memory` and any cpu sockets, cores or threads beside
+    an instancetype ("VM field(s) ... conflicts with selected instance type"); without one,
+    `cpu` vCPUs make whole sockets of `coresPerSocket` cores."""
     if spec.instancetype is None:
+        per_socket = spec.coresPerSocket
+        if per_socket and spec.cpu and spec.cpu % per_socket:
+            fits = next(n for n in range(per_socket, 0, -1) if spec.cpu % n == 0)
+            yield (
+                "spec.invalid",
+                f"VM {obj} has cpu {spec.cpu}, which is no whole number of sockets of "
+                f"coresPerSocket {per_socket} cores; make cpu a multiple of {per_socket} (e.g. "
+                f"{spec.cpu + per_socket - spec.cpu % per_socket}) or set coresPerSocket: {fits}",
+                "coresPerSocket",
+            )
         return
-    for field in ("cpu", "memory"):
+    for field in ("cpu", "coresPerSocket", "memory"):
         if getattr(spec, field) is not None:
             yield (
                 "instancetype.conflict",

@@ -38,6 +38,7 @@ def check_references(ctx: Context, plan: VmPlan) -> list[Finding]:
             out += _check_matcher(ctx, plan, field, ref)
     if plan.preference is not None:
         out += _check_requirements(ctx, plan, plan.preference)
+        out += _check_shadowed(ctx, plan, plan.preference)
     for network in plan.networks or ():
         if not network.pod:
             out += _check_network(ctx, plan, network)
@@ -77,15 +78,15 @@ def _check_requirements(ctx: Context, plan: VmPlan, ref: RefPlan) -> list[Findin
     """KubeVirt's VM admission refuses a VM below its preference's spec.requirements
     (CheckPreferenceRequirements, "failure checking preference requirements"), also since v1.6,
     which admits a missing preference: an instancetype's cpu.guest and memory.guest are
-    compared, else the VM's own after defaulting. Its vCPUs count only as the topology the
-    preference prefers (sockets by default): Wukong writes `cpu` as cores, and KubeVirt fills no
-    sockets or threads beside them, so a cores-only VM offers 0 vCPUs as sockets."""
+    compared, else the VM's own after defaulting. Its vCPUs count only in the topology the
+    preference prefers (sockets by default): Wukong writes sockets of `coresPerSocket` cores
+    and one thread each, so a preference that counts cores or threads may find too few."""
     preference = _named(ctx, plan, ref)
     needs = dig(preference or {}, "spec", "requirements") or {}
     if not needs:
         return []
     cpu_needed, memory_needed = dig(needs, "cpu", "guest"), dig(needs, "memory", "guest")
-    provider = "the VM's cpu and memory"
+    fixes: list[str] = []
     if plan.instancetype is not None:
         instancetype = _named(ctx, plan, plan.instancetype)
         if instancetype is None:
@@ -96,26 +97,24 @@ def _check_requirements(ctx: Context, plan: VmPlan, ref: RefPlan) -> list[Findin
         )
         provider, counted = f"{plan.instancetype.kind} {plan.instancetype.name!r}", "vCPU"
     else:
-        vcpus, counted = _vm_vcpus(plan, preference or {})
-        memory = plan.memory or None
+        counts = _counted(preference or {})
+        vcpus, counted = _vm_vcpus(plan, counts), f"vCPU as {' x '.join(counts)}"
+        memory, provider = plan.memory or None, "the VM's cpu and memory"
+        if cpu_needed and vcpus < cpu_needed:
+            fixes.append(_cpu_fix(plan, counts, cpu_needed))
     gaps = []
     if cpu_needed and (vcpus or 0) < cpu_needed:
         gaps.append(f"{cpu_needed} vCPU and gets {vcpus or 0} {counted}")
     try:
         if memory_needed and memory and parse_quantity(memory) < parse_quantity(memory_needed):
             gaps.append(f"{memory_needed} of memory and gets {memory}")
+            if plan.instancetype is None:
+                fixes.append(f"set memory: {memory_needed}")
     except ValueError:
         pass  # KubeVirt refuses a malformed quantity on its own
     if not gaps:
         return []
-    fix = "give the VM more" if plan.instancetype is None else "choose a larger instancetype"
-    if gaps[0].endswith(counted) and counted not in ("vCPU", "vCPU as cores"):
-        fix = (
-            "size it with an instancetype, or use a preference whose cpu.preferredCPUTopology "
-            "is cores (Wukong writes cpu as cores, and KubeVirt counts the vCPUs of a VM "
-            "without an instancetype only as the preference's topology: "
-            f"{counted.removeprefix('vCPU as ')})"
-        )
+    fix = " and ".join(fixes) if fixes else "choose a larger instancetype"
     message = (
         f"{ref.kind} {ref.name!r} (the preference of VM {plan.key}) requires "
         + "; and ".join(gaps)
@@ -130,22 +129,73 @@ def _named(ctx: Context, plan: VmPlan, ref: RefPlan) -> Obj | None:
     return (ctx.reads.get(resource, namespace, Where(plan, ref.line)) or {}).get(ref.name)
 
 
-def _vm_vcpus(plan: VmPlan, preference: Obj) -> tuple[int, str]:
-    """The vCPUs KubeVirt counts for a VM without an instancetype, and as what (checkCPU): the
-    rendered `cores`, sockets and threads left 0 (SetDefaultGuestCPUTopology fills only an
-    empty topology, with 1 each)."""
-    topology = {"sockets": 0, "cores": plan.cpu, "threads": 0} if plan.cpu else None
-    topology = topology or {"sockets": 1, "cores": 1, "threads": 1}
+def _counted(preference: Obj) -> tuple[str, ...]:
+    """The topology fields whose product KubeVirt counts as a VM's vCPUs for a preference's
+    requirements (checkCPU): its preferredCPUTopology, sockets by default."""
     preferred = dig(preference, "spec", "cpu", "preferredCPUTopology") or "sockets"
     preferred = _TOPOLOGIES.get(preferred, preferred)
-    if preferred in topology:
-        return topology[preferred], f"vCPU as {preferred}"
     if preferred == "spread":
         across = dig(preference, "spec", "cpu", "spreadOptions", "across") or "SocketsCores"
-        fields = _SPREAD.get(across, _SPREAD["SocketsCores"])
-    else:  # any
-        fields = ("sockets", "cores", "threads")
-    return prod(topology[f] for f in fields), f"vCPU as {' x '.join(fields)}"
+        return _SPREAD.get(across, _SPREAD["SocketsCores"])
+    if preferred == "any":
+        return ("sockets", "cores", "threads")
+    return (preferred,) if preferred in ("sockets", "cores", "threads") else ("sockets",)
+
+
+def _vm_vcpus(plan: VmPlan, counts: tuple[str, ...]) -> int:
+    topology = plan.topology
+    return prod(topology[f] for f in counts)
+
+
+def _cpu_fix(plan: VmPlan, counts: tuple[str, ...], needed: int) -> str:
+    """The spec change that gives the preference `needed` vCPUs where it counts them."""
+    cpu, per_socket = plan.cpu, plan.cores_per_socket
+    divisors = [d for d in range(1, cpu + 1) if cpu % d == 0]
+    if counts == ("threads",):
+        return (
+            "size the VM with an instancetype (Wukong writes one thread per core; KubeVirt "
+            "lays an instancetype's vCPUs out as the preference prefers)"
+        )
+    if "sockets" in counts and "cores" in counts:
+        return f"set cpu: {-(-needed // per_socket) * per_socket}"
+    if "sockets" in counts:  # cpu / coresPerSocket sockets
+        if cpu >= needed:
+            fit = max(d for d in divisors if cpu // d >= needed)
+            return "remove coresPerSocket" if fit == 1 else f"set coresPerSocket: {fit}"
+        return f"set cpu: {needed * per_socket}"
+    if cpu >= needed:  # cores: coresPerSocket of them
+        return f"set coresPerSocket: {min(d for d in divisors if d >= needed)}"
+    return f"set cpu: {needed} and coresPerSocket: {needed}"
+
+
+def _check_shadowed(ctx: Context, plan: VmPlan, ref: RefPlan) -> list[Finding]:
+    """A preference fills only what a VM leaves unset (preference/apply: PreferredTPM when
+    devices.tpm is nil, PreferredEfi when no bootloader is set), so a spec's own TPM or UEFI
+    takes the place of the preference's whole device, its persistent state included."""
+    preference = _named(ctx, plan, ref)
+    if preference is None:
+        return []
+    what = f"{ref.kind} {ref.name!r} (the preference of VM {plan.key})"
+    out = []
+    if plan.persistent_state:
+        return []
+    if plan.tpm and dig(preference, "spec", "devices", "preferredTPM", "persistent"):
+        message = (
+            f"{what} gives a persistent TPM, but tpm: true writes a TPM of the VM's own, which "
+            "KubeVirt keeps instead: its state (BitLocker keys, Windows Hello) is lost at every "
+            "restart; remove tpm (the preference's TPM is used) or set persistentState: true"
+        )
+        out.append(finding("preference.shadowed", message, plan, plan.field_line("tpm")))
+    persistent_efi = dig(preference, "spec", "firmware", "preferredEfi", "persistent")
+    if plan.firmware in ("efi", "efi-secure") and persistent_efi:
+        message = (
+            f"{what} gives UEFI with persistent variables, but firmware: {plan.firmware} writes "
+            "a UEFI of the VM's own, which KubeVirt keeps instead: its variables (boot entries, "
+            "enrolled Secure Boot keys, what BitLocker measures) are lost at every restart; "
+            "remove firmware (the preference's UEFI is used) or set persistentState: true"
+        )
+        out.append(finding("preference.shadowed", message, plan, plan.field_line("firmware")))
+    return out
 
 
 def _check_network(ctx: Context, plan: VmPlan, network: NetworkPlan) -> list[Finding]:

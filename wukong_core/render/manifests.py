@@ -47,8 +47,9 @@ NamespaceExtras = Callable[[str, list[VmPlan], Caches], dict[str, dict[str, Any]
 # 2: sync-options on VMs that own disks; 3: CD-ROMs and bootOrder (the plan says boot_order);
 # 4: cloud-init, SSH keys, networks, instancetypes, DataSource disks, firmware and TPM;
 # 5: plans carry the lines of disk fields (findings point at them), no `interfaces: []`, only
-# non-empty inline cloud-init data, the Windows example leaves its TPM to its preference.
-RENDER_FORMAT = 5
+# non-empty inline cloud-init data, the Windows example leaves its TPM to its preference;
+# 6: cpu as sockets (cores per socket on request), persistent TPM and UEFI state.
+RENDER_FORMAT = 6
 # LibYAML's emitter and PyYAML's own differ on what `emit` leaves to them (keys of 128
 # characters and more): a file written without LibYAML must not pass for one written with it.
 _WRITER = f"wukong render format {RENDER_FORMAT}; libyaml {yaml.__with_libyaml__}\n".encode()
@@ -181,17 +182,20 @@ def _domain(plan: VmPlan) -> dict[str, Any]:
         devices["interfaces"] = [{"name": n.name, n.binding: {}} for n in plan.networks]
         if not plan.networks:  # no NIC at all, not KubeVirt's default one
             devices["autoattachPodInterface"] = False
+    # What a spec leaves unset is the preference's to fill, and a preference fills only that:
+    # a TPM or UEFI written here replaces the preference's whole device, persistence included.
+    persistent = {"persistent": True} if plan.persistent_state else {}
     if plan.tpm:
-        devices["tpm"] = {}
+        devices["tpm"] = persistent
     domain: dict[str, Any] = {"devices": devices}
     if plan.instancetype is None:
-        domain["cpu"] = {"cores": plan.cpu}
+        domain["cpu"] = plan.topology
         domain["memory"] = {"guest": plan.memory}
     if plan.firmware == "bios":
         domain["firmware"] = {"bootloader": {"bios": {}}}
     elif plan.firmware:  # efi: KubeVirt's secureBoot defaults to true, so say false outright
         secure = plan.firmware == "efi-secure"
-        domain["firmware"] = {"bootloader": {"efi": {"secureBoot": secure}}}
+        domain["firmware"] = {"bootloader": {"efi": {"secureBoot": secure, **persistent}}}
         if secure:  # Secure Boot needs SMM, which KubeVirt never turns on by itself
             domain["features"] = {"smm": {"enabled": True}}
     return domain

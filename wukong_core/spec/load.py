@@ -213,7 +213,11 @@ _NESTED_DISK_FIELDS = ("existingPVC", "dataSource")
 # Spec fields whose findings need lines of their own (or of their fields); the rest point at
 # their disk or the document, so a spec without these reads no further lines at all.
 _SPEC_MAPPINGS = ("instancetype", "preference", "cloudInit")
-_LINED = ("cpu", "memory", "sshKeySecret", "networks", *_SPEC_MAPPINGS)
+_LINED = (
+    *("cpu", "coresPerSocket", "memory", "firmware", "tpm", "persistentState"),
+    *("sshKeySecret", "networks"),
+    *_SPEC_MAPPINGS,
+)
 _NO_LINES: Mapping[str, int] = {}
 
 
@@ -231,6 +235,8 @@ def _needs_lines(spec: WukongSpec) -> bool:
     return any(
         value is not None
         for value in (
+            spec.coresPerSocket,
+            spec.persistentState or None,
             spec.instancetype,
             spec.preference,
             spec.cloudInit,

@@ -236,7 +236,15 @@ def _missing(loc: str) -> InitErrorDetails:
 
 class WukongSpec(_Strict):
     cpu: Annotated[int, Field(ge=1)] | None = Field(
-        default=None, description="Cores; required without an instancetype, refused with one."
+        default=None,
+        description="vCPUs, as sockets of coresPerSocket cores; required without an "
+        "instancetype, refused with one.",
+    )
+    coresPerSocket: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="Cores per socket; cpu must be a multiple. Default 1: one socket per vCPU, "
+        "KubeVirt's own topology, which CPU hotplug grows live. For guests that use only a few "
+        "sockets (Windows 10/11: 2) or a preference that counts cores.",
     )
     memory: Quantity | None = Field(
         default=None, description="Required without an instancetype, refused with one."
@@ -251,7 +259,17 @@ class WukongSpec(_Strict):
         description="bios, efi (Secure Boot off) or efi-secure (Secure Boot, with SMM). "
         "Unset: KubeVirt's default (BIOS) or the preference's.",
     )
-    tpm: bool = Field(default=False, description="A virtual TPM (Windows 11 needs one).")
+    tpm: bool = Field(
+        default=False,
+        description="A virtual TPM (the Windows 11 installer needs one). Unset: none, or the "
+        "preference's.",
+    )
+    persistentState: bool = Field(
+        default=False,
+        description="Keep the TPM's state and the UEFI variables across restarts (BitLocker "
+        "needs both): KubeVirt's backend storage, which needs its VMPersistentState feature "
+        "gate. Needs tpm or firmware efi/efi-secure.",
+    )
     cloudInit: CloudInit | None = None
     sshKeySecret: DnsSubdomain | None = Field(
         default=None,
