@@ -42,6 +42,7 @@ from wukong_core.git.commit import SourceTree
 NAMESPACES = 20
 SECRET = "bench-secret"
 OUTPUT = "rendered/"
+REPO = "bench/"  # repositories are owner/name, as hosts name them: payloads must agree
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,9 @@ class Twin:
 
     def __init__(self, server: GitServer, name: str, files: dict[str, bytes], work: Path):
         self.server, self.name = server, name
-        server.create_repo(name, files)
+        server.create_repo(REPO + name, files)
         self.human = work / f"{name}-human"
-        git("clone", "-q", str(server.path(name)), str(self.human))
+        git("clone", "-q", str(server.path(REPO + name)), str(self.human))
 
     def human_push(self, files: dict[str, bytes]) -> str:
         git("fetch", "-q", "origin", cwd=self.human)
@@ -90,11 +91,12 @@ class Twin:
 
 
 def _delivery(url: str, head: str, delivery: str) -> tuple[bytes, dict[str, str]]:
+    full_name = REPO + url.rsplit("/", 1)[1].removesuffix(".git")
     commit = {"id": head, "message": "human edit of specs\n", "modified": []}
     payload = {
         "ref": "refs/heads/main", "before": "1" * 40, "after": head, "commits": [commit],
         "head_commit": commit,
-        "repository": {"clone_url": url, "full_name": "bench/vms", "default_branch": "main"},
+        "repository": {"clone_url": url, "full_name": full_name, "default_branch": "main"},
     }  # fmt: skip
     body = json.dumps(payload).encode()
     digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
@@ -168,13 +170,13 @@ def _measure(size: Size, runs: int) -> tuple[dict[str, list[float]], int]:
 
         def committed_change() -> dict[str, bytes]:
             """The rendered files the warm webhook's commit changed (read untimed)."""
-            repo = server.path("warm")
+            repo = server.path(REPO + "warm")
             changed = git("diff", "--name-only", "HEAD~1", "HEAD", "--", OUTPUT, cwd=repo)
             return _read_files(repo, "HEAD", changed.split())
 
         def webhook(name: str, client: Any) -> None:
             head, delivery = state["heads"][name], f"{name}-{state['round']}"
-            body, headers = _delivery(server.url(name), head, delivery)
+            body, headers = _delivery(server.url(REPO + name), head, delivery)
             response = client.post(
                 "/webhook", data=body, headers=headers, content_type="application/json"
             )
@@ -184,7 +186,8 @@ def _measure(size: Size, runs: int) -> tuple[dict[str, list[float]], int]:
         def git_cli() -> None:
             clone = Path(tempfile.mkdtemp(dir=work))
             auth = server.auth_config()
-            git(*auth, "clone", "-q", "--depth", "1", "-b", "main", server.url("cli"), str(clone))
+            url = server.url(REPO + "cli")
+            git(*auth, "clone", "-q", "--depth", "1", "-b", "main", url, str(clone))
             for rel, data in state["rendered_change"].items():
                 (clone / rel).write_bytes(data)
             git("add", "-A", OUTPUT, cwd=clone)

@@ -45,7 +45,8 @@ def measure(quick: bool) -> list[Figure]:
             raise SystemExit(ABSENT)
         server.attach_forge(Forge(token=server.token))
         repos = {"small": dict(make_specs(5, 1)), "large": dict(make_specs(2_000, 20))}
-        heads = {name: server.create_repo(name, files) for name, files in repos.items()}
+        # owner/name, as a host names it: the payload's name must agree with the clone URL
+        heads = {name: server.create_repo(f"bench/{name}", files) for name, files in repos.items()}
         os.environ.update(
             WUKONG_WEBHOOK_SECRET=SECRET, WUKONG_ALLOWED_REPOS=server.url("*"),
             WUKONG_GIT_USERNAME=server.user, WUKONG_GIT_TOKEN=server.token,
@@ -57,10 +58,11 @@ def measure(quick: bool) -> list[Figure]:
 
         def deliver(name: str, n: int) -> float:
             commit = {"id": heads[name], "message": "edit\n", "modified": []}
+            repo = f"bench/{name}"
             body = json.dumps({
                 "ref": "refs/heads/main", "before": "1" * 40, "after": heads[name],
                 "commits": [commit], "head_commit": commit,
-                "repository": {"clone_url": server.url(name), "full_name": f"bench/{name}",
+                "repository": {"clone_url": server.url(repo), "full_name": repo,
                                "default_branch": "main"},
             }).encode()  # fmt: skip
             digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
