@@ -111,10 +111,10 @@ def main() -> int:
         return 2
     token, hook_secret = TOKEN, secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="wukong-demo-") as tmp, serve_git(Path(tmp)) as server:
-        source = server.create_repo("vms", spec_files())
+        source = server.create_repo("demo/vms", spec_files())
         forge = Forge(token=token)  # the host's API beside the repository, as GHES serves it
         server.attach_forge(forge)
-        bare, repo_url = server.path("vms"), server.url("vms")
+        bare, repo_url = server.path("demo/vms"), server.url("demo/vms")
 
         port = free_port()
         cluster = f"snapshot:{SNAPSHOT}" if SNAPSHOT.is_file() else "offline"

@@ -71,3 +71,16 @@ def test_the_rendered_examples_are_up_to_date(
     fresh, committed = _files(tmp_path), _files(EXAMPLES / "rendered")
     stale = sorted(n for n in fresh.keys() | committed.keys() if fresh.get(n) != committed.get(n))
     assert stale == [], f"examples/rendered is stale ({', '.join(stale)}); refresh it: {REFRESH}"
+
+
+def test_make_demo_renders_commits_and_marks_the_pushed_commit() -> None:
+    """`make demo`, the README's first command, end to end: it broke once unnoticed."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(EXAMPLES / "demo.py")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "== 1. signed GitHub push -> POST /webhook" in done.stdout
+    assert '"state": "success"' in done.stdout and "redelivery=True" in done.stdout
+    assert "secrets in the function's log: none" in done.stdout
