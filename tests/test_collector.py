@@ -53,3 +53,29 @@ def test_a_process_that_runs_without_the_collector_keeps_it_that_way() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_renders_that_keep_overlapping_still_collect_every_so_often(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from wukong_core import collector
+
+    collections: list[str] = []
+
+    def seen(phase: str, info: dict) -> None:
+        if phase == "start":
+            collections.append(phase)
+
+    gc.callbacks.append(seen)
+    try:
+        with collector_paused():
+            with collector_paused():
+                pass
+            assert collections == [], "a short overlap collects nothing"
+            monkeypatch.setattr(collector, "MAX_PAUSE_S", 0.0)
+            with collector_paused():
+                pass  # ends while the outer render still holds the pause, which is too long
+            assert collections == ["start"] and not gc.isenabled()
+    finally:
+        gc.callbacks.remove(seen)
+    assert gc.isenabled()
