@@ -32,6 +32,7 @@ OFFLINE_CODES = [
     "clone.cross-namespace",
     "cloudinit.too-large",
     "instancetype.conflict",
+    "cpu.sockets-unused",
 ]
 REFRESH = ".venv/bin/python -m wukong_core render examples/specs -o examples/rendered --offline"
 

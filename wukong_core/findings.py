@@ -32,6 +32,7 @@ CODES: dict[str, Severity] = {
     "disk.cdrom-invalid": Severity.ERROR,
     "cloudinit.too-large": Severity.ERROR,
     "instancetype.conflict": Severity.ERROR,
+    "cpu.sockets-unused": Severity.WARNING,
     "boot.multiple": Severity.ERROR,
     "boot.missing": Severity.WARNING,
     "vm.empty": Severity.INFO,

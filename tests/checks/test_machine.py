@@ -22,6 +22,7 @@ FIXES = {
     "coresPerSocket": "remove coresPerSocket",
     "divisible": "make cpu a multiple of 4 (e.g. 8) or set coresPerSocket: 3",
     "persistentState": "add tpm: true or firmware: efi-secure",
+    "windows-sockets": "set coresPerSocket: 4 (2 sockets)",
 }
 
 
@@ -33,6 +34,11 @@ def findings_of(text: str) -> list[tuple[str, int, str]]:
     ("case", "code", "body"),
     [
         ("sshKeySecret", "spec.invalid", "cpu: 1\nmemory: 1Gi\nsshKeySecret: keys  # <-\n"),
+        (
+            "windows-sockets",
+            "cpu.sockets-unused",
+            "cpu: 8\ncoresPerSocket: 2  # <-\nmemory: 8Gi\npreference: {name: windows.10}\n",
+        ),
         (
             "both",
             "spec.invalid",
@@ -202,3 +208,16 @@ def test_a_golden_image_brings_an_operating_system_to_boot() -> None:
     [(code, line, message)] = findings_of(text)
     assert (code, line) == ("boot.missing", marked(text))
     assert "before 'root', a clone of DataSource vms/fedora" in message
+
+
+@pytest.mark.parametrize(
+    "sizing",
+    [
+        "cpu: 4\ncoresPerSocket: 2\nmemory: 8Gi\npreference: {name: windows.11.virtio}\n",
+        "cpu: 2\nmemory: 8Gi\npreference: {name: windows.11}\n",
+        "cpu: 8\nmemory: 8Gi\npreference: {name: windows.2k22.virtio}\n",  # Server: 64 sockets
+        "cpu: 8\nmemory: 8Gi\npreference: {name: fedora}\n",
+    ],
+)
+def test_windows_client_vms_with_two_sockets_or_fewer_and_other_guests_pass(sizing: str) -> None:
+    assert [code for code, _, _ in findings_of(machine_file(sizing))] == ["vm.empty"]

@@ -96,6 +96,14 @@ LARGE_USER_DATA = machine_file(
     "cpu: 1\nmemory: 1Gi\ncloudInit:\n  userData: |  # <-\n"
     + "".join(f"    #cloud-config line {i:04d} {'x' * 80}\n" for i in range(24))
 )
+WINDOWS_SOCKETS = machine_file(
+    """
+    cpu: 6  # <-
+    memory: 8Gi
+    preference:
+      name: windows.11.virtio
+"""
+)
 SIZED_TWICE = machine_file(
     """
     instancetype:
@@ -283,6 +291,12 @@ CASES: dict[str, tuple[dict[str, str], list[Expected]]] = {
                   "vms/web", ("VM vms/web sets memory and instancetype 'u1.medium'",
                               "KubeVirt refuses", "remove memory"))],
     ),
+    "cpu.sockets-unused": (
+        {"vms/web.yaml": WINDOWS_SOCKETS},
+        [Expected("cpu.sockets-unused", "warning", "vms/web.yaml", marked(WINDOWS_SOCKETS),
+                  "vms/web", ("cpu 6 as 6 sockets", "'windows.11.virtio'",
+                              "at most 2 sockets", "set coresPerSocket: 3 (2 sockets)"))],
+    ),
 }  # fmt: skip
 
 
@@ -325,6 +339,7 @@ def test_every_offline_code_of_the_design_is_covered() -> None:
         ("name.too-long", "error"), ("name.collision", "error"),
         ("pvc.shared-in-repo", "error"), ("clone.cross-namespace", "info"),
         ("cloudinit.too-large", "error"), ("instancetype.conflict", "error"),
+        ("cpu.sockets-unused", "warning"),
         ("network.not-found", "error"), ("instancetype.not-found", "error"),
         ("preference.not-found", "error"), ("datasource.not-found", "error"),
         ("datasource.not-ready", "warning"),

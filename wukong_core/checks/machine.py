@@ -7,6 +7,7 @@ turns the path into the line of that field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from wukong_core.plan import CLOUD_INIT_DISK
@@ -45,12 +46,30 @@ def cloud_init_disk_taken(spec: WukongSpec) -> int | None:
     return next((i for i, d in enumerate(spec.disks) if d.name == CLOUD_INIT_DISK), None)
 
 
+# common-instancetypes' preferences for Windows client editions (windows.10, windows.11,
+# their .virtio variants): those editions use 2 sockets at most (Home: 1).
+_WINDOWS_CLIENT = re.compile(r"windows\.1[01](\..*)?")
+_CLIENT_SOCKETS = 2
+
+
 def _sizing(spec: WukongSpec, obj: str) -> Iterator[Problem]:
     """KubeVirt v1.6 refuses any `domain.memory` and any cpu sockets, cores or threads beside
     an instancetype ("VM field(s) ... conflicts with selected instance type"); without one,
     `cpu` vCPUs make whole sockets of `coresPerSocket` cores."""
     if spec.instancetype is None:
-        per_socket = spec.coresPerSocket
+        per_socket, cpu = spec.coresPerSocket, spec.cpu or 0
+        sockets = cpu // (per_socket or 1)
+        preference = spec.preference.name if spec.preference else ""
+        if _WINDOWS_CLIENT.fullmatch(preference) and sockets > _CLIENT_SOCKETS:
+            fits = next(n for n in range(_CLIENT_SOCKETS, 0, -1) if cpu % n == 0)
+            yield (
+                "cpu.sockets-unused",
+                f"VM {obj} has cpu {cpu} as {sockets} sockets and preference "
+                f"{preference!r}: Windows 10 and 11 use at most {_CLIENT_SOCKETS} "
+                f"sockets (Home: 1), so the other vCPUs stay idle; set coresPerSocket: "
+                f"{cpu // fits} ({fits} sockets)",
+                "coresPerSocket" if per_socket else "cpu",
+            )
         if per_socket and spec.cpu and spec.cpu % per_socket:
             fits = next(n for n in range(per_socket, 0, -1) if spec.cpu % n == 0)
             yield (
