@@ -258,6 +258,7 @@ def test_example_snapshot_has_what_the_examples_need() -> None:
     view = SnapshotCluster.from_file(EXAMPLE_SNAPSHOT)
     assert view.source == f"snapshot {EXAMPLE_SNAPSHOT}"  # recorded with StorageProfiles
     assert names(view.list("storageprofiles")) == ["fast", "standard"]
+    assert names(view.list("cdiconfigs")) == ["config"]  # recorded with this release's command
     assert names(view.list("namespaces")) == [
         "backups",
         "default",
