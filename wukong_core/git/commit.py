@@ -210,7 +210,7 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
 
         done = propose(Draft(remote, repo, request.host, request.branch, source_sha, target,
                              target_head, tree, out.output_path, out.vm_count,
-                             out.findings, head, write))  # fmt: skip
+                             out.findings, head, fetch_blobs, write))  # fmt: skip
         if done is None:
             return None  # a ref moved: render the new head
         commit, proposal = done

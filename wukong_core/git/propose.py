@@ -75,6 +75,7 @@ class Draft:
     vm_count: int
     findings: list[Finding]
     fetch: Callable[[str], str | None]  # another branch's head, fetched into `repo`
+    fetch_blobs: Callable[[list[bytes]], None]  # blobs a partial clone left out, into `repo`
     write: Callable[[], str]  # writes the render commit on T's head; its sha
 
 
@@ -156,13 +157,9 @@ def _differing(d: Draft, output: str) -> tuple[dict[str, bytes], dict[str, bytes
     """The output folder's files that differ between T's head and the render (before, after):
     found by blob id, so the files a render kept as they were (never fetched into a partial
     clone) are neither read nor taken for removed."""
-
-    def fetch(blobs: list[bytes]) -> None:
-        d.remote.fetch_blobs(d.repo, blobs)
-
     store = d.repo.object_store
-    before = SourceTree(d.target_head, store, _tree(d, d.target_head), _fetch=fetch)
-    after = SourceTree(d.source_sha, store, d.tree, _fetch=fetch)
+    before = SourceTree(d.target_head, store, _tree(d, d.target_head), _fetch=d.fetch_blobs)
+    after = SourceTree(d.source_sha, store, d.tree, _fetch=d.fetch_blobs)
     old, new = before.ids_under(output), after.ids_under(output)
     moved = {path for path in old.keys() | new.keys() if old.get(path) != new.get(path)}
 
