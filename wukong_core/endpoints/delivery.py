@@ -34,6 +34,7 @@ from wukong_core.endpoints.common import (
     Instance,
     Refusal,
     Reply,
+    ignored,
     open_cluster,
     summary_fields,
 )
@@ -56,10 +57,6 @@ if TYPE_CHECKING:
     from wukong_core.spec.repoconfig import RepoConfig
 
 DELIVERY_SECONDS = 60.0  # fetch, render, push and the status, all attempts included
-
-
-def ignored(reason: str, fields: dict[str, Any]) -> Reply:
-    return Reply(202, {"ignored": reason, "provider": fields["provider"]}, log=fields)
 
 
 def succeeded(reply: Reply) -> bool:
