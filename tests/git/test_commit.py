@@ -68,7 +68,7 @@ def test_renders_and_commits_with_message_and_trailers(git_repo: GitRepo) -> Non
     server, source = git_repo.server, git_repo.initial
     result = commit_manifests(request(git_repo, delivery_id="d-1"))
 
-    assert result == CommitResult("committed", source, git_repo.head(), [], 1, 2, None, source)
+    assert result == CommitResult("committed", source, git_repo.head(), [], 1, 2, source)
     parents, message = server.show(git_repo.name, "main").split("\n", 1)
     assert parents == source
     assert message.strip() == (
