@@ -17,6 +17,7 @@ from tests.hardening import make_app, webhook_env
 from wukong_core.endpoints import statuses
 from wukong_core.endpoints.app import App
 from wukong_core.findings import Finding
+from wukong_core.git.hosts import http
 
 if TYPE_CHECKING:
     from tests.gitserver import GitServer
@@ -199,7 +200,7 @@ def test_a_rate_limited_pull_request_is_502_so_the_delivery_is_retried(
 def test_a_status_api_that_fails_never_changes_the_answer(
     client, git_server, forge, monkeypatch, fault
 ) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(statuses, "CALL_SECONDS", 0.5)
+    monkeypatch.setattr(http, "CALL_TIMEOUT_S", 0.5)
     if fault == "hung":
         forge.delay = 2.0
     else:

@@ -123,9 +123,13 @@ def _enqueue(
         )  # fmt: skip
     except QueueError as e:
         message = config.scrub(str(e))
-        fields["commit_status"] = statuses.post(
-            event, config, kept, "error", statuses.could_not(message), deadline
-        )
+        host = statuses.open_api(event, config, deadline)
+        try:
+            said = statuses.could_not(message)
+            fields["commit_status"] = statuses.post(event, config, kept, host, "error", said)
+        finally:
+            if host is not None:
+                host.close()
         return Reply(503, {"error": message, "retryable": e.retryable}, log=fields)
     body = {"queued": queued, "provider": event.provider, "repo": event.repo_name,
             "branch": event.branch}  # fmt: skip
