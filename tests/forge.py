@@ -11,7 +11,8 @@ object (GitHub's state key is `state`, GitLab's and Gitea's `status`); GitHub's 
 is too long (maximum is 140 characters)"; GitLab's 400 "Cannot transition status via :enqueue
 from :pending …" when a pending or running status of that name and ref is posted again;
 GitLab's 255-character limits; each host's 401 for a missing or wrong token. Tests make any
-route fail (`fail`) or hang (`delay`) to see that a failing API changes no delivery.
+route fail (`fail`), hang (`delay`) or answer GitHub's rate limits (`rate_limit`) to see that a
+failing API changes no delivery.
 
 It serves on its own port (as api.github.com would) and can be mounted into the test Git
 server (tests/gitserver.py `attach_forge`), where a clone URL's own origin is the API's, as on
@@ -88,6 +89,24 @@ class Forge:
         """Answer requests whose path matches the regex `path` (and `method`, when given)
         with `status` and `body`."""
         self.faults.append(Fault(re.compile(path), status, body, headers or {}, times, method))
+
+    def rate_limit(self, path: str, secondary: bool = False, status: int = 403,
+                   method: str | None = None) -> None:  # fmt: skip
+        """Answer matching requests as GitHub does past its rate limits ("Rate limits for the
+        REST API", Exceeding the rate limit): 403 or 429; the primary limit with
+        `x-ratelimit-remaining: 0` and its reset time, a secondary one with `retry-after`."""
+        docs = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"
+        if secondary:
+            said = "You have exceeded a secondary rate limit. Please wait a few minutes " \
+                "before you try again."  # fmt: skip
+            headers = {"retry-after": "60"}
+        else:
+            said = "API rate limit exceeded for user ID 1."
+            headers = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0",
+                       "x-ratelimit-used": "5000", "x-ratelimit-resource": "core",
+                       "x-ratelimit-reset": str(int(time.time()) + 3600)}  # fmt: skip
+        body = {"message": said, "documentation_url": docs, "status": str(status)}
+        self.fail(path, status, body, headers=headers, method=method)
 
     def calls(self, kind: str | None = None) -> list[Recorded]:
         return [r for r in self.requests if kind is None or _kind(r.path) == kind]

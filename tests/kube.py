@@ -18,7 +18,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ import pytest
 import yaml
 from kmock._internal import parsing
 
+from tests.loopback import closed_port
 from wukong_core.cluster import open_cluster
 from wukong_core.cluster.live import LiveCluster, RetryPolicy
 from wukong_core.objects import ClusterView
@@ -277,13 +277,6 @@ def write_kubeconfig(path: Path, server: str) -> Path:
 @pytest.fixture
 def kubeconfig(kube_api: FakeApi, tmp_path: Path) -> Path:
     return write_kubeconfig(tmp_path / "kubeconfig", kube_api.url)
-
-
-def closed_port() -> int:
-    """A local port nothing listens on: connecting is refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_snapshot(path: Path, objects: list[Obj]) -> Path:

@@ -139,6 +139,12 @@ def loaded(light=False):
 report = {"import_s": imported, "after_import": loaded(light=True)}
 assert client.get("/healthz").status_code == 200
 report["after_healthz"] = loaded(light=True)
+issue = b'{"action": "opened"}'  # an event Wukong does not render: 202 ignored
+signature = "sha256=" + hmac.new(b"probe-secret", issue, hashlib.sha256).hexdigest()
+answer = client.post("/webhook", data=issue, content_type="application/json", headers={
+    "X-GitHub-Event": "issues", "X-GitHub-Delivery": "d-0", "X-Hub-Signature-256": signature})
+assert answer.status_code == 202, answer.get_json()
+report["after_ignored_webhook"] = loaded(light=True)
 class Held:
     def publish(self, data, ordering_key, attributes, timeout):
         return "1"
@@ -166,8 +172,8 @@ print(json.dumps(report))
 
 
 def test_cold_start_imports_no_kubernetes_dulwich_or_pubsub() -> None:
-    """/healthz and a queued /webhook (bench P1, P7) load neither the heavy clients nor the
-    spec models and pydantic: only a render needs those."""
+    """/healthz, an ignored event and a queued /webhook (bench P1, P7) load neither the heavy
+    clients nor the spec models and pydantic: only a render needs those."""
     env = _clean_env(
         # The queue configured: still nothing of Pub/Sub's until a delivery is published.
         WUKONG_QUEUE="pubsub:projects/my-project/topics/wukong",
@@ -182,6 +188,7 @@ def test_cold_start_imports_no_kubernetes_dulwich_or_pubsub() -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["after_import"] == []
     assert report["after_healthz"] == []
+    assert report["after_ignored_webhook"] == []
     assert report["after_queued_webhook"] == []
     assert report["after_render"] == []
     assert report["after_validate"] == []

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tests.loopback import serve
+from tests.loopback import clear_proxies, serve
 from wukong_core.errors import GitError, HostError
 from wukong_core.git.commit import CommitRequest, commit_manifests
 from wukong_core.git.hosts import CommitStatus, Repository, open_host
@@ -76,8 +76,7 @@ def test_a_host_api_that_trickles_cannot_hold_a_status_past_the_deadline(trickli
 
 
 def test_the_environment_s_proxy_is_used_unless_the_host_is_exempt(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+    clear_proxies(monkeypatch)
     monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
     monkeypatch.setenv("no_proxy", "internal.example")
     assert pool_for("https://www.googleapis.com/oauth2/v1/certs").proxy.host == "proxy.example"

@@ -89,8 +89,9 @@ class WebhookError(WukongError):
 
 
 class HostError(WukongError):
-    """A Git host's API call failed: `status` is its HTTP status (0: no answer came).
-    `summary`: what to change, in a commit status's 140 characters ("" when none is known)."""
+    """A Git host's API call failed: `status` is its HTTP status (0: no answer came; 429 for a
+    rate limit, which GitHub may answer 403). `summary`: what to change, in a commit status's
+    140 characters ("" when none is known)."""
 
     def __init__(self, message: str, status: int = 0, summary: str = "") -> None:
         self.status = status

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +34,7 @@ from tests.endpoints.test_webhook import (
 from tests.forge import Forge
 from tests.hardening import full_name, make_app, webhook_env
 from tests.hosting import create_branch
+from tests.loopback import closed_port
 from tests.queue.oidc import ACCOUNT, AUDIENCE, Signer, serve_certs
 from wukong_core.endpoints import webhook as api_webhook
 from wukong_core.git.queued import encode_event
@@ -239,7 +239,7 @@ def test_google_s_certificates_out_of_reach_is_503_for_a_redelivery(app, env, gi
     env.delenv("WUKONG_PUBSUB_TOKEN")
     env.setenv("WUKONG_PUBSUB_AUDIENCE", AUDIENCE)
     env.setenv("WUKONG_PUBSUB_SERVICE_ACCOUNT", ACCOUNT)
-    env.setattr(push_auth, "GOOGLE_CERTS_URL", f"http://127.0.0.1:{_closed_port()}/certs")
+    env.setattr(push_auth, "GOOGLE_CERTS_URL", f"http://127.0.0.1:{closed_port()}/certs")
     name = _repo(git_server)
     body = _envelope(encode_event(_event(git_server, name)))
     response = _push(app.test_client(), body, None, Authorization=f"Bearer {Signer().token()}")
@@ -252,17 +252,11 @@ def test_google_s_certificates_out_of_reach_is_503_for_a_redelivery(app, env, gi
 _topics = itertools.count()
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def unreachable(env):  # type: ignore[no-untyped-def]
     """WUKONG_QUEUE set, Pub/Sub nowhere: a publish is retried in the background, never
     confirmed. A fresh app, so that its client is made with this address."""
-    env.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{_closed_port()}")
+    env.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{closed_port()}")
     env.setenv("WUKONG_QUEUE", f"pubsub:projects/unreachable/topics/wukong-{next(_topics)}")
     return make_app().test_client()
 

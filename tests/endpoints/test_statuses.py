@@ -17,6 +17,7 @@ from tests.hardening import make_app, webhook_env
 from wukong_core.endpoints import statuses
 from wukong_core.endpoints.app import App
 from wukong_core.findings import Finding
+from wukong_core.git.hosts import http
 
 if TYPE_CHECKING:
     from tests.gitserver import GitServer
@@ -176,11 +177,30 @@ def test_a_git_failure_that_may_pass_is_502_and_an_error_status(client, git_serv
     assert status["description"].startswith("could not push main: the Git server closed")
 
 
+@pytest.mark.parametrize("status", [403, 429])
+def test_a_rate_limited_pull_request_is_502_so_the_delivery_is_retried(
+    client, git_server, forge, status
+) -> None:  # type: ignore[no-untyped-def]
+    """GitHub's rate limit on opening the request passes: the delivery is worth redelivering."""
+    name = _repo(git_server, SPECS | {".wukong.yaml": b"mode: pull-request\n"})
+    forge.rate_limit("/pulls$", status=status, method="POST")
+    response, after = _push(client, git_server, name)
+    body = response.get_json()
+    assert (response.status_code, body["retryable"]) == (502, True)
+    assert "the API's rate limit" in body["error"] and "needs" not in body["error"]
+    said = _status(forge, "github", name, after)
+    assert said["state"] == "error"
+    assert said["description"] == (
+        f"could not open the pull request (HTTP {status}): the API's rate limit; retry once it "
+        "resets"
+    )
+
+
 @pytest.mark.parametrize("fault", ["500", "401", "hung"])
 def test_a_status_api_that_fails_never_changes_the_answer(
     client, git_server, forge, monkeypatch, fault
 ) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(statuses, "CALL_SECONDS", 0.5)
+    monkeypatch.setattr(http, "CALL_TIMEOUT_S", 0.5)
     if fault == "hung":
         forge.delay = 2.0
     else:

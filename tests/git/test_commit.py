@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.loopback import clear_proxies, closed_port
 from wukong_core.errors import GitError, PushRejectedError
 from wukong_core.findings import Finding
 from wukong_core.git.commit import (
@@ -68,7 +68,7 @@ def test_renders_and_commits_with_message_and_trailers(git_repo: GitRepo) -> Non
     server, source = git_repo.server, git_repo.initial
     result = commit_manifests(request(git_repo, delivery_id="d-1"))
 
-    assert result == CommitResult("committed", source, git_repo.head(), [], 1, 2, None, source)
+    assert result == CommitResult("committed", source, git_repo.head(), [], 1, 2, source)
     parents, message = server.show(git_repo.name, "main").split("\n", 1)
     assert parents == source
     assert message.strip() == (
@@ -375,14 +375,8 @@ def test_output_branch_render_is_redone_when_the_specs_move(git_repo: GitRepo) -
     assert sorted(rendered(git_repo.server, git_repo, "deploy")) == ["a.yaml", "b.yaml", "c.yaml"]
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:  # a port that nothing listens on once closed
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_unreachable_server_is_a_retryable_git_error(git_repo: GitRepo) -> None:
-    url = f"http://{git_repo.server.user}:{git_repo.server.token}@127.0.0.1:{_closed_port()}/x.git"
+    url = f"http://{git_repo.server.user}:{git_repo.server.token}@127.0.0.1:{closed_port()}/x.git"
 
     with pytest.raises(GitError) as caught:
         commit_manifests(CommitRequest(url, "main", render_specs, max_attempts=1))
@@ -396,10 +390,8 @@ def test_unreachable_server_is_a_retryable_git_error(git_repo: GitRepo) -> None:
 def test_an_unreachable_proxy_is_named_as_such_but_not_its_address(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    proxy = f"127.0.0.1:{_closed_port()}"
-    monkeypatch.setenv("http_proxy", f"http://proxy-user:proxy-pass@{proxy}")
-    monkeypatch.delenv("no_proxy", raising=False)
-    monkeypatch.delenv("NO_PROXY", raising=False)
+    proxy = f"127.0.0.1:{closed_port()}"
+    clear_proxies(monkeypatch).setenv("http_proxy", f"http://proxy-user:proxy-pass@{proxy}")
     request = CommitRequest("http://git.example.test/x.git", "main", render_specs, max_attempts=1)
     with pytest.raises(GitError) as caught:
         commit_manifests(request)

@@ -117,8 +117,28 @@ def test_a_forbidden_call_says_which_right_is_missing(host: Host) -> None:
     needs = {"github": "Commit statuses: write", "gitlab": "api scope",
              "gitea": "write:repository"}[host.kind]  # fmt: skip
     assert needs in text
+    assert not caught.value.retryable
     if host.kind == "github":
         assert "(GitHub accepts: statuses=write)" in text
+
+
+@pytest.mark.parametrize("status", [403, 429])
+@pytest.mark.parametrize("secondary", [False, True], ids=["primary", "secondary"])
+def test_a_github_rate_limit_may_pass_and_blames_no_token(status: int, secondary: bool) -> None:
+    """GitHub answers a rate limit 403 or 429: a retry later cures it, no right is missing."""
+    with serve_forge() as (forge, url):
+        forge.rate_limit("/statuses/", secondary, status)
+        repo = Repository("github", f"{url}/team/vms.git", "team/vms", f"{url}/team/vms")
+        with pytest.raises(HostError) as caught:
+            open_host(repo, TOKEN, time.monotonic() + 5).set_status(
+                SHA, "main", CommitStatus("success", "x")
+            )
+    error = caught.value
+    assert error.retryable
+    assert "needs" not in str(error) and "needs" not in error.summary
+    wait = "retry after 60 s" if secondary else "retry once it resets"
+    assert error.summary == f"could not set the commit status (HTTP {status}): the API's rate " \
+        f"limit; {wait}"  # fmt: skip
 
 
 def test_a_description_over_140_characters_is_refused_by_github_only(host: Host) -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.loopback import closed_port
 from wukong_core.errors import QueueError, UsageError
 from wukong_core.queue import Queue, Queues, topic_of
 from wukong_core.queue.envelope import parse_push
@@ -129,19 +129,13 @@ def test_a_failed_publish_is_an_error_and_does_not_block_the_key(make_queue, rec
     assert [m.data for m in receiver.wait(2)] == [b'"first"', b'"after"']
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_publish_pub_sub_never_confirms_is_an_error_in_time_and_the_next_one_too(
     monkeypatch,
 ) -> None:  # type: ignore[no-untyped-def]
     """Pub/Sub unreachable: the publish is tried again until its timeout and ends as a
     QueueError, and so does the next one of the same ordering key (the failure paused it:
     never a RuntimeError, never a refusal of the key). Nothing goes on in the background."""
-    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{closed_port()}")
     queue = Queues().open("pubsub:projects/my-project/topics/wukong")
     for _ in range(2):
         started = time.monotonic()

@@ -110,6 +110,11 @@ class Reply:
     log: dict[str, Any] = field(default_factory=dict)  # fields for the request's log line
 
 
+def ignored(reason: str, fields: dict[str, Any]) -> Reply:
+    """202: the delivery is not Wukong's to render, and `reason` says why."""
+    return Reply(202, {"ignored": reason, "provider": fields["provider"]}, log=fields)
+
+
 @dataclass(eq=False)
 class Instance:
     """What one instance of the function keeps between requests, handed to every handler: the

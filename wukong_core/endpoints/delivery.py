@@ -34,6 +34,7 @@ from wukong_core.endpoints.common import (
     Instance,
     Refusal,
     Reply,
+    ignored,
     open_cluster,
     summary_fields,
 )
@@ -48,7 +49,7 @@ from wukong_core.git.commit import (
     SourceTree,
     commit_manifests,
 )
-from wukong_core.git.hosts import open_host
+from wukong_core.git.hosts import GitHost
 from wukong_core.git.propose import BOT_PREFIX
 from wukong_core.report import as_dict
 
@@ -56,10 +57,6 @@ if TYPE_CHECKING:
     from wukong_core.spec.repoconfig import RepoConfig
 
 DELIVERY_SECONDS = 60.0  # fetch, render, push and the status, all attempts included
-
-
-def ignored(reason: str, fields: dict[str, Any]) -> Reply:
-    return Reply(202, {"ignored": reason, "provider": fields["provider"]}, log=fields)
 
 
 def succeeded(reply: Reply) -> bool:
@@ -78,12 +75,24 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
     if not AUTHOR.fullmatch(config.git_author):
         raise Refusal(503, "server misconfigured: WUKONG_GIT_AUTHOR must look like 'Name <email>'")
     deadline = time.monotonic() + DELIVERY_SECONDS
+    # One client of the host's API serves the statuses and pull-request mode; it costs nothing
+    # until it is called.
+    host = statuses.open_api(event, config, deadline)
+    try:
+        return _render(event, config, fields, kept, queued, host, deadline)
+    finally:
+        if host is not None:
+            host.close()
+
+
+def _render(event: webhooks.PushEvent, config: Config, fields: dict[str, Any], kept: Instance,
+            queued: bool, host: GitHost | None, deadline: float) -> Reply:  # fmt: skip
     cluster = open_cluster(config)
 
     def status(state: statuses.State, text: str, sha: str | None = None, link: str = "",
                on: str = "") -> None:  # fmt: skip
-        """`state` on commit `on`, by default the pushed one."""
-        said = statuses.post(event, config, kept, state, text, deadline, sha, link, on)
+        """`state` on commit `on`, by default the pushed one, linking to `link` or commit `sha`."""
+        said = statuses.post(event, config, kept, host, state, text, sha, link, on)
         fields["commit_status" if on in ("", event.after) else "rendered_status"] = said
 
     heads: list[str] = []  # the head each round rendered
@@ -107,9 +116,6 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
                 caches=kept.caches, admit=admit,
             )  # fmt: skip
 
-    # Pull-request mode needs the host's API; the client costs nothing until it is called.
-    token = config.status_token or config.git_token
-    host = open_host(statuses.repository(event), token, deadline) if token else None
     commit = CommitRequest(
         repo_url=event.repo_url,
         branch=event.branch,
@@ -138,9 +144,6 @@ def render_push(event: webhooks.PushEvent, config: Config, fields: dict[str, Any
         return Reply(200, {"status": "error", "provider": event.provider, **body}, log=fields)
     except UsageError as e:  # a branch name or delivery id that Git refuses
         raise Refusal(400, config.scrub(str(e))) from e
-    finally:
-        if host is not None:
-            host.close()
 
     def settle(state: statuses.State, text: str, sha: str | None = None, link: str = "") -> None:
         """The outcome on the commit whose specs were rendered; the pushed one, when the branch

@@ -14,23 +14,22 @@ pushed commit unless the branch moved on meanwhile; the pushed commit is then `s
 
 A status that cannot be posted is logged (secrets scrubbed) and changes nothing else: the
 delivery's answer is the same with or without it. Each call is bounded by the delivery's
-deadline. The token is WUKONG_STATUS_TOKEN, else WUKONG_GIT_TOKEN; with neither, no request is
-made, and the log says so once per instance.
+deadline and the API client's limit per call. One client serves a delivery (open_api); its token
+is WUKONG_STATUS_TOKEN, else WUKONG_GIT_TOKEN; with neither, no request is made, and the log
+says so once per instance.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 
 from wukong_core.endpoints.common import Config, Instance, public_url
 from wukong_core.findings import Finding
-from wukong_core.git.hosts import CommitStatus, Repository, State, open_host
+from wukong_core.git.hosts import CommitStatus, GitHost, Repository, State, open_host
 from wukong_core.git.webhooks import PushEvent
 
 LIMIT = 140  # GitHub refuses a longer description (422)
-CALL_SECONDS = 10.0
 log = logging.getLogger("wukong.status")
 
 
@@ -69,31 +68,32 @@ def superseded(rendered: str) -> str:
     return f"superseded by {rendered[:7]}"
 
 
-def post(event: PushEvent, config: Config, kept: Instance, state: State, description: str,
-         deadline: float, commit: str | None = None, link: str = "",
-         sha: str = "") -> str:  # fmt: skip
-    """Set the status on commit `sha` (default: the pushed `event.after`), linking to `link` or
-    else to `commit`; what happened, for the request's log line."""
+def open_api(event: PushEvent, config: Config, deadline: float) -> GitHost | None:
+    """The client of the pushed repository's host, for one delivery's statuses and requests:
+    WUKONG_STATUS_TOKEN, else WUKONG_GIT_TOKEN; None with neither. The caller closes it."""
     token = config.status_token or config.git_token
-    if not token:
+    return open_host(repository(event), token, deadline) if token else None
+
+
+def post(event: PushEvent, config: Config, kept: Instance, host: GitHost | None, state: State,
+         description: str, sha: str | None = None, link: str = "",
+         on: str = "") -> str:  # fmt: skip
+    """Set the status on commit `on` (default: the pushed `event.after`), linking to `link` or
+    else to commit `sha`; what happened, for the request's log line."""
+    if host is None:
         if not kept.told_no_token.is_set():  # a log line's dedup, nothing depends on it
             kept.told_no_token.set()
             log.warning("no commit statuses: set WUKONG_STATUS_TOKEN (or WUKONG_GIT_TOKEN)")
         return "not posted: no token"
-    deadline = min(deadline, time.monotonic() + CALL_SECONDS)
     try:
-        host = open_host(repository(event), token, deadline)
-        try:
-            target = link or (host.commit_url(commit) if commit else "")
-            host.set_status(
-                sha or event.after, event.branch,
-                CommitStatus(state, clip(description), target_url=target),
-            )  # fmt: skip
-        finally:
-            host.close()
+        target = link or (host.commit_url(sha) if sha else "")
+        host.set_status(
+            on or event.after, event.branch,
+            CommitStatus(state, clip(description), target_url=target),
+        )  # fmt: skip
     except Exception as e:  # whatever went wrong, the delivery's answer stays what it is
         said = config.scrub(str(e))[:300]
         log.warning("commit status %s on %s of %s not posted: %s", state,
-                    (sha or event.after)[:12], event.repo_name, said)  # fmt: skip
+                    (on or event.after)[:12], event.repo_name, said)  # fmt: skip
         return f"not posted: {said}"
     return state

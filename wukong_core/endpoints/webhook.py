@@ -33,7 +33,15 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from wukong_core.endpoints import statuses
-from wukong_core.endpoints.common import Config, Instance, Refusal, Reply, public_url, read_body
+from wukong_core.endpoints.common import (
+    Config,
+    Instance,
+    Refusal,
+    Reply,
+    ignored,
+    public_url,
+    read_body,
+)
 from wukong_core.errors import QueueError, UsageError, WebhookError
 from wukong_core.git import webhooks
 from wukong_core.git.queued import encode_event, ordering_key
@@ -64,7 +72,7 @@ def webhook(request: Request, config: Config, kept: Instance) -> Reply:
     if isinstance(event, webhooks.PingEvent):
         return Reply(200, {"status": "pong", "provider": event.provider}, log=fields)
     if isinstance(event, webhooks.IgnoredEvent):
-        return _ignored(event.reason, fields | {"event": event.event})
+        return ignored(event.reason, fields | {"event": event.event})
     fields |= {"repo": event.repo_name, "branch": event.branch, "commit": event.after}
     if not webhooks.repo_allowed(event.repo_url, config.allowed_repos):
         raise Refusal(
@@ -74,9 +82,9 @@ def webhook(request: Request, config: Config, kept: Instance) -> Reply:
             repo=event.repo_name,
         )
     if event.deleted:
-        return _ignored(f"branch {event.branch} was deleted; nothing to render", fields)
+        return ignored(f"branch {event.branch} was deleted; nothing to render", fields)
     if webhooks.is_loop(event, ""):  # "" = the trailer test only; see the module docstring
-        return _ignored("the head commit is Wukong's own render", fields)
+        return ignored("the head commit is Wukong's own render", fields)
     if config.queue:
         return _enqueue(event, config, fields, kept)
     # The pipeline (and the spec models) load only for a push rendered here, never to queue one.
@@ -91,12 +99,6 @@ def webhook(request: Request, config: Config, kept: Instance) -> Reply:
     if event.delivery_id and delivery.succeeded(reply) and isinstance(reply.body, dict):
         kept.caches.deliveries.put(key, (reply.status, reply.body))
     return reply
-
-
-def _ignored(reason: str, fields: dict[str, Any]) -> Reply:
-    from wukong_core.endpoints import delivery  # lazily: see webhook()
-
-    return delivery.ignored(reason, fields)
 
 
 def _enqueue(
@@ -121,9 +123,13 @@ def _enqueue(
         )  # fmt: skip
     except QueueError as e:
         message = config.scrub(str(e))
-        fields["commit_status"] = statuses.post(
-            event, config, kept, "error", statuses.could_not(message), deadline
-        )
+        host = statuses.open_api(event, config, deadline)
+        try:
+            said = statuses.could_not(message)
+            fields["commit_status"] = statuses.post(event, config, kept, host, "error", said)
+        finally:
+            if host is not None:
+                host.close()
         return Reply(503, {"error": message, "retryable": e.retryable}, log=fields)
     body = {"queued": queued, "provider": event.provider, "repo": event.repo_name,
             "branch": event.branch}  # fmt: skip

@@ -97,10 +97,10 @@ class CommitResult:
     findings: list[Finding]
     attempts: int
     vm_count: int
-    proposal: Proposal | None = None  # pull-request mode: what became of its request
     # The commit whose specs were rendered: `source_sha`, or, when that head is Wukong's own
     # render commit (a late delivery), the commit it rendered, whose specs it holds.
-    specs_sha: str = ""
+    specs_sha: str
+    proposal: Proposal | None = None  # pull-request mode: what became of its request
 
 
 def commit_manifests(request: CommitRequest) -> CommitResult:
@@ -184,7 +184,7 @@ def _attempt(remote: Remote, request: CommitRequest, attempt: int) -> CommitResu
     def result(status: Any, commit: str | None = None, proposal: Proposal | None = None
                ) -> CommitResult:  # fmt: skip
         return CommitResult(status, source_sha, commit, list(out.findings), attempt,
-                            out.vm_count, proposal, _specs_of(repo, source_sha))  # fmt: skip
+                            out.vm_count, _specs_of(repo, source_sha), proposal)  # fmt: skip
 
     if has_errors(out.findings):
         return result("failed-checks")

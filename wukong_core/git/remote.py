@@ -128,9 +128,8 @@ class Remote:
             return True
         # Servers word a lost race in many ways ("failed to update ref", "stale info", a
         # hook's own text...), so the words decide nothing: the refs do. Moved: start again.
-        with step(f"read {branch} after the declined push", self.secrets):
-            now = self.client.get_refs(self.path, ref_prefix=list(wanted)).refs
-        if any(now.get(r, ZERO_SHA) != sha for r, sha in wanted.items()):
+        held_still = {branch: old} | expect
+        if self.heads(list(held_still)) != held_still:
             return False
         said = scrub(messages.decode("utf-8", "replace").strip(), self.secrets)[-1000:]
         told, short = fix

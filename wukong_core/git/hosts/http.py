@@ -27,7 +27,7 @@ _SHOWN = 200  # characters of a host's error message worth showing
 class Answer:
     status: int
     body: Any  # the parsed JSON; None when the answer had none
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # names in lower case
 
     @property
     def ok(self) -> bool:
@@ -85,7 +85,8 @@ class Api:
             response.release_conn()
         except urllib3.exceptions.HTTPError as e:
             raise HostError(f"{method} {path}: {_cause(e)}") from e
-        return Answer(response.status, _json(text), dict(response.headers))
+        headers = {name.lower(): value for name, value in response.headers.items()}
+        return Answer(response.status, _json(text), headers)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -111,15 +112,29 @@ def _cause(e: BaseException) -> str:
     return f"the API's answer could not be read ({type(e).__name__})"
 
 
+def rate_limited(answer: Answer) -> bool:
+    """GitHub answers its primary and secondary rate limits 403 or 429, with no requests left
+    or a `retry-after` (docs: "Rate limits for the REST API", Exceeding the rate limit)."""
+    return answer.status in (403, 429) and (
+        answer.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in answer.headers
+    )
+
+
 def refused(what: str, answer: Answer, needs: str) -> HostError:
     """A refused call as HostError("failed to <what>: ..."): the host's words, and for
-    401/403/404 the token's missing right (`needs`), which is what the reader has to change."""
+    401/403/404 the token's missing right (`needs`), which is what the reader has to change.
+    A rate limit is no missing right: it is HostError 429 (retryable), whatever status came."""
     text = f"failed to {what}: HTTP {answer.status}: {answer.message()}"
+    if rate_limited(answer):
+        after = answer.headers.get("retry-after", "")
+        wait = f"retry after {after[:10]} s" if after else "retry once it resets"
+        summary = f"could not {what} (HTTP {answer.status}): the API's rate limit; {wait}"
+        return HostError(f"{text}; the API's rate limit: {wait}", 429, summary)
     summary = ""
     if answer.status in (401, 403, 404):
         text += f"; the token needs {needs}"
         summary = f"could not {what} (HTTP {answer.status}): the token needs {needs}"
-        accepted = answer.headers.get("X-Accepted-GitHub-Permissions")
+        accepted = answer.headers.get("x-accepted-github-permissions")
         if accepted:  # GitHub names the fine-grained permission the call needs
             text += f" (GitHub accepts: {accepted[:100]})"
     return HostError(text, answer.status, summary)
