@@ -136,6 +136,8 @@ SIZING = (
         # No volumeMode: the profile's first set decides, Block for rbd (compared as written).
         ("Filesystem", {"size": "19.5Gi"}, {}, ["clone.too-small"]),
         ("Filesystem", {"size": "19.5Gi", "accessMode": "ReadWriteOnce"}, {}, ["clone.too-small"]),
+        # An access mode no set lists: CDI takes the first set's volume mode (getDefaultVolumeMode).
+        ("Filesystem", {"size": "19.5Gi", "accessMode": "ReadOnlyMany"}, {}, ["clone.too-small"]),
         ("Filesystem", {"size": "19.5Gi", "volumeMode": "Filesystem"}, {}, []),
         ("Filesystem", {"size": "19.5Gi", "storageClass": "nfs", "volumeMode": "Block",
                         "accessMode": "ReadWriteMany"}, {}, ["clone.too-small"]),

@@ -194,8 +194,9 @@ def target_volume_mode(
 ) -> str | None:
     """The volume mode CDI gives a new disk's PVC (renderPvcSpecVolumeModeAndAccessModesAndStorage
     Class): the disk's own; with an accessMode and no volumeMode, that of the first
-    claimPropertySet listing the access mode (getDefaultVolumeMode), else Kubernetes'
-    Filesystem; with neither, the first set's (getDefaultVolumeAndAccessMode). None when that is
+    claimPropertySet listing the access mode, else the first set's (getDefaultVolumeMode; only a
+    profile with no sets leaves Kubernetes' Filesystem); with neither, the first set's
+    (getDefaultVolumeAndAccessMode). None when that is
     unknown: the profiles were not read, or the class or its profile is not there."""
     if disk.volume_mode:
         return disk.volume_mode
@@ -205,8 +206,8 @@ def target_volume_mode(
         return None
     sets = [s for s in dig(profile, "status", "claimPropertySets") or [] if isinstance(s, dict)]
     if disk.access_mode:
-        listing = (s for s in sets if disk.access_mode in (s.get("accessModes") or []))
-        return next((s.get("volumeMode") or "Filesystem" for s in listing), "Filesystem")
+        listing = [s for s in sets if disk.access_mode in (s.get("accessModes") or [])]
+        return (listing or sets or [{}])[0].get("volumeMode") or "Filesystem"
     if sets and sets[0].get("accessModes"):
         return sets[0].get("volumeMode") or "Filesystem"
     return None  # CDI cannot complete the claim: storageclass.incomplete-profile says so
