@@ -7,8 +7,13 @@ from typing import Any
 
 import pytest
 
-from tests.kube_storage import datavolume, populated_pvc, pvc, storage_class
-from wukong_core.checks.cdi_storage import clone_too_small, default_class, filling
+from tests.kube_storage import datavolume, populated_pvc, pvc, storage_class, storage_profile
+from wukong_core.checks.cdi_storage import (
+    clone_too_small,
+    completed_claim,
+    default_class,
+    filling,
+)
 from wukong_core.plan import DiskPlan
 
 
@@ -67,3 +72,33 @@ def test_a_filesystem_clone_may_ask_for_the_source_size_less_cdi_s_overhead(
     """20Gi less 6 % is 18.8Gi: CDI grows a Filesystem request by that before it compares."""
     source = pvc("backups", "b", size="20Gi")
     assert (clone_too_small(source, disk(size), "Filesystem") is not None) is too_small
+
+
+RBD = storage_profile(storage_class("ceph"))  # RWX Block, RWO Block, RWO Filesystem
+NO_MODES = {"status": {"claimPropertySets": [{"volumeMode": "Block"}, {"accessModes": ["RWO"]}]}}
+
+
+@pytest.mark.parametrize(
+    ("access", "volume", "profile", "expected"),
+    [
+        (None, None, RBD, ("ReadWriteMany", "Block")),  # the first set
+        (None, None, NO_MODES, None),  # the first set lists no access mode: Pending
+        (None, None, storage_profile(storage_class("local"), ()), None),
+        (None, "Filesystem", RBD, ("ReadWriteOnce", "Filesystem")),  # the first of its mode
+        # none of its mode: the first set of another (getDefaultAccessModes' defaultAccessModes)
+        (None, "Filesystem", storage_profile(storage_class("b"), (("RWX", "Block"),)),
+         ("RWX", "Filesystem")),
+        (None, "Filesystem", NO_MODES, ("RWO", "Filesystem")),
+        ("ReadWriteOnce", None, RBD, ("ReadWriteOnce", "Block")),  # the first set listing it
+        ("ReadOnlyMany", None, RBD, ("ReadOnlyMany", "Block")),  # none does: the first set's
+        ("ReadWriteOnce", None, storage_profile(storage_class("local"), ()),
+         ("ReadWriteOnce", "Filesystem")),
+        ("ReadWriteOnce", "Filesystem", NO_MODES, ("ReadWriteOnce", "Filesystem")),
+    ],
+)  # fmt: skip
+def test_cdi_completes_a_claim_from_the_storage_profile(
+    access: str | None, volume: str | None, profile: dict[str, Any], expected: Any
+) -> None:
+    """renderPvcSpecVolumeModeAndAccessModes, CDI v1.63."""
+    new = DiskPlan("root", "import", 10, access_mode=access, volume_mode=volume)
+    assert completed_claim(new, profile) == expected

@@ -509,8 +509,9 @@ LOCAL_PROFILE = storage_profile(LOCAL_PATH, sets=())  # CDI knows no modes for l
         ({"volumeMode": "Filesystem"}, LOCAL_PROFILE, ["storageclass.incomplete-profile"]),
         # an admin's spec.claimPropertySets complete the profile
         ({}, storage_profile(LOCAL_PATH, spec_sets=(("ReadWriteOnce", "Filesystem"),)), []),
+        # CDI takes the access mode of a set of another volume mode (getDefaultAccessModes)
         ({"volumeMode": "Block"}, storage_profile(LOCAL_PATH, (("ReadWriteOnce", "Filesystem"),)),
-         ["storageclass.incomplete-profile"]),
+         []),
         ({"volumeMode": "Block"}, storage_profile(LOCAL_PATH), []),
     ],
 )  # fmt: skip

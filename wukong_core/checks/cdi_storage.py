@@ -89,7 +89,7 @@ def storage_class_problems(
     gap = None if profiles is None or disk.access_mode else _profile_gap(profiles, name, disk)
     if gap is None:
         return []
-    # The patch replaces the profile's list; with a volumeMode the disk needs a set of its mode.
+    # The patch replaces the profile's list: one set of the disk's volumeMode, beside the others.
     mode = disk.volume_mode or "Filesystem"
     fix = (
         f"set accessMode on the disk, or give the StorageProfile claimPropertySets (`kubectl "
@@ -116,21 +116,42 @@ def _no_default(disk: DiskPlan, vm: str) -> str:
 
 
 def _profile_gap(profiles: dict[str, Obj], name: str, disk: DiskPlan) -> str | None:
-    """Why the StorageProfile cannot fill the access mode (renderPvcSpecVolumeModeAndAccess
-    ModesAndStorageClass): with no volumeMode CDI takes the first claimPropertySet, with one it
-    takes the first set of that volumeMode. None when it can, or the profile is not there yet
-    (CDI makes one per StorageClass)."""
+    """Why the StorageProfile cannot fill the access mode (`completed_claim` is None). None when
+    it can, or the profile is not there yet (CDI makes one per StorageClass)."""
     profile = profiles.get(name)
-    if profile is None:
+    if profile is None or completed_claim(disk, profile) is not None:
         return None
-    sets = dig(profile, "status", "claimPropertySets") or []
-    if disk.volume_mode:
-        if any(s.get("volumeMode") == disk.volume_mode and s.get("accessModes") for s in sets):
-            return None
-        return f"has no claimPropertySets with volumeMode {disk.volume_mode}"
-    if sets and sets[0].get("accessModes"):
-        return None
+    if dig(profile, "status", "claimPropertySets"):
+        which = "any of its claimPropertySets" if disk.volume_mode else "its first claimPropertySet"
+        return f"lists no accessModes in {which}"
     return "has no claimPropertySets (CDI knows no access mode for its provisioner)"
+
+
+def completed_claim(disk: DiskPlan, profile: Obj) -> tuple[str, str] | None:
+    """The (access mode, volume mode) CDI v1.63 gives a new disk's PVC from the StorageProfile
+    of its class (renderPvcSpecVolumeModeAndAccessModes); None when CDI cannot complete it and
+    the DataVolume stays Pending. What the disk sets is kept; of the rest:
+    - neither set: the first claimPropertySet's, if it lists an access mode
+      (getDefaultVolumeAndAccessMode);
+    - a volumeMode only: the access mode of the first set of that volume mode, else of the
+      first set of another (getDefaultAccessModes);
+    - an accessMode only: the volume mode of the first set listing it, else the first set's,
+      Kubernetes' Filesystem for a profile with no sets (getDefaultVolumeMode)."""
+    sets = [s for s in dig(profile, "status", "claimPropertySets") or [] if isinstance(s, dict)]
+
+    def volume(s: Obj) -> str:
+        return s.get("volumeMode") or "Filesystem"
+
+    if disk.access_mode:
+        listing = [s for s in sets if disk.access_mode in (s.get("accessModes") or [])]
+        return disk.access_mode, disk.volume_mode or volume((listing or sets or [{}])[0])
+    if disk.volume_mode:
+        ordered = sorted(sets, key=lambda s: s.get("volumeMode") != disk.volume_mode)
+        modes = next((s["accessModes"] for s in ordered if s.get("accessModes")), None)
+        return (modes[0], disk.volume_mode) if modes else None
+    if sets and sets[0].get("accessModes"):
+        return sets[0]["accessModes"][0], volume(sets[0])
+    return None
 
 
 # --- is a PVC filled ----------------------------------------------------------------------------
@@ -196,21 +217,16 @@ def target_volume_mode(
     Class): the disk's own; with an accessMode and no volumeMode, that of the first
     claimPropertySet listing the access mode, else the first set's (getDefaultVolumeMode; only a
     profile with no sets leaves Kubernetes' Filesystem); with neither, the first set's
-    (getDefaultVolumeAndAccessMode). None when that is
-    unknown: the profiles were not read, or the class or its profile is not there."""
+    (getDefaultVolumeAndAccessMode): `completed_claim`. None when that is unknown: the profiles
+    were not read, or the class or its profile is not there."""
     if disk.volume_mode:
         return disk.volume_mode
     chosen = classes.get(disk.storage_class or "") or default_class(classes)
     profile = (profiles or {}).get(obj_name(chosen or {}))
     if profile is None:
         return None
-    sets = [s for s in dig(profile, "status", "claimPropertySets") or [] if isinstance(s, dict)]
-    if disk.access_mode:
-        listing = [s for s in sets if disk.access_mode in (s.get("accessModes") or [])]
-        return (listing or sets or [{}])[0].get("volumeMode") or "Filesystem"
-    if sets and sets[0].get("accessModes"):
-        return sets[0].get("volumeMode") or "Filesystem"
-    return None  # CDI cannot complete the claim: storageclass.incomplete-profile says so
+    completed = completed_claim(disk, profile)
+    return completed[1] if completed else None  # storageclass.incomplete-profile says why
 
 
 def filesystem_overhead(
