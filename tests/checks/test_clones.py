@@ -142,6 +142,10 @@ SIZING = (
         ("Filesystem", {"size": "19.5Gi", "storageClass": "nfs", "volumeMode": "Block",
                         "accessMode": "ReadWriteMany"}, {}, ["clone.too-small"]),
         ("Block", {"size": "19.5Gi", "storageClass": "nfs"}, {}, ["clone.too-small"]),
+        # A class that does not exist is not the default (CDI does not fall back): its volume
+        # mode is unknown, taken as Filesystem, and storageclass.not-found says what is wrong.
+        ("Filesystem", {"size": "19.5Gi", "storageClass": "gone"}, {},
+         ["storageclass.not-found"]),
         ("Block", {"size": "20Gi"}, {}, []),
         ("Block", {}, {}, []),  # no size: the source's
     ],
@@ -158,8 +162,9 @@ def test_clone_too_small(
     plan = wukong("restored", clone("backup-1", "backups", **disk))
     found = check(make_view, plan, source, config, base=SIZING)
     assert codes(found) == expected
-    if expected:
-        assert found[0].severity.value == "error" and "at least 20Gi" in found[0].message
+    if "clone.too-small" in expected:
+        f = only(found, "clone.too-small")
+        assert f.severity.value == "error" and "at least 20Gi" in f.message
 
 
 @pytest.mark.parametrize(

@@ -60,32 +60,36 @@ def default_class(classes: dict[str, Obj]) -> Obj | None:
     return None
 
 
+def chosen_class(name: str | None, classes: dict[str, Obj]) -> Obj | None:
+    """The StorageClass CDI gives a DataVolume whose storage names class `name` (GetStorageClass
+    ByName): that class, None when it does not exist (CDI does not fall back then); for none
+    named, the default (`default_class`)."""
+    return classes.get(name) if name else default_class(classes)
+
+
 def storage_class_problems(
     disk: DiskPlan, vm: str, classes: dict[str, Obj], profiles: dict[str, Obj] | None
 ) -> list[tuple[str, str]]:
     """(code, message) for a new disk whose StorageClass CDI cannot use as planned. `profiles`
     is None when they were not read (accessMode set, or not recorded, or unreadable)."""
-    if disk.storage_class:
-        if disk.storage_class not in classes:
-            known = ", ".join(sorted(classes)[:10]) or "none"
-            return [
-                (
-                    "storageclass.not-found",
-                    f'disk "{disk.name}" names StorageClass "{disk.storage_class}", which does '
-                    f"not exist (existing: {known}); correct storageClass or leave it unset",
-                )
-            ]
-        name, which = disk.storage_class, f'StorageClass "{disk.storage_class}"'
-    else:
-        chosen = default_class(classes)
-        if chosen is None:
-            if disk.access_mode and any(
-                _annotations(c).get(K8S_BETA_DEFAULT) == "true" for c in classes.values()
-            ):
-                return []  # Kubernetes' admission gives the PVC its (beta) default class
-            return [("storageclass.no-default", _no_default(disk, vm))]
-        name = obj_name(chosen)
-        which = f'the default StorageClass "{name}"'
+    chosen = chosen_class(disk.storage_class, classes)
+    if chosen is None and disk.storage_class:
+        known = ", ".join(sorted(classes)[:10]) or "none"
+        return [
+            (
+                "storageclass.not-found",
+                f'disk "{disk.name}" names StorageClass "{disk.storage_class}", which does '
+                f"not exist (existing: {known}); correct storageClass or leave it unset",
+            )
+        ]
+    if chosen is None:
+        if disk.access_mode and any(
+            _annotations(c).get(K8S_BETA_DEFAULT) == "true" for c in classes.values()
+        ):
+            return []  # Kubernetes' admission gives the PVC its (beta) default class
+        return [("storageclass.no-default", _no_default(disk, vm))]
+    name = obj_name(chosen)
+    which = f'StorageClass "{name}"' if disk.storage_class else f'the default StorageClass "{name}"'
     gap = None if profiles is None or disk.access_mode else _profile_gap(profiles, name, disk)
     if gap is None:
         return []
@@ -221,7 +225,7 @@ def target_volume_mode(
     were not read, or the class or its profile is not there."""
     if disk.volume_mode:
         return disk.volume_mode
-    chosen = classes.get(disk.storage_class or "") or default_class(classes)
+    chosen = chosen_class(disk.storage_class, classes)
     profile = (profiles or {}).get(obj_name(chosen or {}))
     if profile is None:
         return None
@@ -237,7 +241,8 @@ def filesystem_overhead(
     CDI's default where no CDIConfig was read (an older snapshot)."""
     config = (configs or {}).get(CDI_CONFIG)
     overhead = dig(config or {}, "status", "filesystemOverhead") or {}
-    chosen = classes.get(disk.storage_class or "") or default_class(classes)
+    # For a class that does not exist CDI takes the default's figure (it falls back there).
+    chosen = chosen_class(disk.storage_class, classes) or default_class(classes)
     name = obj_name(chosen or {})
     per_class = overhead.get("storageClass") or {}
     for value, whose in (
