@@ -355,6 +355,8 @@ def test_a_vm_below_its_preference_s_requirements_is_refused(
         ({"cpu": 4, "coresPerSocket": 2}, "preferCores", None, None),  # the deprecated name
         ({"cpu": 1}, "cores", "gets 1 vCPU as cores", "set cpu: 2 and coresPerSocket: 2"),
         ({"cpu": 4}, "threads", "gets 1 vCPU as threads", "size the VM with an instancetype"),
+        # a topology KubeVirt does not know: checkCPU's switch has no default, no CPU is checked
+        ({"cpu": 1}, "preferNUMA", None, None),
     ],
 )
 def test_the_requirements_message_names_the_topology_that_passes(
