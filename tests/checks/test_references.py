@@ -14,6 +14,7 @@ from tests.kube import FakeApi
 from tests.kube_objects import instancetype, namespace, network_attachment_definition, preference
 from tests.kube_storage import datasource, datavolume, populated_pvc
 from wukong_core.checks.cluster import check_cluster
+from wukong_core.checks.reads import Reads
 
 pytest_plugins = ["tests.kube"]
 
@@ -296,7 +297,7 @@ def test_every_reference_is_listed_once_per_namespace(
         )
         for i in range(20)
     ]
-    found = check_cluster(plans, make_view(*NAMED, datasource(GOLDEN, "fedora")))
+    found = check_cluster(plans, Reads(make_view(*NAMED, datasource(GOLDEN, "fedora"))))
     assert found == []
     if not is_live(request):
         return
