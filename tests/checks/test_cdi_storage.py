@@ -75,25 +75,23 @@ def test_a_filesystem_clone_may_ask_for_the_source_size_less_cdi_s_overhead(
 
 
 RBD = storage_profile(storage_class("ceph"))  # RWX Block, RWO Block, RWO Filesystem
-NO_MODES = {"status": {"claimPropertySets": [{"volumeMode": "Block"}, {"accessModes": ["RWO"]}]}}
+LOCAL = storage_profile(storage_class("local"), ())  # CDI knows no modes for its provisioner
+ONLY_BLOCK = storage_profile(storage_class("b"), (("ReadWriteMany", "Block"),))
 
 
+# CDI v1.63 (PR #3709, in v1.59 and later): no access mode of another volume mode, and no
+# volume mode of a set that does not list the disk's access mode.
 @pytest.mark.parametrize(
     ("access", "volume", "profile", "expected"),
     [
         (None, None, RBD, ("ReadWriteMany", "Block")),  # the first set
-        (None, None, NO_MODES, None),  # the first set lists no access mode: Pending
-        (None, None, storage_profile(storage_class("local"), ()), None),
+        (None, None, LOCAL, None),  # nothing to complete it with: Pending
         (None, "Filesystem", RBD, ("ReadWriteOnce", "Filesystem")),  # the first of its mode
-        # none of its mode: the first set of another (getDefaultAccessModes' defaultAccessModes)
-        (None, "Filesystem", storage_profile(storage_class("b"), (("RWX", "Block"),)),
-         ("RWX", "Filesystem")),
-        (None, "Filesystem", NO_MODES, ("RWO", "Filesystem")),
+        (None, "Filesystem", ONLY_BLOCK, None),  # none of its mode: an error
         ("ReadWriteOnce", None, RBD, ("ReadWriteOnce", "Block")),  # the first set listing it
-        ("ReadOnlyMany", None, RBD, ("ReadOnlyMany", "Block")),  # none does: the first set's
-        ("ReadWriteOnce", None, storage_profile(storage_class("local"), ()),
-         ("ReadWriteOnce", "Filesystem")),
-        ("ReadWriteOnce", "Filesystem", NO_MODES, ("ReadWriteOnce", "Filesystem")),
+        ("ReadOnlyMany", None, RBD, ("ReadOnlyMany", "Filesystem")),  # none does: Kubernetes'
+        ("ReadWriteOnce", None, LOCAL, ("ReadWriteOnce", "Filesystem")),
+        ("ReadWriteOnce", "Block", LOCAL, ("ReadWriteOnce", "Block")),  # set on the disk: kept
     ],
 )  # fmt: skip
 def test_cdi_completes_a_claim_from_the_storage_profile(

@@ -136,8 +136,9 @@ SIZING = (
         # No volumeMode: the profile's first set decides, Block for rbd (compared as written).
         ("Filesystem", {"size": "19.5Gi"}, {}, ["clone.too-small"]),
         ("Filesystem", {"size": "19.5Gi", "accessMode": "ReadWriteOnce"}, {}, ["clone.too-small"]),
-        # An access mode no set lists: CDI takes the first set's volume mode (getDefaultVolumeMode).
-        ("Filesystem", {"size": "19.5Gi", "accessMode": "ReadOnlyMany"}, {}, ["clone.too-small"]),
+        # An access mode no set lists: Kubernetes' Filesystem, not the first set's Block (CDI
+        # PR #3709, getDefaultVolumeMode), so the overhead applies.
+        ("Filesystem", {"size": "19.5Gi", "accessMode": "ReadOnlyMany"}, {}, []),
         ("Filesystem", {"size": "19.5Gi", "volumeMode": "Filesystem"}, {}, []),
         ("Filesystem", {"size": "19.5Gi", "storageClass": "nfs", "volumeMode": "Block",
                         "accessMode": "ReadWriteMany"}, {}, ["clone.too-small"]),

@@ -510,9 +510,9 @@ LOCAL_PROFILE = storage_profile(LOCAL_PATH, sets=())  # CDI knows no modes for l
         ({"volumeMode": "Filesystem"}, LOCAL_PROFILE, ["storageclass.incomplete-profile"]),
         # an admin's spec.claimPropertySets complete the profile
         ({}, storage_profile(LOCAL_PATH, spec_sets=(("ReadWriteOnce", "Filesystem"),)), []),
-        # CDI takes the access mode of a set of another volume mode (getDefaultAccessModes)
+        # no set of its volume mode: CDI v1.59+ (PR #3709) fails, takes no other mode's
         ({"volumeMode": "Block"}, storage_profile(LOCAL_PATH, (("ReadWriteOnce", "Filesystem"),)),
-         []),
+         ["storageclass.incomplete-profile"]),
         ({"volumeMode": "Block"}, storage_profile(LOCAL_PATH), []),
     ],
 )  # fmt: skip

@@ -125,36 +125,34 @@ def _profile_gap(profiles: dict[str, Obj], name: str, disk: DiskPlan) -> str | N
     profile = profiles.get(name)
     if profile is None or completed_claim(disk, profile) is not None:
         return None
+    if disk.volume_mode and dig(profile, "status", "claimPropertySets"):
+        return f"has no claimPropertySets with volumeMode {disk.volume_mode}"
     if dig(profile, "status", "claimPropertySets"):
-        which = "any of its claimPropertySets" if disk.volume_mode else "its first claimPropertySet"
-        return f"lists no accessModes in {which}"
+        return "lists no accessModes in its first claimPropertySet"
     return "has no claimPropertySets (CDI knows no access mode for its provisioner)"
 
 
 def completed_claim(disk: DiskPlan, profile: Obj) -> tuple[str, str] | None:
     """The (access mode, volume mode) CDI v1.63 gives a new disk's PVC from the StorageProfile
-    of its class (renderPvcSpecVolumeModeAndAccessModes); None when CDI cannot complete it and
-    the DataVolume stays Pending. What the disk sets is kept; of the rest:
+    of its class (renderPvcSpecVolumeModeAndAccessModesAndStorageClass, as CDI PR #3709 left it
+    in v1.59 and later); None when CDI cannot complete it and the DataVolume stays Pending.
+    What the disk sets is kept; of the rest:
     - neither set: the first claimPropertySet's, if it lists an access mode
       (getDefaultVolumeAndAccessMode);
-    - a volumeMode only: the access mode of the first set of that volume mode, else of the
-      first set of another (getDefaultAccessModes);
-    - an accessMode only: the volume mode of the first set listing it, else the first set's,
-      Kubernetes' Filesystem for a profile with no sets (getDefaultVolumeMode)."""
+    - a volumeMode only: the access modes of the first set of that volume mode; none is an
+      error, not another mode's (getDefaultAccessModes);
+    - an accessMode only: the volume mode of the first set listing it, else Kubernetes'
+      Filesystem (getDefaultVolumeMode)."""
     sets = [s for s in dig(profile, "status", "claimPropertySets") or [] if isinstance(s, dict)]
-
-    def volume(s: Obj) -> str:
-        return s.get("volumeMode") or "Filesystem"
-
     if disk.access_mode:
         listing = [s for s in sets if disk.access_mode in (s.get("accessModes") or [])]
-        return disk.access_mode, disk.volume_mode or volume((listing or sets or [{}])[0])
+        found = listing[0].get("volumeMode") if listing else None
+        return disk.access_mode, disk.volume_mode or found or "Filesystem"
     if disk.volume_mode:
-        ordered = sorted(sets, key=lambda s: s.get("volumeMode") != disk.volume_mode)
-        modes = next((s["accessModes"] for s in ordered if s.get("accessModes")), None)
-        return (modes[0], disk.volume_mode) if modes else None
+        ours = [s for s in sets if s.get("volumeMode") == disk.volume_mode and s.get("accessModes")]
+        return (ours[0]["accessModes"][0], disk.volume_mode) if ours else None
     if sets and sets[0].get("accessModes"):
-        return sets[0]["accessModes"][0], volume(sets[0])
+        return sets[0]["accessModes"][0], sets[0].get("volumeMode") or "Filesystem"
     return None
 
 
@@ -219,8 +217,8 @@ def target_volume_mode(
 ) -> str | None:
     """The volume mode CDI gives a new disk's PVC (renderPvcSpecVolumeModeAndAccessModesAndStorage
     Class): the disk's own; with an accessMode and no volumeMode, that of the first
-    claimPropertySet listing the access mode, else the first set's (getDefaultVolumeMode; only a
-    profile with no sets leaves Kubernetes' Filesystem); with neither, the first set's
+    claimPropertySet listing the access mode, else Kubernetes' Filesystem (getDefaultVolumeMode);
+    with neither, the first set's
     (getDefaultVolumeAndAccessMode): `completed_claim`. None when that is unknown: the profiles
     were not read, or the class or its profile is not there."""
     if disk.volume_mode:

@@ -220,7 +220,7 @@ def _check_new_storage(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
             else ctx.reads.get("storageprofiles", None, where)
         )
         out += [
-            finding(code, message, plan, disk.field_line(_class_field(code)))
+            finding(code, message, plan, disk.field_line(_class_field(code, disk)))
             for code, message in storage_class_problems(disk, plan.key, classes, profiles)
         ]
     pvcs = ctx.pvcs(plan.namespace, where)
@@ -252,9 +252,11 @@ def _check_new_storage(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
     return [*out, finding("pvc.populating", message, plan, disk.line)]
 
 
-def _class_field(code: str) -> str:
-    """The field a StorageClass finding points at: the class named (or whose profile cannot
-    fill the access mode); a missing default, the disk."""
+def _class_field(code: str, disk: DiskPlan) -> str:
+    """The field a StorageClass finding points at: the class named; for a profile that cannot
+    fill the access mode, the volumeMode it has no set for; a missing default, the disk."""
+    if code == "storageclass.incomplete-profile" and disk.volume_mode:
+        return "volumeMode"
     return "storageClass" if code != "storageclass.no-default" else "name"
 
 
