@@ -55,7 +55,7 @@ def plan_all(
     the repository."""
     specs, findings = load_many(files.items())
     plans, plan_findings = plan_specs(specs, default_namespace)
-    findings += plan_findings + validate_plans(plans, cluster=None)
+    findings += plan_findings + validate_plans(plans, None)
     return plans, sorted(findings, key=Finding.sort_key)
 
 

@@ -76,14 +76,12 @@ def plan_specs(
     return plans, findings
 
 
-def validate_plans(
-    plans: list[VmPlan], cluster: ClusterView | None, reads: Reads | None = None
-) -> list[Finding]:
+def validate_plans(plans: list[VmPlan], reads: Reads | None) -> list[Finding]:
     """The repository's checks, and the cluster's when there is one. `reads`: the run's reads
-    of `cluster`, shared with the data-safety comparison that follows."""
+    of the cluster (None: offline), shared with the data-safety comparison that follows."""
     findings = check_repo(plans)
-    if cluster is not None:
-        findings += check_cluster(plans, cluster, reads)
+    if reads is not None:
+        findings += check_cluster(plans, reads)
     return findings
 
 
@@ -92,7 +90,7 @@ def validate_presync(plans: list[VmPlan], cluster: ClusterView | None) -> list[F
     live in their namespaces (`safety.compare_cluster`), which its log shows while Argo CD
     waits for a prune to be confirmed (a hook is deleted only once the sync succeeded)."""
     reads = Reads(cluster) if cluster is not None else None
-    findings = validate_plans(plans, cluster, reads)
+    findings = validate_plans(plans, reads)
     if reads is not None:
         findings += compare_cluster(plans, reads)
     return sorted(findings, key=Finding.sort_key)
@@ -132,7 +130,7 @@ def run(
     plans = [plan for result in results.values() for plan in result.plans]
     findings = [finding for result in results.values() for finding in result.findings]
     reads = Reads(cluster) if cluster is not None else None
-    findings += validate_plans(plans, cluster, reads)
+    findings += validate_plans(plans, reads)
     label = OFFLINE if cluster is None else cluster.source
     if not render or has_errors(findings):
         return Outcome(plans, sorted(findings, key=Finding.sort_key), {}, label)

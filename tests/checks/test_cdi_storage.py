@@ -7,8 +7,13 @@ from typing import Any
 
 import pytest
 
-from tests.kube_storage import datavolume, populated_pvc, pvc, storage_class
-from wukong_core.checks.cdi_storage import clone_too_small, default_class, filling
+from tests.kube_storage import datavolume, populated_pvc, pvc, storage_class, storage_profile
+from wukong_core.checks.cdi_storage import (
+    clone_too_small,
+    completed_claim,
+    default_class,
+    filling,
+)
 from wukong_core.plan import DiskPlan
 
 
@@ -67,3 +72,31 @@ def test_a_filesystem_clone_may_ask_for_the_source_size_less_cdi_s_overhead(
     """20Gi less 6 % is 18.8Gi: CDI grows a Filesystem request by that before it compares."""
     source = pvc("backups", "b", size="20Gi")
     assert (clone_too_small(source, disk(size), "Filesystem") is not None) is too_small
+
+
+RBD = storage_profile(storage_class("ceph"))  # RWX Block, RWO Block, RWO Filesystem
+LOCAL = storage_profile(storage_class("local"), ())  # CDI knows no modes for its provisioner
+ONLY_BLOCK = storage_profile(storage_class("b"), (("ReadWriteMany", "Block"),))
+
+
+# CDI v1.63 (PR #3709, in v1.59 and later): no access mode of another volume mode, and no
+# volume mode of a set that does not list the disk's access mode.
+@pytest.mark.parametrize(
+    ("access", "volume", "profile", "expected"),
+    [
+        (None, None, RBD, ("ReadWriteMany", "Block")),  # the first set
+        (None, None, LOCAL, None),  # nothing to complete it with: Pending
+        (None, "Filesystem", RBD, ("ReadWriteOnce", "Filesystem")),  # the first of its mode
+        (None, "Filesystem", ONLY_BLOCK, None),  # none of its mode: an error
+        ("ReadWriteOnce", None, RBD, ("ReadWriteOnce", "Block")),  # the first set listing it
+        ("ReadOnlyMany", None, RBD, ("ReadOnlyMany", "Filesystem")),  # none does: Kubernetes'
+        ("ReadWriteOnce", None, LOCAL, ("ReadWriteOnce", "Filesystem")),
+        ("ReadWriteOnce", "Block", LOCAL, ("ReadWriteOnce", "Block")),  # set on the disk: kept
+    ],
+)  # fmt: skip
+def test_cdi_completes_a_claim_from_the_storage_profile(
+    access: str | None, volume: str | None, profile: dict[str, Any], expected: Any
+) -> None:
+    """renderPvcSpecVolumeModeAndAccessModes, CDI v1.63."""
+    new = DiskPlan("root", "import", 10, access_mode=access, volume_mode=volume)
+    assert completed_claim(new, profile) == expected

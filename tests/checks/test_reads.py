@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.checks.test_cluster import attach, wukong
+from tests.checks.test_cluster import attach, check, image, wukong
 from tests.kube import FakeApi
 from tests.kube_storage import pvc
 from wukong_core.checks.reads import Reads, Where
@@ -65,3 +65,15 @@ def test_a_group_the_api_does_not_serve_is_known_as_such_even_from_a_quiet_read(
     reads = Reads(make_view())
     assert reads.get("datavolumes", "vms") == {}
     assert reads.cdi_missing and reads.failures == []
+
+
+@pytest.mark.parametrize("make_view", ["live"], indirect=True)
+def test_sized_imports_with_an_access_mode_read_no_storage_profiles(
+    kube_api: FakeApi, make_view: Any
+) -> None:
+    """CDI needs a StorageProfile only to complete an unset access mode, or the volume mode of a
+    sized clone: imports that set accessMode need none, so none is listed."""
+    disks = [image(accessMode="ReadWriteOnce"), image("data", accessMode="ReadWriteMany")]
+    assert check(make_view, wukong("web", *disks)) == []
+    assert kube_api.lists("storageprofiles") == []
+    assert kube_api.lists("storageclasses")  # the class is still checked

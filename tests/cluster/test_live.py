@@ -23,6 +23,7 @@ from tests.kube_storage import (
     storage_profile,
 )
 from wukong_core.checks.cluster import check_cluster
+from wukong_core.checks.reads import Reads
 from wukong_core.errors import ClusterError
 from wukong_core.findings import Severity
 from wukong_core.plan import VmPlan, plan_vm
@@ -280,7 +281,7 @@ def test_100_specs_in_5_namespaces_list_each_resource_once_per_namespace(
     kube_api.add(instancetype("u1.medium"), preference("fedora"))
     kube_api.add(*(preference("team", ns=ns, topology="cores") for ns in spaces))
     kube_api.add(*(network_attachment_definition(ns, "lab") for ns in spaces))
-    findings = check_cluster(many_plans(100, spaces), live_view(kubeconfig))
+    findings = check_cluster(many_plans(100, spaces), Reads(live_view(kubeconfig)))
     assert [f for f in findings if f.severity is Severity.ERROR] == []
     reads = Counter((r.resource.plural, r.namespace) for r in kube_api.requests)
     assert all(r.params.get("limit") and not r.name for r in kube_api.requests)  # LISTs, no GETs

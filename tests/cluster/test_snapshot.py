@@ -35,6 +35,7 @@ from tests.kube_storage import (
 )
 from tests.schemas import close
 from wukong_core.checks.cluster import check_cluster
+from wukong_core.checks.reads import Reads
 from wukong_core.cluster import open_cluster
 from wukong_core.cluster.snapshot import SNAPSHOT_COMMAND, SnapshotCluster
 from wukong_core.errors import ClusterError, SpecError
@@ -82,7 +83,7 @@ def test_an_older_snapshot_without_storage_profiles_skips_that_check_and_says_so
     path = write_snapshot(tmp_path / "old.yaml", [namespace("vms"), local])
     view = SnapshotCluster.from_file(path)
     plan = plan_of({"name": "web", "namespace": "vms"}, disks=[{"name": "system", "size": "10Gi"}])
-    assert check_cluster([plan], view) == []
+    assert check_cluster([plan], Reads(view)) == []
     assert view.source == (
         f"snapshot {path} (holds no StorageProfiles: the checks that need them were skipped; "
         f"record them with `{SNAPSHOT_COMMAND}`)"
@@ -91,7 +92,9 @@ def test_an_older_snapshot_without_storage_profiles_skips_that_check_and_says_so
         view.list("storageprofiles")
     assert e.value.kind == "not-recorded"
     recorded = SnapshotCluster([namespace("vms"), local, storage_profile(local, sets=())])
-    assert [f.code for f in check_cluster([plan], recorded)] == ["storageclass.incomplete-profile"]
+    assert [f.code for f in check_cluster([plan], Reads(recorded))] == [
+        "storageclass.incomplete-profile"
+    ]
 
 
 def plan_of(metadata: dict[str, str], **spec: Any) -> VmPlan:
@@ -123,7 +126,7 @@ def test_a_snapshot_of_an_earlier_release_skips_the_reference_checks_and_says_wh
         networks=[{"name": "lab", "network": "lab"}],
         disks=[{"name": "root", "dataSource": {"name": "fedora"}, "storageClass": "fastest"}],
     )
-    assert [f.code for f in check_cluster([plan], view)] == ["storageclass.not-found"]
+    assert [f.code for f in check_cluster([plan], Reads(view))] == ["storageclass.not-found"]
     assert view.source.endswith(
         "(holds no DataSources, NetworkAttachmentDefinitions, VirtualMachineClusterInstancetypes "
         "or VirtualMachineClusterPreferences: the checks that need them were skipped; record "
@@ -171,7 +174,7 @@ def test_a_snapshot_of_this_release_is_known_to_hold_every_kind_of_its_command(
     fast = storage_class("fast", default=True)
     objects = [namespace("vms"), fast, storage_profile(fast), cdi_config((fast,))]
     view = SnapshotCluster.from_file(write_snapshot(tmp_path / "now.yaml", objects))
-    found = check_cluster([plan_of({"name": "web", "namespace": "vms"}, **NAMED_SPEC)], view)
+    found = check_cluster([plan_of({"name": "web", "namespace": "vms"}, **NAMED_SPEC)], Reads(view))
     assert sorted(f.code for f in found) == [
         "datasource.not-found",
         "instancetype.not-found",
@@ -187,7 +190,7 @@ def test_one_kind_of_a_command_change_proves_every_kind_it_added(tmp_path: Path)
     fast = storage_class("fast", default=True)
     objects = [namespace("vms"), fast, storage_profile(fast), instancetype("u1.medium")]
     view = SnapshotCluster.from_file(write_snapshot(tmp_path / "prev.yaml", objects))
-    found = check_cluster([plan_of({"name": "web", "namespace": "vms"}, **NAMED_SPEC)], view)
+    found = check_cluster([plan_of({"name": "web", "namespace": "vms"}, **NAMED_SPEC)], Reads(view))
     assert sorted(f.code for f in found) == ["datasource.not-found", "network.not-found"]
     assert view.source == f"snapshot {tmp_path / 'prev.yaml'}"
 
@@ -237,7 +240,7 @@ def test_example_specs_validate_against_the_example_snapshot() -> None:
     """Only warnings: the two attached PVCs that are not ReadWriteMany (db-vm's ReadOnlyMany ISO
     too, which is why the recorded db-vm is not LiveMigratable). Every instancetype, preference,
     network and golden image the examples name is there and ready."""
-    findings = check_cluster(example_plans(), open_cluster(f"snapshot:{EXAMPLE_SNAPSHOT}"))
+    findings = check_cluster(example_plans(), Reads(open_cluster(f"snapshot:{EXAMPLE_SNAPSHOT}")))
     assert sorted((f.code, f.object) for f in findings) == [
         ("pvc.not-migratable", "vms/db-vm"),
         ("pvc.not-migratable", "vms/hybrid-vm"),
@@ -250,8 +253,8 @@ def test_the_live_api_with_the_same_objects_gives_the_same_findings(
     kube_api: FakeApi, kubeconfig: Path
 ) -> None:
     kube_api.add(*example_objects())
-    snapshot = check_cluster(example_plans(), open_cluster(f"snapshot:{EXAMPLE_SNAPSHOT}"))
-    assert check_cluster(example_plans(), live_view(kubeconfig)) == snapshot
+    snapshot = check_cluster(example_plans(), Reads(open_cluster(f"snapshot:{EXAMPLE_SNAPSHOT}")))
+    assert check_cluster(example_plans(), Reads(live_view(kubeconfig))) == snapshot
 
 
 def test_example_snapshot_has_what_the_examples_need() -> None:

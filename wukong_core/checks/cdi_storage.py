@@ -60,36 +60,40 @@ def default_class(classes: dict[str, Obj]) -> Obj | None:
     return None
 
 
+def chosen_class(name: str | None, classes: dict[str, Obj]) -> Obj | None:
+    """The StorageClass CDI gives a DataVolume whose storage names class `name` (GetStorageClass
+    ByName): that class, None when it does not exist (CDI does not fall back then); for none
+    named, the default (`default_class`)."""
+    return classes.get(name) if name else default_class(classes)
+
+
 def storage_class_problems(
     disk: DiskPlan, vm: str, classes: dict[str, Obj], profiles: dict[str, Obj] | None
 ) -> list[tuple[str, str]]:
     """(code, message) for a new disk whose StorageClass CDI cannot use as planned. `profiles`
     is None when they were not read (accessMode set, or not recorded, or unreadable)."""
-    if disk.storage_class:
-        if disk.storage_class not in classes:
-            known = ", ".join(sorted(classes)[:10]) or "none"
-            return [
-                (
-                    "storageclass.not-found",
-                    f'disk "{disk.name}" names StorageClass "{disk.storage_class}", which does '
-                    f"not exist (existing: {known}); correct storageClass or leave it unset",
-                )
-            ]
-        name, which = disk.storage_class, f'StorageClass "{disk.storage_class}"'
-    else:
-        chosen = default_class(classes)
-        if chosen is None:
-            if disk.access_mode and any(
-                _annotations(c).get(K8S_BETA_DEFAULT) == "true" for c in classes.values()
-            ):
-                return []  # Kubernetes' admission gives the PVC its (beta) default class
-            return [("storageclass.no-default", _no_default(disk, vm))]
-        name = obj_name(chosen)
-        which = f'the default StorageClass "{name}"'
+    chosen = chosen_class(disk.storage_class, classes)
+    if chosen is None and disk.storage_class:
+        known = ", ".join(sorted(classes)[:10]) or "none"
+        return [
+            (
+                "storageclass.not-found",
+                f'disk "{disk.name}" names StorageClass "{disk.storage_class}", which does '
+                f"not exist (existing: {known}); correct storageClass or leave it unset",
+            )
+        ]
+    if chosen is None:
+        if disk.access_mode and any(
+            _annotations(c).get(K8S_BETA_DEFAULT) == "true" for c in classes.values()
+        ):
+            return []  # Kubernetes' admission gives the PVC its (beta) default class
+        return [("storageclass.no-default", _no_default(disk, vm))]
+    name = obj_name(chosen)
+    which = f'StorageClass "{name}"' if disk.storage_class else f'the default StorageClass "{name}"'
     gap = None if profiles is None or disk.access_mode else _profile_gap(profiles, name, disk)
     if gap is None:
         return []
-    # The patch replaces the profile's list; with a volumeMode the disk needs a set of its mode.
+    # The patch replaces the profile's list: one set of the disk's volumeMode, beside the others.
     mode = disk.volume_mode or "Filesystem"
     fix = (
         f"set accessMode on the disk, or give the StorageProfile claimPropertySets (`kubectl "
@@ -116,21 +120,40 @@ def _no_default(disk: DiskPlan, vm: str) -> str:
 
 
 def _profile_gap(profiles: dict[str, Obj], name: str, disk: DiskPlan) -> str | None:
-    """Why the StorageProfile cannot fill the access mode (renderPvcSpecVolumeModeAndAccess
-    ModesAndStorageClass): with no volumeMode CDI takes the first claimPropertySet, with one it
-    takes the first set of that volumeMode. None when it can, or the profile is not there yet
-    (CDI makes one per StorageClass)."""
+    """Why the StorageProfile cannot fill the access mode (`completed_claim` is None). None when
+    it can, or the profile is not there yet (CDI makes one per StorageClass)."""
     profile = profiles.get(name)
-    if profile is None:
+    if profile is None or completed_claim(disk, profile) is not None:
         return None
-    sets = dig(profile, "status", "claimPropertySets") or []
-    if disk.volume_mode:
-        if any(s.get("volumeMode") == disk.volume_mode and s.get("accessModes") for s in sets):
-            return None
+    if disk.volume_mode and dig(profile, "status", "claimPropertySets"):
         return f"has no claimPropertySets with volumeMode {disk.volume_mode}"
-    if sets and sets[0].get("accessModes"):
-        return None
+    if dig(profile, "status", "claimPropertySets"):
+        return "lists no accessModes in its first claimPropertySet"
     return "has no claimPropertySets (CDI knows no access mode for its provisioner)"
+
+
+def completed_claim(disk: DiskPlan, profile: Obj) -> tuple[str, str] | None:
+    """The (access mode, volume mode) CDI v1.63 gives a new disk's PVC from the StorageProfile
+    of its class (renderPvcSpecVolumeModeAndAccessModesAndStorageClass, as CDI PR #3709 left it
+    in v1.59 and later); None when CDI cannot complete it and the DataVolume stays Pending.
+    What the disk sets is kept; of the rest:
+    - neither set: the first claimPropertySet's, if it lists an access mode
+      (getDefaultVolumeAndAccessMode);
+    - a volumeMode only: the access modes of the first set of that volume mode; none is an
+      error, not another mode's (getDefaultAccessModes);
+    - an accessMode only: the volume mode of the first set listing it, else Kubernetes'
+      Filesystem (getDefaultVolumeMode)."""
+    sets = [s for s in dig(profile, "status", "claimPropertySets") or [] if isinstance(s, dict)]
+    if disk.access_mode:
+        listing = [s for s in sets if disk.access_mode in (s.get("accessModes") or [])]
+        found = listing[0].get("volumeMode") if listing else None
+        return disk.access_mode, disk.volume_mode or found or "Filesystem"
+    if disk.volume_mode:
+        ours = [s for s in sets if s.get("volumeMode") == disk.volume_mode and s.get("accessModes")]
+        return (ours[0]["accessModes"][0], disk.volume_mode) if ours else None
+    if sets and sets[0].get("accessModes"):
+        return sets[0]["accessModes"][0], sets[0].get("volumeMode") or "Filesystem"
+    return None
 
 
 # --- is a PVC filled ----------------------------------------------------------------------------
@@ -194,22 +217,18 @@ def target_volume_mode(
 ) -> str | None:
     """The volume mode CDI gives a new disk's PVC (renderPvcSpecVolumeModeAndAccessModesAndStorage
     Class): the disk's own; with an accessMode and no volumeMode, that of the first
-    claimPropertySet listing the access mode (getDefaultVolumeMode), else Kubernetes'
-    Filesystem; with neither, the first set's (getDefaultVolumeAndAccessMode). None when that is
-    unknown: the profiles were not read, or the class or its profile is not there."""
+    claimPropertySet listing the access mode, else Kubernetes' Filesystem (getDefaultVolumeMode);
+    with neither, the first set's
+    (getDefaultVolumeAndAccessMode): `completed_claim`. None when that is unknown: the profiles
+    were not read, or the class or its profile is not there."""
     if disk.volume_mode:
         return disk.volume_mode
-    chosen = classes.get(disk.storage_class or "") or default_class(classes)
+    chosen = chosen_class(disk.storage_class, classes)
     profile = (profiles or {}).get(obj_name(chosen or {}))
     if profile is None:
         return None
-    sets = [s for s in dig(profile, "status", "claimPropertySets") or [] if isinstance(s, dict)]
-    if disk.access_mode:
-        listing = (s for s in sets if disk.access_mode in (s.get("accessModes") or []))
-        return next((s.get("volumeMode") or "Filesystem" for s in listing), "Filesystem")
-    if sets and sets[0].get("accessModes"):
-        return sets[0].get("volumeMode") or "Filesystem"
-    return None  # CDI cannot complete the claim: storageclass.incomplete-profile says so
+    completed = completed_claim(disk, profile)
+    return completed[1] if completed else None  # storageclass.incomplete-profile says why
 
 
 def filesystem_overhead(
@@ -220,7 +239,8 @@ def filesystem_overhead(
     CDI's default where no CDIConfig was read (an older snapshot)."""
     config = (configs or {}).get(CDI_CONFIG)
     overhead = dig(config or {}, "status", "filesystemOverhead") or {}
-    chosen = classes.get(disk.storage_class or "") or default_class(classes)
+    # For a class that does not exist CDI takes the default's figure (it falls back there).
+    chosen = chosen_class(disk.storage_class, classes) or default_class(classes)
     name = obj_name(chosen or {})
     per_class = overhead.get("storageClass") or {}
     for value, whose in (

@@ -28,7 +28,7 @@ from wukong_core.checks.reads import (
 )
 from wukong_core.checks.references import check_references
 from wukong_core.findings import Finding, has_errors
-from wukong_core.objects import ClusterView, Obj, dig, obj_labels, obj_owner
+from wukong_core.objects import Obj, dig, obj_labels, obj_owner
 from wukong_core.plan import DiskPlan, VmPlan
 
 WRITABLE_MODES = {"ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"}
@@ -36,13 +36,10 @@ SHARED_READ_MODES = {"ReadOnlyMany", "ReadWriteMany"}
 WUKONG_LABELS = ("app.kubernetes.io/managed-by", "wukong")
 
 
-def check_cluster(
-    plans: list[VmPlan], view: ClusterView, reads: Reads | None = None
-) -> list[Finding]:
+def check_cluster(plans: list[VmPlan], reads: Reads) -> list[Finding]:
     """All cluster findings for `plans`, in a deterministic order. `reads`: the run's reads of
-    `view`, when the caller shares them with other checks (`safety`)."""
-    view.prefetch(lists_needed(plans))
-    reads = reads or Reads(view)
+    the cluster, which the caller shares with other checks (`safety`)."""
+    reads.view.prefetch(lists_needed(plans))
     ctx = Context(reads, {p.key for p in plans})
     findings: list[Finding] = []
     for plan in sorted(plans, key=lambda p: (p.file, p.line, p.key)):

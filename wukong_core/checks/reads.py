@@ -47,9 +47,11 @@ def lists_needed(plans: list[VmPlan]) -> list[tuple[str, str | None]]:
                 )
             if disk.kind == "datasource":
                 keys.add(("datasources", disk.pvc_namespace))
-            if disk.new_storage and (not disk.access_mode or disk.size):
-                keys.add(("storageprofiles", None))
+            if disk.new_storage and not disk.access_mode:
+                keys.add(("storageprofiles", None))  # to complete the access mode
             if disk.kind in ("clone", "datasource") and disk.size:
+                if not disk.volume_mode:
+                    keys.add(("storageprofiles", None))  # the clone's volume mode
                 # How CDI sizes the clone: its overhead, and the source PVC of a DataSource,
                 # which lives beside it where a DataImportCron made it.
                 keys.update({("cdiconfigs", None), ("persistentvolumeclaims", disk.pvc_namespace)})

@@ -98,6 +98,8 @@ def _check_requirements(ctx: Context, plan: VmPlan, ref: RefPlan) -> list[Findin
         provider, counted = f"{plan.instancetype.kind} {plan.instancetype.name!r}", "vCPU"
     else:
         counts = _counted(preference or {})
+        if not counts:
+            cpu_needed = None  # a topology KubeVirt does not know: it checks no CPU
         vcpus, counted = _vm_vcpus(plan, counts), f"vCPU as {' x '.join(counts)}"
         memory, provider = plan.memory or None, "the VM's cpu and memory"
         if cpu_needed and vcpus < cpu_needed:
@@ -131,7 +133,8 @@ def _named(ctx: Context, plan: VmPlan, ref: RefPlan) -> Obj | None:
 
 def _counted(preference: Obj) -> tuple[str, ...]:
     """The topology fields whose product KubeVirt counts as a VM's vCPUs for a preference's
-    requirements (checkCPU): its preferredCPUTopology, sockets by default."""
+    requirements (checkCPU): its preferredCPUTopology, sockets by default; none for a topology
+    KubeVirt does not know (checkCPU's switch has no default: it checks no CPU then)."""
     preferred = dig(preference, "spec", "cpu", "preferredCPUTopology") or "sockets"
     preferred = _TOPOLOGIES.get(preferred, preferred)
     if preferred == "spread":
@@ -139,7 +142,7 @@ def _counted(preference: Obj) -> tuple[str, ...]:
         return _SPREAD.get(across, _SPREAD["SocketsCores"])
     if preferred == "any":
         return ("sockets", "cores", "threads")
-    return (preferred,) if preferred in ("sockets", "cores", "threads") else ("sockets",)
+    return (preferred,) if preferred in ("sockets", "cores", "threads") else ()
 
 
 def _vm_vcpus(plan: VmPlan, counts: tuple[str, ...]) -> int:

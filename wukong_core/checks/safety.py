@@ -38,7 +38,7 @@ from wukong_core.checks.before import (
     vm_key,
     vm_path_key,
 )
-from wukong_core.checks.cdi_storage import default_class
+from wukong_core.checks.cdi_storage import chosen_class
 from wukong_core.checks.reads import Reads
 from wukong_core.findings import Finding
 from wukong_core.folder import Folder, as_folder, blob_id
@@ -383,9 +383,7 @@ def _expansion(
     classes = cluster.get("storageclasses", None)
     if classes is None:
         return "", None
-    if not name:
-        name = obj_name(default_class(classes) or {})
-    storage_class = classes.get(name)
+    storage_class = chosen_class(name, classes)
     if storage_class is None:
-        return name, None
-    return name, storage_class.get("allowVolumeExpansion") is True
+        return name or "", None
+    return obj_name(storage_class), storage_class.get("allowVolumeExpansion") is True
