@@ -57,6 +57,17 @@ def _field_lines(value: object) -> object:
 FieldLines = Annotated[tuple[tuple[str, int], ...], BeforeValidator(_field_lines)]
 
 
+def _line_of(fields: FieldLines, field: str, default: int) -> int:
+    """The line `fields` (a plan's (field, line) pairs) gives `field`, else `default`."""
+    return next((line for name, line in fields if name == field), default)
+
+
+def largest_divisor(n: int, at_most: int) -> int:
+    """The largest divisor of `n` (≥ 1) no greater than `at_most`: how many sockets (or cores
+    per socket) lay `n` vCPUs out evenly."""
+    return next(d for d in range(min(at_most, n), 0, -1) if n % d == 0)
+
+
 @dataclass(frozen=True, slots=True)
 class DiskPlan:
     name: str  # the VM disk and volume name (= the Wukong disk name)
@@ -80,10 +91,7 @@ class DiskPlan:
 
     def field_line(self, field: str) -> int:
         """The line of one of the disk's LINED_FIELDS, else of the disk."""
-        for name, line in self.fields:
-            if name == field:
-                return line
-        return self.line
+        return _line_of(self.fields, field, self.line)
 
     @property
     def source_line(self) -> int:
@@ -204,7 +212,7 @@ class VmPlan:
 
     def field_line(self, field: str) -> int:
         """The line of one of the VM_LINED_FIELDS, else of the document."""
-        return dict(self.fields).get(field, self.line)
+        return _line_of(self.fields, field, self.line)
 
     @property
     def boot_sequence(self) -> tuple[DiskPlan, ...]:

@@ -29,10 +29,10 @@ def check_clone_source(ctx: Context, plan: VmPlan, disk: DiskPlan) -> list[Findi
     if pvc is None:
         message = f'disk "{disk.name}" clones {ref}, which does not exist; correct existingPVC'
         return [finding("pvc.not-found", message, plan, disk.source_line)]
-    out = check_state(plan, disk, pvc, f"clone source {ref}")
-    if out:
-        return out
-    out += check_clone_size(ctx, plan, disk, pvc, ref)
+    not_ready = check_state(plan, disk, pvc, f"clone source {ref}")
+    if not_ready:
+        return not_ready
+    out = check_clone_size(ctx, plan, disk, pvc, ref)
     where = Where(plan, disk.source_line)
     filling = cdi_filling(ctx, disk.pvc_namespace, disk.pvc_name, pvc, where)
     if filling and not filling.waits:

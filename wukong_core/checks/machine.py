@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from wukong_core.plan import CLOUD_INIT_DISK
+from wukong_core.plan import CLOUD_INIT_DISK, largest_divisor
 from wukong_core.spec.models import CLOUD_INIT_INLINE_MAX, POD_NETWORK, CloudInit, WukongSpec
 
 Problem = tuple[str, str, str]  # (code, message, field path such as "networks.1.binding")
@@ -61,7 +61,7 @@ def _sizing(spec: WukongSpec, obj: str) -> Iterator[Problem]:
         sockets = cpu // (per_socket or 1)
         preference = spec.preference.name if spec.preference else ""
         if _WINDOWS_CLIENT.fullmatch(preference) and sockets > _CLIENT_SOCKETS:
-            fits = next(n for n in range(_CLIENT_SOCKETS, 0, -1) if cpu % n == 0)
+            fits = largest_divisor(cpu, _CLIENT_SOCKETS)
             yield (
                 "cpu.sockets-unused",
                 f"VM {obj} has cpu {cpu} as {sockets} sockets and preference "
@@ -71,7 +71,7 @@ def _sizing(spec: WukongSpec, obj: str) -> Iterator[Problem]:
                 "coresPerSocket" if per_socket else "cpu",
             )
         if per_socket and spec.cpu and spec.cpu % per_socket:
-            fits = next(n for n in range(per_socket, 0, -1) if spec.cpu % n == 0)
+            fits = largest_divisor(spec.cpu, per_socket)
             yield (
                 "spec.invalid",
                 f"VM {obj} has cpu {spec.cpu}, which is no whole number of sockets of "

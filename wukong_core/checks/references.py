@@ -16,7 +16,7 @@ from wukong_core.checks.permissions import cross_namespace_clone
 from wukong_core.checks.reads import NADS, Context, Where, finding, matcher_list
 from wukong_core.findings import Finding
 from wukong_core.objects import Obj, dig
-from wukong_core.plan import DiskPlan, NetworkPlan, RefPlan, VmPlan
+from wukong_core.plan import DiskPlan, NetworkPlan, RefPlan, VmPlan, largest_divisor
 from wukong_core.spec.quantity import parse_quantity
 
 # KubeVirt's names of the topologies a preference asks vCPUs in (the deprecated ones normalised).
@@ -102,11 +102,11 @@ def _check_requirements(ctx: Context, plan: VmPlan, ref: RefPlan) -> list[Findin
             cpu_needed = None  # a topology KubeVirt does not know: it checks no CPU
         vcpus, counted = _vm_vcpus(plan, counts), f"vCPU as {' x '.join(counts)}"
         memory, provider = plan.memory or None, "the VM's cpu and memory"
-        if cpu_needed and vcpus < cpu_needed:
-            fixes.append(_cpu_fix(plan, counts, cpu_needed))
     gaps = []
     if cpu_needed and (vcpus or 0) < cpu_needed:
         gaps.append(f"{cpu_needed} vCPU and gets {vcpus or 0} {counted}")
+        if plan.instancetype is None:
+            fixes.append(_cpu_fix(plan, counts, cpu_needed))
     try:
         if memory_needed and memory and parse_quantity(memory) < parse_quantity(memory_needed):
             gaps.append(f"{memory_needed} of memory and gets {memory}")
@@ -153,7 +153,6 @@ def _vm_vcpus(plan: VmPlan, counts: tuple[str, ...]) -> int:
 def _cpu_fix(plan: VmPlan, counts: tuple[str, ...], needed: int) -> str:
     """The spec change that gives the preference `needed` vCPUs where it counts them."""
     cpu, per_socket = plan.cpu, plan.cores_per_socket
-    divisors = [d for d in range(1, cpu + 1) if cpu % d == 0]
     if counts == ("threads",):
         return (
             "size the VM with an instancetype (Wukong writes one thread per core; KubeVirt "
@@ -163,11 +162,11 @@ def _cpu_fix(plan: VmPlan, counts: tuple[str, ...], needed: int) -> str:
         return f"set cpu: {-(-needed // per_socket) * per_socket}"
     if "sockets" in counts:  # cpu / coresPerSocket sockets
         if cpu >= needed:
-            fit = max(d for d in divisors if cpu // d >= needed)
+            fit = largest_divisor(cpu, cpu // needed)  # keeps cpu / fit >= needed sockets
             return "remove coresPerSocket" if fit == 1 else f"set coresPerSocket: {fit}"
         return f"set cpu: {needed * per_socket}"
     if cpu >= needed:  # cores: coresPerSocket of them
-        return f"set coresPerSocket: {min(d for d in divisors if d >= needed)}"
+        return f"set coresPerSocket: {next(d for d in range(needed, cpu + 1) if cpu % d == 0)}"
     return f"set cpu: {needed} and coresPerSocket: {needed}"
 
 
@@ -175,13 +174,14 @@ def _check_shadowed(ctx: Context, plan: VmPlan, ref: RefPlan) -> list[Finding]:
     """A preference fills only what a VM leaves unset (preference/apply: PreferredTPM when
     devices.tpm is nil, PreferredEfi when no bootloader is set), so a spec's own TPM or UEFI
     takes the place of the preference's whole device, its persistent state included."""
+    own_efi = plan.firmware in ("efi", "efi-secure")
+    if plan.persistent_state or not (plan.tpm or own_efi):
+        return []
     preference = _named(ctx, plan, ref)
     if preference is None:
         return []
     what = f"{ref.kind} {ref.name!r} (the preference of VM {plan.key})"
     out = []
-    if plan.persistent_state:
-        return []
     if plan.tpm and dig(preference, "spec", "devices", "preferredTPM", "persistent"):
         message = (
             f"{what} gives a persistent TPM, but tpm: true writes a TPM of the VM's own, which "
@@ -190,7 +190,7 @@ def _check_shadowed(ctx: Context, plan: VmPlan, ref: RefPlan) -> list[Finding]:
         )
         out.append(finding("preference.shadowed", message, plan, plan.field_line("tpm")))
     persistent_efi = dig(preference, "spec", "firmware", "preferredEfi", "persistent")
-    if plan.firmware in ("efi", "efi-secure") and persistent_efi:
+    if own_efi and persistent_efi:
         message = (
             f"{what} gives UEFI with persistent variables, but firmware: {plan.firmware} writes "
             "a UEFI of the VM's own, which KubeVirt keeps instead: its variables (boot entries, "
