@@ -4,11 +4,11 @@ API and a snapshot holding the same objects (`make_view`)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 
+from tests import specs
 from tests.checks.test_cluster import BASE, check, codes, is_live, only, wukong
 from tests.kube import FakeApi
 from tests.kube_objects import instancetype, namespace, network_attachment_definition, preference
@@ -395,13 +395,14 @@ def test_a_spec_s_own_tpm_or_uefi_hiding_a_persistent_one_is_a_warning(
     """KubeVirt's preferences fill only what a VM leaves unset: `tpm: true` beside the common
     windows.11 preference (a persistent TPM since common-instancetypes v1.1) loses the TPM's
     state, BitLocker's keys among them, at every restart."""
-    spec_lines = {"firmware": 3, "tpm": 4, "persistentState": 5}
-    doc = {"cpu": 2, "memory": "4Gi", "preference": {"name": "windows.11"}, **fields}
-    plan = wukong("win", **doc)
-    plan = dataclasses.replace(plan, fields=tuple((f, spec_lines[f]) for f in sorted(fields)))
+    doc = specs.wukong("win", cpu=2, memory="4Gi", preference={"name": "windows.11"}, **fields)
+    text = specs.as_yaml(doc).splitlines()
+    written = {f: next(n for n, line in enumerate(text, 1) if line.strip().startswith(f"{f}:"))
+               for f in fields}  # fmt: skip
+    plan = specs.plan_one(doc)  # loaded and planned from the YAML, lines and all
     found = check(make_view, plan, preference("windows.11", persistent=True), base=NAMED)
     assert [(f.code, f.line) for f in found] == [
-        ("preference.shadowed", spec_lines[f]) for f in shadowed
+        ("preference.shadowed", written[f]) for f in shadowed
     ]
     assert all(
         f.severity.value == "warning" and "lost at every restart" in f.message for f in found
