@@ -18,7 +18,7 @@ from tests.hosting import create_branch
 from wukong_core.errors import GitError, HostError, PushRejectedError
 from wukong_core.git.commit import CommitResult, RenderOutput, SourceTree, commit_manifests
 from wukong_core.git.hosts import GitHost, Repository, open_host
-from wukong_core.git.propose import BOT_PREFIX
+from wukong_core.marks import BOT_PREFIX
 
 if TYPE_CHECKING:
     from tests.gitserver import GitRepo

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import urllib.parse
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +31,7 @@ from wukong_core.git.webhooks import (
     PingEvent,
     PushEvent,
     is_loop,
+    not_rendered,
     parse_delivery,
     repo_allowed,
 )
@@ -557,6 +559,21 @@ BOT_MESSAGE = (
 )
 def test_the_loop_guard(event, output, expected):
     assert is_loop(event, output) is expected
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (_event(), None),
+        (replace(_event(), deleted=True), "branch main was deleted"),
+        (replace(_event(), branch="wukong/render-main"), "holds Wukong's own proposal"),
+        (_event(BOT_MESSAGE), "Wukong's own render"),
+    ],
+)
+def test_what_is_never_rendered_is_known_from_the_event_alone(event, reason):
+    """The webhook drops these before it queues, the worker before it fetches."""
+    said = not_rendered(event)
+    assert said == reason if reason is None else reason in (said or "")
 
 
 PROVIDERS = ("github", "gitlab", "gitea", "forgejo")

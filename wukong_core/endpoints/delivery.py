@@ -50,7 +50,6 @@ from wukong_core.git.commit import (
     commit_manifests,
 )
 from wukong_core.git.hosts import GitHost
-from wukong_core.git.propose import BOT_PREFIX
 from wukong_core.report import as_dict
 
 if TYPE_CHECKING:
@@ -107,8 +106,6 @@ def _render(event: webhooks.PushEvent, config: Config, fields: dict[str, Any], k
             status("pending", "rendering")
 
     def renderer(tree: SourceTree) -> RenderOutput:
-        if event.branch.startswith(BOT_PREFIX):  # whatever `branches` matches
-            raise PushIgnored(f"{event.branch} holds Wukong's own proposal; it is not rendered")
         heads.append(tree.sha)
         with collector_paused():
             return pipeline.render_repository(

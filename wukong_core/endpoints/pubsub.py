@@ -64,8 +64,8 @@ def pubsub(request: Request, config: Config, kept: Instance) -> Reply:
     if not webhooks.repo_allowed(event.repo_url, config.allowed_repos):
         reason = f"repository {public_url(event.repo_url)} is not in WUKONG_ALLOWED_REPOS"
         return Reply(200, {"ignored": reason, "provider": event.provider}, log=fields)
-    if event.deleted:  # the webhook drops these; a message of anyone else's may not
-        return Reply(200, {"ignored": f"branch {event.branch} was deleted"}, log=fields)
+    if reason := webhooks.not_rendered(event):  # the webhook drops these; anyone else may not
+        return Reply(200, {"ignored": reason}, log=fields)
     try:
         reply = delivery.render_push(event, config, fields, kept, queued=True)
     except Refusal as e:

@@ -7,7 +7,8 @@ Order of the gates, each before anything costlier:
     ping                      200
     other event, tag push     202   {"ignored": reason}
     repo not allow-listed     403   before any clone
-    branch deleted            202
+    branch deleted            202   (webhooks.not_rendered: what the event alone says)
+    a wukong/render-* branch  202
     Wukong's own commit       202   (trailer; the output-path half of the loop guard runs once
                                      `.wukong.yaml` is read, since the output path lives there)
     WUKONG_QUEUE set          202   {"queued": id} once Pub/Sub holds it; 503 and an `error`
@@ -81,10 +82,8 @@ def webhook(request: Request, config: Config, kept: Instance) -> Reply:
             provider=event.provider,
             repo=event.repo_name,
         )
-    if event.deleted:
-        return ignored(f"branch {event.branch} was deleted; nothing to render", fields)
-    if webhooks.is_loop(event, ""):  # "" = the trailer test only; see the module docstring
-        return ignored("the head commit is Wukong's own render", fields)
+    if reason := webhooks.not_rendered(event):
+        return ignored(reason, fields)
     if config.queue:
         return _enqueue(event, config, fields, kept)
     # The pipeline (and the spec models) load only for a push rendered here, never to queue one.

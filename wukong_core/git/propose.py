@@ -34,14 +34,13 @@ from wukong_core.findings import Finding
 from wukong_core.git.hosts import GitHost, PullRequest
 from wukong_core.git.remote import Remote
 from wukong_core.git.tree import SourceTree, git_bytes
-from wukong_core.marks import render_source, render_title
+from wukong_core.marks import BOT_PREFIX, render_source, render_title
 from wukong_core.render.changes import changes, vm_summary
 from wukong_core.report import text_line
 
 if TYPE_CHECKING:
     from dulwich.repo import MemoryRepo
 
-BOT_PREFIX = "wukong/render-"
 Action = Literal["opened", "updated", "unchanged", "closed", "none"]
 _SHOWN = 200  # VMs or warnings listed per section; a body must stay under GitHub's 65,536
 

@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from wukong_core.errors import WebhookError
 from wukong_core.git.failures import without_userinfo
-from wukong_core.marks import is_render_commit
+from wukong_core.marks import BOT_PREFIX, is_render_commit
 
 _SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")  # SHA-1 or SHA-256 object names
 _TOKEN = re.compile(r"[\x21-\x7e]{1,200}")  # delivery ids end up in commit trailers and logs
@@ -404,6 +404,18 @@ def repo_allowed(repo_url: str, allowed: str | Iterable[str]) -> bool:
         if fnmatch.fnmatchcase(url, pattern):
             return True
     return False
+
+
+def not_rendered(event: PushEvent) -> str | None:
+    """Why a push is never rendered, whatever `.wukong.yaml` says, or None: read off the event
+    alone, so the webhook drops it before queueing and the worker before fetching."""
+    if event.deleted:
+        return f"branch {event.branch} was deleted; nothing to render"
+    if event.branch.startswith(BOT_PREFIX):  # whatever `branches` matches
+        return f"{event.branch} holds Wukong's own proposal; it is not rendered"
+    if is_loop(event, ""):  # "" = the trailer test only: the output path is in .wukong.yaml
+        return "the head commit is Wukong's own render"
+    return None
 
 
 def is_loop(event: PushEvent, output_path: str) -> bool:
